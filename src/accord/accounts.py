@@ -1,0 +1,188 @@
+"""Organisations, sharing groups and API tokens, and turning a token into a principal.
+
+Admin operations take the acting principal; ``None`` is the operator at the node's
+own console (the CLI), who is trusted the way a database superuser is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from accord.domain.model import (
+    Organisation,
+    OrgKind,
+    Principal,
+    Role,
+    SharingGroup,
+    new_identity_id,
+)
+from accord.domain.states import parse_state
+from accord.domain.tokens import issue_token, secret_matches, split_token
+from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from accord.store.accounts import GroupRepository, OrganisationRepository, TokenRepository
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
+_BAD_TOKEN = "the API token is unknown or malformed; ask a node admin for a new one"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as admins see it: never the secret."""
+
+    id: int
+    org: int
+    role: Role
+    name: str
+    created: datetime
+    expires: datetime | None
+    revoked: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    info: TokenInfo
+    plaintext: str
+
+
+def require_admin(actor: Principal | None) -> None:
+    if actor is not None and not actor.is_admin():
+        raise Forbidden("only a node admin may do this")
+
+
+class Accounts:
+    def __init__(
+        self,
+        orgs: OrganisationRepository,
+        groups: GroupRepository,
+        tokens: TokenRepository,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.orgs = orgs
+        self.groups = groups
+        self.tokens = tokens
+        self._clock = clock
+
+    # Organisations ------------------------------------------------------------------
+    def add_org(
+        self, actor: Principal | None, name: str, kind: str, state: str | None
+    ) -> Organisation:
+        require_admin(actor)
+        name = name.strip()
+        if not name:
+            raise InvalidInput("an organisation needs a name")
+        try:
+            org_kind = OrgKind(kind)
+        except ValueError:
+            kinds = ", ".join(k.value for k in OrgKind)
+            raise InvalidInput(f"unknown organisation kind {kind!r}; use one of: {kinds}") from None
+        try:
+            code = parse_state(state) if state else None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        return self.orgs.add(name, org_kind, code, new_identity_id(), self._clock())
+
+    # Sharing groups -----------------------------------------------------------------
+    def add_group(
+        self, actor: Principal | None, slug: str, name: str, description: str = ""
+    ) -> SharingGroup:
+        require_admin(actor)
+        if not _SLUG.match(slug):
+            raise InvalidInput(
+                f"group slug {slug!r} must be 3-80 lower-case letters, digits and hyphens"
+            )
+        return self.groups.add(slug, name.strip() or slug, description)
+
+    def visible_groups(self, actor: Principal | None) -> list[SharingGroup]:
+        """Admins see every group; anyone else only the groups their organisation is in."""
+        groups = self.groups.all()
+        if actor is None or actor.is_admin():
+            return groups
+        return [g for g in groups if actor.org in g.members]
+
+    def group(self, actor: Principal | None, slug: str) -> SharingGroup:
+        """One group; to a non-member it does not exist."""
+        for g in self.visible_groups(actor):
+            if g.slug == slug:
+                return g
+        raise NotFound(f"no sharing group {slug!r}")
+
+    def set_member(self, actor: Principal | None, slug: str, org_ref: str, member: bool) -> None:
+        require_admin(actor)
+        group = self.groups.get(slug)
+        org = self.orgs.find(org_ref)
+        if member:
+            self.groups.add_member(group.id, org.id)
+        else:
+            self.groups.remove_member(group.id, org.id)
+
+    # Tokens -------------------------------------------------------------------------
+    def create_token(
+        self,
+        actor: Principal | None,
+        org_ref: str,
+        role: str,
+        name: str,
+        expires_in: timedelta | None,
+    ) -> NewToken:
+        require_admin(actor)
+        org = self.orgs.find(org_ref)
+        try:
+            token_role = Role(role)
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {role!r}; use one of: {roles}") from None
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise InvalidInput("a token's lifetime must be positive")
+        now = self._clock()
+        expires = now + expires_in if expires_in else None
+        issued = issue_token()
+        token_id = self.tokens.add(
+            key=issued.key,
+            secret_hash=issued.secret_hash,
+            org_id=org.id,
+            role=token_role,
+            name=name,
+            created=now,
+            expires=expires,
+        )
+        info = TokenInfo(token_id, org.id, token_role, name, now, expires, None)
+        return NewToken(info=info, plaintext=issued.plaintext)
+
+    def list_tokens(self, actor: Principal | None) -> list[TokenInfo]:
+        require_admin(actor)
+        return [
+            TokenInfo(r.id, r.org_id, Role(r.role), r.name, r.created, r.expires, r.revoked)
+            for r in self.tokens.list()
+        ]
+
+    def revoke_token(self, actor: Principal | None, token_id: int) -> None:
+        require_admin(actor)
+        self.tokens.revoke(token_id, self._clock())
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a token acts as, or NotAuthenticated saying what to do next."""
+        parts = split_token(token.strip())
+        row = self.tokens.by_key(parts[0]) if parts else None
+        # The hash comparison runs for well-formed tokens whether or not the key exists.
+        stored_hash = row.secret_hash if row is not None else "0" * 64
+        if parts is None or not secret_matches(parts[1], stored_hash) or row is None:
+            raise NotAuthenticated(_BAD_TOKEN)
+        now = self._clock()
+        if row.revoked is not None:
+            raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
+        if row.expires is not None and _aware(row.expires) <= now:
+            raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
+        return Principal(
+            org=row.org_id,
+            role=Role(row.role),
+            groups=self.groups.of_org(row.org_id),
+            token_id=row.id,
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,47 @@
+"""Dependencies shared by the routers: the node and the principal behind a request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from accord.domain.model import ANONYMOUS, Principal
+from accord.errors import NotAuthenticated
+from accord.node import Node
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise NotAuthenticated("use 'Authorization: Bearer <token>'")
+    return value
+
+
+def optional_principal(request: Request, node: NodeDep) -> Principal:
+    """The caller, or the anonymous public when no credentials were sent."""
+    token = _bearer(request)
+    return node.accounts.authenticate(token) if token else ANONYMOUS
+
+
+def current_principal(request: Request, node: NodeDep) -> Principal:
+    """The authenticated caller; 401 without credentials."""
+    token = _bearer(request)
+    if token is None:
+        raise NotAuthenticated("this endpoint needs 'Authorization: Bearer <token>'")
+    return node.accounts.authenticate(token)
+
+
+MaybePrincipal = Annotated[Principal, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

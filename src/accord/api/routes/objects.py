@@ -1,0 +1,188 @@
+"""STIX objects: share bundles, list and search, read one with its versions, pass on, export."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from accord.api.deps import CurrentPrincipal, MaybePrincipal, NodeDep
+from accord.api.schemas import IngestResult, ShareCreate, SharePublic
+from accord.domain.stix import normalise_timestamp
+from accord.domain.tlp import TLP
+from accord.errors import InvalidInput, PayloadTooLarge
+from accord.exchange.service import ShareRequest
+from accord.node import Node
+from accord.store.objects import ObjectQuery, ObjectRow
+
+router = APIRouter(tags=["objects"])
+
+JSON = "application/json"
+STIX = "application/stix+json;version=2.1"
+
+
+def _cursor_out(pk: int | None) -> str | None:
+    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=") if pk else None
+
+
+def _cursor_in(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("the cursor is not one this node handed out") from None
+
+
+def _parse(kind: str, value: str, parse: Any) -> Any:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise InvalidInput(f"bad {kind}: {exc}") from None
+
+
+def _item(row: ObjectRow, identities: dict[int, str]) -> dict[str, Any]:
+    return {
+        "tlp": row.tlp.value,
+        "scope": row.scope.value,
+        "owner": identities[row.owner],
+        "date_added": row.date_added,
+        "revoked": row.revoked,
+        "object": orjson.Fragment(row.doc),
+    }
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over the {limit} byte limit; split the bundle")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over the {limit} byte limit; split the bundle")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/objects", response_model=IngestResult, status_code=201)
+async def create_objects(
+    request: Request,
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    tlp: Annotated[
+        str | None, Query(description="TLP for unmarked objects; may only raise.")
+    ] = None,
+    scope: Annotated[str | None, Query(description="Distribution scope.")] = None,
+    recipients: Annotated[list[str], Query(description="Recipient identity ids.")] = [],  # noqa: B006
+    group: Annotated[str | None, Query(description="Sharing group slug.")] = None,
+) -> Response:
+    """Share a STIX 2.1 bundle or object; all or nothing, re-posting is a no-op (200)."""
+    body = await _body(request, node.settings.max_body_bytes)
+    req = ShareRequest.parse(tlp, scope, recipients, group)
+    report = await run_in_threadpool(node.exchange.ingest, principal, body, req)
+    detail = (
+        f"stored {len(report.stored)} new object versions"
+        if report.changed
+        else "nothing new: every version was already stored"
+    )
+    result = IngestResult(
+        stored=len(report.stored),
+        duplicates=len(report.duplicates),
+        stored_ids=report.stored,
+        detail=detail,
+    )
+    return Response(
+        result.model_dump_json(), status_code=201 if report.changed else 200, media_type=JSON
+    )
+
+
+@router.get("/objects")
+def read_objects(
+    node: NodeDep,
+    principal: MaybePrincipal,
+    type: Annotated[list[str], Query(description="STIX types.")] = [],  # noqa: B006
+    tlp: Annotated[list[str], Query(description="TLP labels.")] = [],  # noqa: B006
+    owner: Annotated[str | None, Query(description="Owner identity id.")] = None,
+    modified_after: Annotated[str | None, Query(description="STIX timestamp.")] = None,
+    q: Annotated[str | None, Query(description="Text in name, description, pattern.")] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    cursor: str | None = None,
+) -> Response:
+    """The latest versions the caller may read, oldest first, one page at a time."""
+    query = _query(node, type, tlp, owner, modified_after, q, limit, cursor)
+    page = node.exchange.page(principal, query)
+    identities = node.accounts.orgs.identities({r.owner for r in page.rows})
+    body = {
+        "items": [_item(r, identities) for r in page.rows],
+        "next": _cursor_out(page.next_cursor),
+    }
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+def _query(
+    node: Node,
+    types: list[str],
+    tlps: list[str],
+    owner: str | None,
+    modified_after: str | None,
+    text: str | None,
+    limit: int,
+    cursor: str | None,
+) -> ObjectQuery:
+    if limit > node.settings.page_size_max:
+        raise InvalidInput(f"limit is at most {node.settings.page_size_max}")
+    owner_id = node.accounts.orgs.find(owner).id if owner else None
+    return ObjectQuery(
+        types=tuple(types),
+        tlps=tuple(_parse("tlp", t, TLP.parse) for t in tlps),
+        owner=owner_id,
+        modified_after=_parse("modified_after", modified_after, normalise_timestamp)
+        if modified_after
+        else None,
+        text=text or None,
+        after=_cursor_in(cursor),
+        limit=limit,
+    )
+
+
+@router.get("/objects/{stix_id}")
+def read_object(stix_id: str, node: NodeDep, principal: MaybePrincipal) -> Response:
+    """The latest version of one object, its stamp, and the versions the caller may read."""
+    latest, versions = node.exchange.get(principal, stix_id)
+    identities = node.accounts.orgs.identities({latest.owner})
+    body = {
+        **_item(latest, identities),
+        "provenance": orjson.Fragment(latest.provenance),
+        "versions": [v.modified for v in versions],
+    }
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+@router.post("/objects/{stix_id}/shares", response_model=SharePublic, status_code=201)
+def create_share(
+    stix_id: str, body: ShareCreate, node: NodeDep, principal: CurrentPrincipal
+) -> SharePublic:
+    """Pass an object on, within its marking; a recipient may raise the TLP, never lower it."""
+    req = ShareRequest.parse(body.tlp, body.scope, body.recipients, body.group)
+    d = node.exchange.reshare(principal, stix_id, req)
+    return SharePublic(tlp=d.tlp.value, scope=d.scope.value)
+
+
+@router.get("/export")
+def read_export(
+    node: NodeDep,
+    principal: MaybePrincipal,
+    type: Annotated[list[str], Query()] = [],  # noqa: B006
+    tlp: Annotated[list[str], Query()] = [],  # noqa: B006
+    owner: str | None = None,
+    modified_after: str | None = None,
+) -> StreamingResponse:
+    """A STIX 2.1 bundle of everything the caller may read (latest versions)."""
+    query = _query(node, type, tlp, owner, modified_after, None, 1000, None)
+    return StreamingResponse(node.exchange.export(principal, query), media_type=STIX)

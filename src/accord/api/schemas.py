@@ -1,0 +1,100 @@
+"""Request and response bodies of the REST API (distinct from table rows and domain objects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+# An organisation as anyone on the node sees it.
+class OrganisationPublic(BaseModel):
+    id: str = Field(description="The organisation's STIX identity id.")
+    name: str
+    kind: str
+    state: str | None
+
+
+# What an admin sends to add an organisation.
+class OrganisationCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str
+    state: str | None = Field(default=None, description="ISO 3166-1 alpha-2; null: international.")
+
+
+# A sharing group; members are listed only to members and admins.
+class GroupPublic(BaseModel):
+    slug: str
+    name: str
+    description: str
+    members: list[str] = Field(description="STIX identity ids of the member organisations.")
+
+
+# What an admin sends to add a sharing group.
+class GroupCreate(BaseModel):
+    slug: str
+    name: str
+    description: str = ""
+
+
+# What an admin sends to add or remove a group member.
+class MemberChange(BaseModel):
+    organisation: str = Field(description="STIX identity id or exact name.")
+
+
+# What an admin sends to issue a token.
+class TokenCreate(BaseModel):
+    organisation: str = Field(description="STIX identity id or exact name.")
+    role: str
+    name: str = Field(min_length=1, max_length=200)
+    expires_in_days: float | None = Field(default=None, gt=0)
+
+
+# A token as admins see it; never the secret.
+class TokenPublic(BaseModel):
+    id: int
+    organisation: str
+    role: str
+    name: str
+    created: datetime
+    expires: datetime | None
+    revoked: datetime | None
+
+
+# The one response that carries a token's secret: shown once, never again.
+class TokenIssued(TokenPublic):
+    token: str
+
+
+# What happened to a posted bundle.
+class IngestResult(BaseModel):
+    stored: int
+    duplicates: int
+    stored_ids: list[str]
+    detail: str
+
+
+# How a recipient passes an object on.
+class ShareCreate(BaseModel):
+    tlp: str | None = None
+    scope: str
+    recipients: list[str] = []
+    group: str | None = None
+
+
+# The distribution an onward share was recorded with.
+class SharePublic(BaseModel):
+    tlp: str
+    scope: str
+
+
+class Health(BaseModel):
+    status: str
+    node: str
+    state: str
+    version: str
+    database: str
+
+
+ProblemDoc = dict[str, Any]

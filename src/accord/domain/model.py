@@ -1,0 +1,119 @@
+"""Organisations, sharing groups and principals: who holds data and who asks for it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from accord.domain.stix import format_timestamp
+
+
+class OrgKind(StrEnum):
+    """What an organisation is. Values are persisted: never rename them."""
+
+    NATIONAL_CERT = "national-cert"
+    CYBER_AGENCY = "cyber-agency"
+    FOREIGN_MINISTRY = "foreign-ministry"
+    LAW_ENFORCEMENT = "law-enforcement"
+    DATA_PROTECTION_AUTHORITY = "data-protection-authority"
+    CRITICAL_INFRASTRUCTURE = "critical-infrastructure-operator"
+    PRIVATE_SECTOR = "private-sector"
+    ACADEMIA = "academia"
+    CIVIL_SOCIETY = "civil-society"
+
+
+# STIX identity ``sectors`` vocabulary values closest to each kind.
+_SECTORS: dict[OrgKind, str] = {
+    OrgKind.NATIONAL_CERT: "government",
+    OrgKind.CYBER_AGENCY: "government",
+    OrgKind.FOREIGN_MINISTRY: "government",
+    OrgKind.LAW_ENFORCEMENT: "law-enforcement",
+    OrgKind.DATA_PROTECTION_AUTHORITY: "government",
+    OrgKind.CRITICAL_INFRASTRUCTURE: "infrastructure",
+    OrgKind.PRIVATE_SECTOR: "technology",
+    OrgKind.ACADEMIA: "education",
+    OrgKind.CIVIL_SOCIETY: "non-profit",
+}
+
+
+class Role(StrEnum):
+    """What a principal may do for its organisation."""
+
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    LIAISON = "liaison"
+    READER = "reader"
+
+
+WRITER_ROLES = frozenset({Role.ADMIN, Role.ANALYST})
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """An organisation of one state (``state`` None: international) with its STIX identity."""
+
+    id: int
+    name: str
+    kind: OrgKind
+    state: str | None
+    identity_id: str
+    created: datetime
+
+    def identity(self) -> dict[str, Any]:
+        """The organisation as a STIX 2.1 ``identity`` object."""
+        stamp = format_timestamp(self.created)
+        obj: dict[str, Any] = {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": self.identity_id,
+            "created": stamp,
+            "modified": stamp,
+            "name": self.name,
+            "identity_class": "organization",
+            "sectors": [_SECTORS[self.kind]],
+            "x_accord_kind": self.kind.value,
+        }
+        if self.state:
+            obj["x_accord_state"] = self.state
+        return obj
+
+
+def new_identity_id() -> str:
+    return f"identity--{uuid.uuid4()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharingGroup:
+    """A named set of organisations, e.g. "ASEAN national CERTs"; membership is confidential."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    members: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Someone acting for one organisation with one role; ``org`` None is the anonymous public."""
+
+    org: int | None
+    role: Role | None = None
+    groups: frozenset[int] = field(default_factory=frozenset)
+    token_id: int | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.org is not None
+
+    def can_write(self) -> bool:
+        return self.role in WRITER_ROLES
+
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+ANONYMOUS = Principal(org=None)

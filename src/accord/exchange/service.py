@@ -1,0 +1,402 @@
+"""Sharing STIX 2.1 content: ingest, read, pass on and export, all through the policy gate.
+
+Ingest is all or nothing: a bundle is parsed, validated, stamped (owner, TLP,
+scope, provenance) and stored in one transaction, or nothing of it is stored and
+every problem is reported. Re-posting versions already stored is a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from accord.exchange.validation import validate_objects
+
+from accord.domain.model import Principal
+from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
+from accord.domain.stix import (
+    canonical_json,
+    format_timestamp,
+    normalise_timestamp,
+    parse_timestamp,
+    version_key,
+)
+from accord.domain.tlp import STANDARD_MARKING_IDS, TLP, marking_definition, tlp_of
+from accord.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PolicyViolation,
+    Problem,
+    ValidationFailed,
+)
+from accord.policy import share_problem
+from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.objects import (
+    ExistingVersion,
+    NewVersion,
+    ObjectQuery,
+    ObjectRow,
+    ObjectStore,
+)
+
+_SEARCHED = ("name", "description", "pattern", "value", "aliases", "x_mitre_aliases")
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """How the submitter wants objects distributed; unset fields take defaults."""
+
+    tlp: TLP | None = None
+    scope: Scope | None = None
+    recipients: tuple[str, ...] = ()
+    group: str | None = None
+
+    @classmethod
+    def parse(
+        cls, tlp: str | None, scope: str | None, recipients: Sequence[str], group: str | None
+    ) -> ShareRequest:
+        """From user input (query parameters, CLI options), or InvalidInput."""
+        try:
+            return cls(
+                tlp=TLP.parse(tlp) if tlp else None,
+                scope=Scope(scope) if scope else None,
+                recipients=tuple(recipients),
+                group=group or None,
+            )
+        except ValueError as exc:
+            scopes = ", ".join(s.value for s in Scope)
+            raise InvalidInput(f"{exc} (scopes: {scopes})") from None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    skipped_markings: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.stored)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    rows: list[ObjectRow]
+    next_cursor: int | None
+
+
+def parse_payload(payload: bytes | Any) -> list[Any]:
+    """The objects of a STIX bundle or of a single object, or InvalidInput."""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("send a STIX 2.1 bundle or a single STIX object (a JSON object)")
+    if payload.get("type") == "bundle":
+        objects = payload.get("objects", [])
+        if not isinstance(objects, list):
+            raise InvalidInput("the bundle's 'objects' must be a list")
+        bundle_id = payload.get("id")
+        if not isinstance(bundle_id, str) or not bundle_id.startswith("bundle--"):
+            raise InvalidInput("a bundle needs an id of the form 'bundle--<uuid>'")
+        return objects
+    if "type" not in payload:
+        raise InvalidInput("the JSON object has no 'type': it is neither a bundle nor STIX")
+    return [payload]
+
+
+def _search_text(obj: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key in _SEARCHED:
+        value = obj.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(v for v in value if isinstance(v, str))
+    return "\n".join(parts).lower()
+
+
+class Exchange:
+    def __init__(
+        self,
+        store: ObjectStore,
+        orgs: OrganisationRepository,
+        groups: GroupRepository,
+        *,
+        node_name: str,
+        default_tlp: TLP,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self._orgs = orgs
+        self._groups = groups
+        self._node = node_name
+        self._default_tlp = default_tlp
+        self._clock = clock
+
+    # Ingest -------------------------------------------------------------------------
+    def ingest(
+        self, principal: Principal, payload: bytes | Any, request: ShareRequest | None = None
+    ) -> IngestReport:
+        """Validate, stamp and store a bundle or object, all or nothing."""
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only an admin or analyst may share threat information")
+        request = request or ShareRequest()
+        objects = parse_payload(payload)
+        issues = validate_objects(objects)
+        if issues:
+            problems = [Problem(i.reason, i.index, i.object_id, i.field) for i in issues]
+            raise ValidationFailed(
+                f"{len({i.index for i in issues})} of {len(objects)} objects are invalid STIX 2.1; "
+                "nothing was stored",
+                problems,
+            )
+        recipients, group = self._audience(principal, request)
+        report = IngestReport()
+        owners = self._orgs.by_identity(
+            o["created_by_ref"] for o in objects if isinstance(o.get("created_by_ref"), str)
+        )
+        now = self._clock()
+        provenance = orjson.dumps(
+            {"origin_node": self._node, "received": format_timestamp(now), "via": []}
+        ).decode()
+        versions: list[tuple[int, NewVersion]] = []
+        refused: list[Problem] = []
+        for index, obj in enumerate(objects):
+            if obj.get("type") == "marking-definition" and obj.get("id") in STANDARD_MARKING_IDS:
+                report.skipped_markings += 1
+                continue
+            marked = tlp_of(obj.get("object_marking_refs"))
+            tlp = _stricter(marked, request.tlp) or self._default_tlp
+            scope = request.scope or default_scope(tlp)
+            dist = Distribution(
+                tlp=tlp,
+                scope=scope,
+                recipients=recipients if scope is Scope.RECIPIENTS else frozenset(),
+                group=group if scope is Scope.GROUP else None,
+            )
+            why = distribution_problem(dist)
+            if why:
+                refused.append(Problem(why, index, obj["id"], "object_marking_refs"))
+                continue
+            created = obj.get("created")
+            versions.append(
+                (
+                    index,
+                    NewVersion(
+                        stix_id=obj["id"],
+                        type=obj["type"],
+                        spec_version=obj.get("spec_version", "2.1"),
+                        created=normalise_timestamp(created) if isinstance(created, str) else None,
+                        modified=version_key(obj),
+                        owner=owners.get(obj.get("created_by_ref", ""), principal.org),
+                        revoked=obj.get("revoked") is True,
+                        distribution=dist,
+                        search_text=_search_text(obj),
+                        provenance=provenance,
+                        doc=canonical_json(obj).decode(),
+                    ),
+                )
+            )
+        if refused:
+            raise PolicyViolation(
+                f"{len(refused)} objects ask for a distribution their marking forbids; "
+                "nothing was stored",
+                refused,
+            )
+        self._store(principal, versions, now, report)
+        return report
+
+    def _audience(
+        self, principal: Principal, request: ShareRequest
+    ) -> tuple[frozenset[int], int | None]:
+        recipients: set[int] = set()
+        for ref in request.recipients:
+            recipients.add(self._orgs.find(ref).id)
+        group_id = None
+        if request.group is not None:
+            try:
+                group = self._groups.get(request.group)
+            except NotFound:
+                group = None
+            if group is None or principal.org not in group.members:
+                raise NotFound(f"no sharing group {request.group!r} that your organisation is in")
+            group_id = group.id
+        if request.scope is Scope.RECIPIENTS and not recipients:
+            raise PolicyViolation("scope 'recipients' needs at least one recipient organisation")
+        if request.scope is Scope.GROUP and group_id is None:
+            raise PolicyViolation("scope 'group' needs a sharing group (group=<slug>)")
+        return frozenset(recipients), group_id
+
+    def _store(
+        self,
+        principal: Principal,
+        versions: Sequence[tuple[int, NewVersion]],
+        now: datetime,
+        report: IngestReport,
+    ) -> None:
+        with self.store.batch() as batch:
+            existing = batch.existing(v.stix_id for _, v in versions)
+            fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
+            clashes: list[Problem] = []
+            for index, v in versions:
+                key = (v.stix_id, v.modified)
+                stored = next(
+                    (e for e in existing.get(v.stix_id, []) if e.modified == v.modified), None
+                )
+                earlier = fresh.get(key)
+                same_as = stored.doc if stored else (earlier[1].doc if earlier else None)
+                if same_as is not None:
+                    if same_as == v.doc:
+                        report.duplicates.append(v.stix_id)
+                    else:
+                        clashes.append(
+                            Problem(
+                                "a different object with this id and 'modified' is already stored; "
+                                "give the new version a later 'modified'",
+                                index,
+                                v.stix_id,
+                                "modified",
+                            )
+                        )
+                    continue
+                owners = {e.owner for e in existing.get(v.stix_id, [])}
+                if owners and owners != {v.owner}:
+                    clashes.append(
+                        Problem(
+                            "only the organisation that created this object may add versions",
+                            index,
+                            v.stix_id,
+                            "created_by_ref",
+                        )
+                    )
+                    continue
+                if v.owner != principal.org:
+                    clashes.append(
+                        Problem(
+                            "'created_by_ref' names another organisation on this node; "
+                            "only that organisation may share it",
+                            index,
+                            v.stix_id,
+                            "created_by_ref",
+                        )
+                    )
+                    continue
+                fresh[key] = (index, v)
+            if clashes:
+                raise Conflict(
+                    f"{len(clashes)} objects clash with what is stored; nothing was stored",
+                    clashes,
+                )
+            new = [v for _, v in fresh.values()]
+            latest, superseded = _latest_flags(new, existing)
+            batch.insert(
+                new, self._date_added(batch.last_date_added(), now, len(new)), latest, superseded
+            )
+        report.stored = [v.stix_id for v in new]
+
+    @staticmethod
+    def _date_added(last: str | None, now: datetime, count: int) -> list[str]:
+        """Distinct, strictly increasing stamps after anything stored before."""
+        start = now
+        if last is not None:
+            start = max(now, parse_timestamp(last) + timedelta(microseconds=1))
+        return [format_timestamp(start + timedelta(microseconds=i)) for i in range(count)]
+
+    # Reading ------------------------------------------------------------------------
+    def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
+        """One page of the latest versions ``principal`` may read."""
+        rows = self.store.list_latest(principal, replace(query, limit=query.limit + 1))
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        return ObjectPage(rows=rows, next_cursor=rows[-1].pk if more and rows else None)
+
+    def iter_all(self, principal: Principal, query: ObjectQuery) -> Iterator[list[ObjectRow]]:
+        """Every readable latest version matching ``query``, page by page."""
+        after = query.after
+        while True:
+            page = self.page(principal, replace(query, after=after))
+            if page.rows:
+                yield page.rows
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+    def get(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, list[ObjectRow]]:
+        """The latest version and every version ``principal`` may read; NotFound otherwise."""
+        latest = self.store.latest(principal, stix_id)
+        if latest is None:
+            raise NotFound(f"no object {stix_id!r}")
+        return latest, self.store.versions(principal, stix_id)
+
+    def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
+        """Pass an object on within what its marking and its source allow."""
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only an admin or analyst may share threat information")
+        found = self.store.access(principal, stix_id)
+        if found is None:
+            raise NotFound(f"no object {stix_id!r}")
+        row, access = found
+        tlp = request.tlp or row.tlp
+        recipients, group = self._audience(principal, request)
+        scope = request.scope or default_scope(tlp)
+        proposed = Distribution(
+            tlp,
+            scope,
+            recipients if scope is Scope.RECIPIENTS else frozenset(),
+            group if scope is Scope.GROUP else None,
+        )
+        why = share_problem(principal, access, proposed)
+        if why:
+            raise PolicyViolation(why)
+        self.store.add_share(row.pk, principal.org, proposed, self._clock())
+        return proposed
+
+    def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
+        """A STIX 2.1 bundle of what ``principal`` may read, as JSON chunks."""
+        yield b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":['
+        first = True
+        used: set[TLP] = set()
+        for rows in self.iter_all(principal, query):
+            for row in rows:
+                used.add(row.tlp)
+                yield (b"" if first else b",") + row.doc.encode()
+                first = False
+        for tlp in sorted(used, key=lambda t: t.rank):
+            yield (b"" if first else b",") + canonical_json(marking_definition(tlp))
+            first = False
+        yield b"]}"
+
+
+def _stricter(a: TLP | None, b: TLP | None) -> TLP | None:
+    if a is None or b is None:
+        return a or b
+    return a if a.rank >= b.rank else b
+
+
+def _latest_flags(
+    new: Sequence[NewVersion], existing: dict[str, list[ExistingVersion]]
+) -> tuple[list[bool], list[int]]:
+    """Which new rows become the latest of their id, and which stored rows stop being it."""
+    newest: dict[str, str] = {}
+    for v in new:
+        current = newest.get(v.stix_id)
+        stored = max((e.modified for e in existing.get(v.stix_id, [])), default="")
+        best = max(current or "", stored, v.modified)
+        newest[v.stix_id] = best
+    latest = [newest[v.stix_id] == v.modified for v in new]
+    superseded = [
+        e.pk
+        for stix_id, top in newest.items()
+        for e in existing.get(stix_id, [])
+        if e.is_latest and e.modified != top
+    ]
+    return latest, superseded

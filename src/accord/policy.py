@@ -1,0 +1,122 @@
+"""The policy gate: the one place that decides who may read and pass on threat data.
+
+Every read of stored threat data goes through ``readable(principal)``, a SQL
+condition the store adds to each query, so the database never hands back a row the
+principal may not see and a listing never loads one. ``can_read`` states the same
+rules in plain Python; property tests hold the two equal on every backend.
+
+The rules:
+
+- the owner organisation always reads its own objects;
+- otherwise an object is read through its distribution (the owner's, or an onward
+  share made by a recipient within the marking): ``organisation`` nobody else,
+  ``recipients`` the named organisations, ``group`` members of the sharing group,
+  ``community`` and ``federation`` every organisation on the node, ``public`` anyone;
+- the TLP marking caps the scope (``domain.scope.ALLOWED_SCOPES``). Combinations it
+  forbids are refused at ingest, and the gate refuses them again, so a row written
+  around the services still cannot leak.
+
+Node admins manage organisations and groups; they read threat data like anyone else
+of their organisation. Objects a principal may not read are reported as absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+
+from accord.domain.model import Principal
+from accord.domain.scope import ALLOWED_SCOPES, Distribution, Scope, reshare_problem
+from accord.domain.tlp import TLP
+from accord.store.tables import object_recipients, object_shares, share_recipients, stix_objects
+
+_AUTHENTICATED_SCOPES = (Scope.COMMUNITY, Scope.FEDERATION)
+
+
+def _tlps_allowing(scope: Scope) -> list[str]:
+    return [t.value for t in TLP if scope in ALLOWED_SCOPES[t]]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAccess:
+    """What the gate needs to know of one stored object version."""
+
+    owner: int
+    distribution: Distribution
+    shares: tuple[Distribution, ...] = field(default=())
+
+
+def _admits(principal: Principal, d: Distribution) -> bool:
+    if d.scope not in ALLOWED_SCOPES[d.tlp]:
+        return False
+    if d.scope is Scope.PUBLIC:
+        return True
+    if principal.org is None:
+        return False
+    if d.scope in _AUTHENTICATED_SCOPES:
+        return True
+    if d.scope is Scope.RECIPIENTS:
+        return principal.org in d.recipients
+    if d.scope is Scope.GROUP:
+        return d.group is not None and d.group in principal.groups
+    return False
+
+
+def can_read(principal: Principal, obj: ObjectAccess) -> bool:
+    """The reference model: may ``principal`` read ``obj``?"""
+    if principal.org is not None and principal.org == obj.owner:
+        return True
+    return _admits(principal, obj.distribution) or any(_admits(principal, s) for s in obj.shares)
+
+
+def share_problem(principal: Principal, obj: ObjectAccess, proposed: Distribution) -> str | None:
+    """Why ``principal`` may not share ``obj`` onward as ``proposed``; None when it may."""
+    if not can_read(principal, obj):
+        return "no such object"
+    if principal.org == obj.owner:
+        return None
+    return reshare_problem(obj.distribution, proposed)
+
+
+def _sql_admits(
+    principal: Principal,
+    scope: ColumnElement[str],
+    tlp: ColumnElement[str],
+    group_id: ColumnElement[int | None],
+    recipient_match: ColumnElement[bool],
+) -> ColumnElement[bool]:
+    def allowed(s: Scope) -> ColumnElement[bool]:
+        return and_(scope == s.value, tlp.in_(_tlps_allowing(s)))
+
+    terms = [allowed(Scope.PUBLIC)]
+    if principal.org is not None:
+        terms += [allowed(s) for s in _AUTHENTICATED_SCOPES]
+        terms.append(and_(allowed(Scope.RECIPIENTS), recipient_match))
+        if principal.groups:
+            terms.append(and_(allowed(Scope.GROUP), group_id.in_(sorted(principal.groups))))
+    return or_(*terms)
+
+
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
+    o, s = stix_objects.c, object_shares.c
+    own: list[ColumnElement[bool]] = []
+    recipient_match: ColumnElement[bool] = false()
+    share_recipient_match: ColumnElement[bool] = false()
+    if principal.org is not None:
+        own.append(o.owner_org == principal.org)
+        recipient_match = exists().where(
+            object_recipients.c.object_pk == o.pk, object_recipients.c.org_id == principal.org
+        )
+        share_recipient_match = exists().where(
+            share_recipients.c.share_id == s.id, share_recipients.c.org_id == principal.org
+        )
+    primary = _sql_admits(principal, o.scope, o.tlp, o.group_id, recipient_match)
+    onward = exists(
+        select(s.id).where(
+            s.object_pk == o.pk,
+            _sql_admits(principal, s.scope, s.tlp, s.group_id, share_recipient_match),
+        )
+    )
+    return or_(*own, primary, onward)

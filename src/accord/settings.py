@@ -1,0 +1,44 @@
+"""Node settings, read from ``ACCORD_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from accord.domain.states import parse_state
+from accord.domain.tlp import TLP
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to start. Every field is an ``ACCORD_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/accord.db",
+        description="SQLAlchemy URL: a SQLite file, or postgresql+psycopg://… in production.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the node listens on.")
+    port: int = Field(default=8470, ge=1, le=65535, description="Port the node listens on.")
+    node_name: str = Field(default="accord-demo", description="This node's name, shown to peers.")
+    node_state: str = Field(default="SG", description="ISO 3166-1 alpha-2 code of the operator.")
+    default_tlp: TLP = Field(default=TLP.AMBER, description="TLP for objects that carry none.")
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 over)."
+    )
+    page_size_max: int = Field(default=10_000, ge=1, description="Largest page a list returns.")
+
+    @field_validator("node_state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        return parse_state(value)
+
+    @field_validator("default_tlp", mode="before")
+    @classmethod
+    def _tlp(cls, value: object) -> object:
+        return TLP.parse(value) if isinstance(value, str) else value
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"

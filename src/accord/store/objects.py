@@ -1,0 +1,329 @@
+"""The STIX object store. Every read takes a principal and goes through the policy gate.
+
+Each version of an object is one row (``stix_id`` + ``modified`` unique); ``is_latest``
+marks the newest, so "latest" queries walk an index instead of grouping. Writes
+happen in a ``batch``: one transaction, writers serialised, all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+
+from accord import policy
+from accord.domain.model import Principal
+from accord.domain.scope import Distribution, Scope
+from accord.domain.tlp import TLP
+from accord.store.tables import (
+    object_recipients,
+    object_shares,
+    share_recipients,
+    stix_objects,
+)
+
+# IN-lists are chunked below SQLite's historical 999-variable limit.
+_CHUNK = 900
+# Any constant will do: PostgreSQL writers take this advisory lock, so date_added
+# values come out strictly increasing across concurrent ingests.
+_WRITER_LOCK = 0x_ACC0_4D
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """One object version ready to store: its document and the columns indexed from it."""
+
+    stix_id: str
+    type: str
+    spec_version: str
+    created: str | None
+    modified: str
+    owner: int
+    revoked: bool
+    distribution: Distribution
+    search_text: str
+    provenance: str
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingVersion:
+    pk: int
+    stix_id: str
+    modified: str
+    owner: int
+    doc: str
+    is_latest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """A stored version as a reader sees it: the document (JSON text) and its stamp."""
+
+    pk: int
+    stix_id: str
+    type: str
+    modified: str
+    owner: int
+    tlp: TLP
+    scope: Scope
+    date_added: str
+    revoked: bool
+    provenance: str
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectQuery:
+    """Filters for listing the latest versions, with a keyset cursor (``after`` a pk)."""
+
+    types: tuple[str, ...] = ()
+    tlps: tuple[TLP, ...] = ()
+    owner: int | None = None
+    modified_after: str | None = None
+    text: str | None = None
+    after: int | None = None
+    limit: int = 100
+
+
+class ObjectStore(Protocol):
+    """What the services need of an object store."""
+
+    def batch(self) -> AbstractContextManager[ObjectBatch]: ...
+    def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]: ...
+    def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None: ...
+    def versions(self, principal: Principal, stix_id: str) -> list[ObjectRow]: ...
+    def access(
+        self, principal: Principal, stix_id: str
+    ) -> tuple[ObjectRow, policy.ObjectAccess] | None: ...
+    def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None: ...
+    def count_versions(self) -> int: ...
+
+
+_ROW_COLUMNS = (
+    stix_objects.c.pk,
+    stix_objects.c.stix_id,
+    stix_objects.c.type,
+    stix_objects.c.modified,
+    stix_objects.c.owner_org,
+    stix_objects.c.tlp,
+    stix_objects.c.scope,
+    stix_objects.c.date_added,
+    stix_objects.c.revoked,
+    stix_objects.c.provenance,
+    stix_objects.c.doc,
+)
+
+
+def _row(r: Any) -> ObjectRow:
+    return ObjectRow(
+        pk=r.pk,
+        stix_id=r.stix_id,
+        type=r.type,
+        modified=r.modified,
+        owner=r.owner_org,
+        tlp=TLP(r.tlp),
+        scope=Scope(r.scope),
+        date_added=r.date_added,
+        revoked=bool(r.revoked),
+        provenance=r.provenance,
+        doc=r.doc,
+    )
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ObjectBatch:
+    """One write transaction over the store."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def existing(self, stix_ids: Iterable[str]) -> dict[str, list[ExistingVersion]]:
+        """Every stored version of each of ``stix_ids``."""
+        found: dict[str, list[ExistingVersion]] = {}
+        c = stix_objects.c
+        for chunk in _chunks(sorted(set(stix_ids))):
+            rows = self._conn.execute(
+                select(c.pk, c.stix_id, c.modified, c.owner_org, c.doc, c.is_latest).where(
+                    c.stix_id.in_(chunk)
+                )
+            )
+            for r in rows:
+                found.setdefault(r.stix_id, []).append(
+                    ExistingVersion(
+                        r.pk, r.stix_id, r.modified, r.owner_org, r.doc, bool(r.is_latest)
+                    )
+                )
+        return found
+
+    def last_date_added(self) -> str | None:
+        value: str | None = self._conn.execute(select(func.max(stix_objects.c.date_added))).scalar()
+        return value
+
+    def insert(
+        self,
+        versions: Sequence[NewVersion],
+        date_added: Sequence[str],
+        latest: Sequence[bool],
+        superseded: Iterable[int],
+    ) -> None:
+        """Store ``versions``; rows in ``superseded`` stop being the latest of their id."""
+        stale = sorted(set(superseded))
+        for chunk in _chunks(stale):
+            self._conn.execute(
+                update(stix_objects).where(stix_objects.c.pk.in_(chunk)).values(is_latest=False)
+            )
+        if not versions:
+            return
+        params = [
+            {
+                "stix_id": v.stix_id,
+                "type": v.type,
+                "spec_version": v.spec_version,
+                "created": v.created,
+                "modified": v.modified,
+                "owner_org": v.owner,
+                "revoked": v.revoked,
+                "tlp": v.distribution.tlp.value,
+                "scope": v.distribution.scope.value,
+                "group_id": v.distribution.group,
+                "date_added": added,
+                "is_latest": is_latest,
+                "search_text": v.search_text,
+                "provenance": v.provenance,
+                "doc": v.doc,
+            }
+            for v, added, is_latest in zip(versions, date_added, latest, strict=True)
+        ]
+        if not any(v.distribution.recipients for v in versions):
+            self._conn.execute(insert(stix_objects), params)
+            return
+        pks = self._conn.execute(
+            insert(stix_objects).returning(stix_objects.c.pk, sort_by_parameter_order=True), params
+        ).scalars()
+        recipients = [
+            {"object_pk": pk, "org_id": org}
+            for pk, v in zip(pks, versions, strict=True)
+            for org in sorted(v.distribution.recipients)
+        ]
+        self._conn.execute(insert(object_recipients), recipients)
+
+
+class SQLObjectStore:
+    """``ObjectStore`` on SQLAlchemy: SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def batch(self) -> Iterator[ObjectBatch]:
+        with self._engine.connect().execution_options(writer=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITER_LOCK})
+            yield ObjectBatch(conn)
+
+    def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]:
+        """The latest versions ``principal`` may read, in storage order, after the cursor."""
+        c = stix_objects.c
+        stmt = select(*_ROW_COLUMNS).where(c.is_latest.is_(True), policy.readable(principal))
+        if query.types:
+            stmt = stmt.where(c.type.in_(query.types))
+        if query.tlps:
+            stmt = stmt.where(c.tlp.in_([t.value for t in query.tlps]))
+        if query.owner is not None:
+            stmt = stmt.where(c.owner_org == query.owner)
+        if query.modified_after:
+            stmt = stmt.where(c.modified > query.modified_after)
+        if query.text:
+            stmt = stmt.where(
+                c.search_text.like(f"%{escape_like(query.text.lower())}%", escape="\\")
+            )
+        if query.after is not None:
+            stmt = stmt.where(c.pk > query.after)
+        stmt = stmt.order_by(c.pk).limit(query.limit)
+        with self._engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt)]
+
+    def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None:
+        c = stix_objects.c
+        stmt = select(*_ROW_COLUMNS).where(
+            c.stix_id == stix_id, c.is_latest.is_(True), policy.readable(principal)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return _row(row) if row else None
+
+    def versions(self, principal: Principal, stix_id: str) -> list[ObjectRow]:
+        c = stix_objects.c
+        stmt = (
+            select(*_ROW_COLUMNS)
+            .where(c.stix_id == stix_id, policy.readable(principal))
+            .order_by(c.modified)
+        )
+        with self._engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt)]
+
+    def access(
+        self, principal: Principal, stix_id: str
+    ) -> tuple[ObjectRow, policy.ObjectAccess] | None:
+        """The latest version, if readable, with everything the gate knows of it."""
+        row = self.latest(principal, stix_id)
+        if row is None:
+            return None
+        with self._engine.connect() as conn:
+            group = conn.execute(
+                select(stix_objects.c.group_id).where(stix_objects.c.pk == row.pk)
+            ).scalar()
+            recipients = frozenset(
+                conn.execute(
+                    select(object_recipients.c.org_id).where(
+                        object_recipients.c.object_pk == row.pk
+                    )
+                ).scalars()
+            )
+            shares = []
+            for s in conn.execute(select(object_shares).where(object_shares.c.object_pk == row.pk)):
+                share_to = frozenset(
+                    conn.execute(
+                        select(share_recipients.c.org_id).where(share_recipients.c.share_id == s.id)
+                    ).scalars()
+                )
+                shares.append(Distribution(TLP(s.tlp), Scope(s.scope), share_to, s.group_id))
+        own = Distribution(row.tlp, row.scope, recipients, group)
+        return row, policy.ObjectAccess(owner=row.owner, distribution=own, shares=tuple(shares))
+
+    def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None:
+        with self._engine.begin() as conn:
+            share_id = conn.execute(
+                insert(object_shares)
+                .values(
+                    object_pk=pk,
+                    org_id=org,
+                    tlp=d.tlp.value,
+                    scope=d.scope.value,
+                    group_id=d.group,
+                    created=now,
+                )
+                .returning(object_shares.c.id)
+            ).scalar_one()
+            if d.recipients:
+                conn.execute(
+                    insert(share_recipients),
+                    [{"share_id": share_id, "org_id": o} for o in sorted(d.recipients)],
+                )
+
+    def count_versions(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(stix_objects)).scalar() or 0)

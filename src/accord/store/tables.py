@@ -1,0 +1,135 @@
+"""The tables. STIX objects are JSON documents with indexed columns, not a table per type.
+
+Timestamps of STIX content are fixed-width strings (``…T…​.ffffffZ``): exact, portable
+between SQLite and PostgreSQL, and they sort as the instants they name.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Naming convention so Alembic migrations name constraints the same on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigPK = BigInteger().with_variant(Integer(), "sqlite")
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(2), nullable=True),
+    Column("identity_id", String(64), nullable=False, unique=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+sharing_groups = Table(
+    "sharing_groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(80), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("sharing_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_org", "org_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(16), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=True),
+    Column("revoked", DateTime(timezone=True), nullable=True),
+    Column("last_used", DateTime(timezone=True), nullable=True),
+)
+
+stix_objects = Table(
+    "stix_objects",
+    metadata,
+    Column("pk", BigPK, primary_key=True, autoincrement=True),
+    Column("stix_id", String(100), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("spec_version", String(8), nullable=False),
+    Column("created", String(27), nullable=True),
+    Column("modified", String(27), nullable=False),
+    Column("owner_org", ForeignKey("organisations.id"), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("tlp", String(20), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("group_id", ForeignKey("sharing_groups.id"), nullable=True),
+    Column("date_added", String(27), nullable=False),
+    Column("is_latest", Boolean, nullable=False),
+    Column("search_text", Text, nullable=False, default=""),
+    Column("provenance", Text, nullable=False),
+    Column("doc", Text, nullable=False),
+    UniqueConstraint("stix_id", "modified", name="uq_stix_objects_version"),
+    # Listing walks the latest versions in insertion order (keyset on pk).
+    Index("ix_stix_objects_latest", "is_latest", "pk"),
+    Index("ix_stix_objects_type_latest", "type", "is_latest", "pk"),
+    Index("ix_stix_objects_owner_latest", "owner_org", "is_latest", "pk"),
+    Index("ix_stix_objects_modified", "modified"),
+    Index("ix_stix_objects_date_added", "date_added"),
+)
+
+object_recipients = Table(
+    "object_recipients",
+    metadata,
+    Column("object_pk", ForeignKey("stix_objects.pk", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_object_recipients_org", "org_id", "object_pk"),
+)
+
+# Onward shares by organisations other than the owner (always within the marking).
+object_shares = Table(
+    "object_shares",
+    metadata,
+    Column("id", BigPK, primary_key=True, autoincrement=True),
+    Column("object_pk", ForeignKey("stix_objects.pk", ondelete="CASCADE"), nullable=False),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("group_id", ForeignKey("sharing_groups.id"), nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Index("ix_object_shares_object", "object_pk"),
+)
+
+share_recipients = Table(
+    "share_recipients",
+    metadata,
+    Column("share_id", ForeignKey("object_shares.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+)
