@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import orjson
 import typer
 from rich.console import Console
@@ -43,8 +42,9 @@ app.add_typer(group_app, name="group")
 app.add_typer(token_app, name="token")
 app.add_typer(objects_app, name="objects")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (scripts, logs) gets wide tables and no progress bars.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
 
 OrgOption = Annotated[
     str | None,
@@ -70,7 +70,7 @@ def _progress() -> Progress:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
+        disable=not err.is_terminal,
     )
 
 
@@ -319,9 +319,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from None
     except typer.Abort:
         raise SystemExit(130) from None
-    except click.ClickException as exc:  # usage errors, with standalone_mode off
-        err.print(f"error: {exc.format_message()}", markup=False, highlight=False)
-        raise SystemExit(exc.exit_code) from None
+    except typer.TyperException as exc:  # usage errors, with standalone_mode off
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(f"error: {message}", markup=False, highlight=False)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
 
 
 def _problem_line(p: dict[str, Any]) -> str:
