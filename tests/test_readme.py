@@ -28,7 +28,7 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
     with running_node(tmp_path) as (url, env):
         bin_dir = str(Path(sys.executable).parent)
         env = {**env, "ACCORD_URL": url, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        script = "set -euo pipefail\n" + _tour().replace("\ncurl", "\necho; curl")
+        script = "set -euo pipefail\n" + _tour()
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=tmp_path,

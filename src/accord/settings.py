@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the node listens on.")
     port: int = Field(default=8470, ge=1, le=65535, description="Port the node listens on.")
+    workers: int = Field(default=1, ge=1, le=64, description="Server worker processes.")
     node_name: str = Field(default="accord-demo", description="This node's name, shown to peers.")
     node_state: str = Field(default="SG", description="ISO 3166-1 alpha-2 code of the operator.")
     default_tlp: TLP = Field(default=TLP.AMBER, description="TLP for objects that carry none.")

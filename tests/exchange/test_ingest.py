@@ -87,11 +87,11 @@ def test_new_versions_replace_latest_and_all_are_kept(node: Node) -> None:
     me = principal(node, org(node, "SingCERT"))
     first = indicator()
     second = {**first, "modified": "2026-11-02T10:00:00.000Z", "name": "renamed"}
-    third = {**first, "modified": "2026-11-03T10:00:00Z", "revoked": True}
+    third = {**first, "modified": "2026-11-03T10:00:00.5000Z", "revoked": True}
     node.exchange.ingest(me, bundle(second))
     node.exchange.ingest(me, bundle(third, first))  # older version arrives late
     latest, versions = node.exchange.get(me, first["id"])
-    assert latest.modified == "2026-11-03T10:00:00.000000Z" and latest.revoked
+    assert latest.modified == "2026-11-03T10:00:00.500000Z" and latest.revoked
     assert [v.modified[:10] for v in versions] == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert len(node.exchange.page(me, ObjectQuery()).rows) == 1
 

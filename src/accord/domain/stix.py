@@ -29,12 +29,24 @@ def parse_timestamp(text: str) -> datetime:
 
 def format_timestamp(moment: datetime) -> str:
     """``moment`` as a STIX timestamp with exactly six fractional digits."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def normalise_timestamp(text: str) -> str:
-    """The same instant with six fractional digits: fixed width, so strings sort as times."""
-    return format_timestamp(parse_timestamp(text))
+    """The same instant with six fractional digits: fixed width, so strings sort as times.
+
+    Ingest calls this for every object, so the text is rebuilt from the match rather
+    than formatted from a datetime; the datetime is still built, to check the calendar.
+    """
+    m = _TIMESTAMP.match(text)
+    if not m:
+        raise ValueError(f"not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z): {text!r}")
+    *parts, frac = m.groups()
+    try:
+        datetime(*(int(p) for p in parts))  # type: ignore[misc]
+    except ValueError:
+        raise ValueError(f"not a calendar date and time: {text!r}") from None
+    return f"{text[:19]}.{(frac or '')[:6].ljust(6, '0')}Z"
 
 
 def canonical_json(obj: Any) -> bytes:
