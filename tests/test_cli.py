@@ -146,3 +146,19 @@ def test_demo_seeds_every_marking_and_scope(capsys: pytest.CaptureFixture[str]) 
     assert count == 400
     assert {r[0] for r in rows} == {t.value for t in TLP}
     assert len(rows) >= 10
+
+
+def test_user_add_reads_password_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    code, out, _ = run(capsys, "user", "add", "lee", "--org", "SingCERT", "--password-stdin")
+    assert code == 0 and "user lee added" in out
+    code, out, _ = run(capsys, "user", "list")
+    assert "lee" in out and "argon2" not in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "user", "add", "kim", "--org", "SingCERT", "--password-stdin")
+    assert code == 2 and "at least 12 characters" in err

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from accord.domain.model import (
     Organisation,
     OrgKind,
@@ -22,10 +25,22 @@ from accord.domain.model import (
 from accord.domain.states import parse_state
 from accord.domain.tokens import issue_token, secret_matches, split_token
 from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from accord.store.accounts import GroupRepository, OrganisationRepository, TokenRepository
+from accord.store.accounts import (
+    GroupRepository,
+    OrganisationRepository,
+    TokenRepository,
+    UserRepository,
+)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,118}[A-Za-z0-9]$")
 _BAD_TOKEN = "the API token is unknown or malformed; ask a node admin for a new one"
+_BAD_LOGIN = "the username or password is wrong"
+MIN_PASSWORD = 12
+SESSION = timedelta(hours=12)
+_HASHER = PasswordHasher()
+# Verified against when the username is unknown, so both failures take as long.
+_DUMMY_HASH = _HASHER.hash("accord-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +72,13 @@ class Accounts:
         self,
         orgs: OrganisationRepository,
         groups: GroupRepository,
+        users: UserRepository,
         tokens: TokenRepository,
         clock: Callable[[], datetime],
     ) -> None:
         self.orgs = orgs
         self.groups = groups
+        self.users = users
         self.tokens = tokens
         self._clock = clock
 
@@ -118,6 +135,37 @@ class Accounts:
         else:
             self.groups.remove_member(group.id, org.id)
 
+    # Users ---------------------------------------------------------------------------
+    def add_user(
+        self, actor: Principal | None, username: str, org_ref: str, role: str, password: str
+    ) -> int:
+        """Add a person who signs in with a password (stored as an argon2 hash)."""
+        require_admin(actor)
+        if not _USERNAME.match(username):
+            raise InvalidInput(
+                f"username {username!r} must be 3-120 letters, digits and . _ @ - characters"
+            )
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+        org = self.orgs.find(org_ref)
+        user_role = _role(role)
+        return self.users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
+
+    def login(self, username: str, password: str) -> NewToken:
+        """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
+        row = self.users.by_username(username)
+        try:
+            _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            raise NotAuthenticated(_BAD_LOGIN) from None
+        if row is None:
+            raise NotAuthenticated(_BAD_LOGIN)
+        if row.disabled is not None:
+            raise NotAuthenticated("this account is disabled; ask a node admin")
+        if _HASHER.check_needs_rehash(row.password_hash):
+            self.users.set_password_hash(row.id, _HASHER.hash(password))
+        return self._issue(row.org_id, Role(row.role), f"session of {username}", SESSION, row.id)
+
     # Tokens -------------------------------------------------------------------------
     def create_token(
         self,
@@ -129,26 +177,27 @@ class Accounts:
     ) -> NewToken:
         require_admin(actor)
         org = self.orgs.find(org_ref)
-        try:
-            token_role = Role(role)
-        except ValueError:
-            roles = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"unknown role {role!r}; use one of: {roles}") from None
         if expires_in is not None and expires_in <= timedelta(0):
             raise InvalidInput("a token's lifetime must be positive")
+        return self._issue(org.id, _role(role), name, expires_in, None)
+
+    def _issue(
+        self, org_id: int, role: Role, name: str, expires_in: timedelta | None, user_id: int | None
+    ) -> NewToken:
         now = self._clock()
         expires = now + expires_in if expires_in else None
         issued = issue_token()
         token_id = self.tokens.add(
             key=issued.key,
             secret_hash=issued.secret_hash,
-            org_id=org.id,
-            role=token_role,
+            org_id=org_id,
+            role=role,
             name=name,
             created=now,
             expires=expires,
+            user_id=user_id,
         )
-        info = TokenInfo(token_id, org.id, token_role, name, now, expires, None)
+        info = TokenInfo(token_id, org_id, role, name, now, expires, None)
         return NewToken(info=info, plaintext=issued.plaintext)
 
     def list_tokens(self, actor: Principal | None) -> list[TokenInfo]:
@@ -181,6 +230,14 @@ class Accounts:
             groups=self.groups.of_org(row.org_id),
             token_id=row.id,
         )
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"unknown role {role!r}; use one of: {roles}") from None
 
 
 def _aware(moment: datetime) -> datetime:

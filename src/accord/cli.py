@@ -36,10 +36,12 @@ app = typer.Typer(
 org_app = typer.Typer(help="Organisations on this node.", no_args_is_help=True)
 group_app = typer.Typer(help="Sharing groups.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="People who sign in with a password.", no_args_is_help=True)
 objects_app = typer.Typer(help="Stored STIX objects.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(group_app, name="group")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(objects_app, name="objects")
 
 # Piped output (scripts, logs) gets wide tables and no progress bars.
@@ -181,6 +183,36 @@ def token_revoke(token_id: int) -> None:
     """Revoke a token at once."""
     _node().accounts.revoke_token(None, token_id)
     out.print(f"token {token_id} revoked")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    org: Annotated[str, typer.Option("--org", help="The user's organisation.")],
+    role: Annotated[str, typer.Option(help="admin, analyst, liaison or reader.")] = "analyst",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user; the password is asked for (never passed as an argument)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _node().accounts.add_user(None, username, org, role, password)
+    out.print(f"user {username} added to {org} as {role}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users."""
+    node = _node()
+    table = Table("username", "organisation", "role", "disabled")
+    for u in node.accounts.users.list():
+        table.add_row(
+            u.username, node.accounts.orgs.get(u.org_id).name, u.role, str(u.disabled or "-")
+        )
+    out.print(table)
 
 
 def _files(paths: list[Path]) -> list[Path]:

@@ -14,7 +14,12 @@ from sqlalchemy import Engine
 from accord.accounts import Accounts
 from accord.exchange.service import Exchange
 from accord.settings import Settings
-from accord.store.accounts import GroupRepository, OrganisationRepository, TokenRepository
+from accord.store.accounts import (
+    GroupRepository,
+    OrganisationRepository,
+    TokenRepository,
+    UserRepository,
+)
 from accord.store.db import create_db_engine, migrate
 from accord.store.objects import SQLObjectStore
 
@@ -36,7 +41,9 @@ class Node:
         self.clock = clock
         orgs = OrganisationRepository(self.engine)
         groups = GroupRepository(self.engine)
-        self.accounts = Accounts(orgs, groups, TokenRepository(self.engine), clock)
+        self.accounts = Accounts(
+            orgs, groups, UserRepository(self.engine), TokenRepository(self.engine), clock
+        )
         self.exchange = Exchange(
             SQLObjectStore(self.engine),
             orgs,

@@ -336,3 +336,48 @@ def test_export_is_a_bundle_of_what_the_caller_may_read(region: Region) -> None:
     types = sorted(o["type"] for o in exported["objects"])
     assert types == ["indicator", "marking-definition"]
     assert exported["type"] == "bundle"
+
+
+def test_users_sign_in_for_a_short_lived_token(region: Region, clock: Clock) -> None:
+    c = region.client
+    body = {
+        "username": "analyst@mycert",
+        "organisation": "MyCERT",
+        "role": "analyst",
+        "password": "correct horse battery",
+    }
+    created = c.post("/api/v1/users", json=body, headers=region.admin)
+    assert created.status_code == 201 and created.json()["organisation"] == region.my.identity_id
+    assert (
+        "password" not in created.text
+        and "argon2" not in c.get("/api/v1/users", headers=region.admin).text
+    )
+    _problem(
+        c.post(
+            "/api/v1/users",
+            json={**body, "username": "x2", "password": "short"},
+            headers=region.admin,
+        ),
+        400,
+    )
+    _problem(c.post("/api/v1/users", json=body, headers=region.admin), 409)
+    _problem(
+        c.post("/api/v1/users", json={**body, "username": "x3"}, headers=region.my_analyst), 403
+    )
+
+    wrong = c.post(
+        "/api/v1/auth/token", json={"username": "analyst@mycert", "password": "wrong password!"}
+    )
+    nobody = c.post(
+        "/api/v1/auth/token", json={"username": "nobody", "password": "wrong password!"}
+    )
+    assert _problem(wrong, 401)["detail"] == _problem(nobody, 401)["detail"]
+    session = c.post(
+        "/api/v1/auth/token",
+        json={"username": "analyst@mycert", "password": "correct horse battery"},
+    )
+    assert session.status_code == 201 and session.json()["role"] == "analyst"
+    headers = {"Authorization": f"Bearer {session.json()['token']}"}
+    assert c.get("/api/v1/groups", headers=headers).json()[0]["slug"] == "asean-certs"
+    clock.advance(hours=13)
+    _problem(c.get("/api/v1/groups", headers=headers), 401)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 import accord
 from accord.api import problems
-from accord.api.routes import groups, health, objects, organisations, tokens
+from accord.api.routes import groups, health, objects, organisations, tokens, users
 from accord.node import Node
 from accord.settings import Settings
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.state.node = node or Node.open(settings)
     problems.install(app)
     api = APIRouter(prefix="/api/v1")
-    for module in (health, organisations, groups, tokens, objects):
+    for module in (health, organisations, groups, users, tokens, objects):
         api.include_router(module.router)
     app.include_router(api)
     return app

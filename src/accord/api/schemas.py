@@ -98,3 +98,26 @@ class Health(BaseModel):
 
 
 ProblemDoc = dict[str, Any]
+
+
+# A username and password, exchanged for a short-lived token.
+class LoginRequest(BaseModel):
+    username: str
+    password: str
+
+
+# What an admin sends to add a user.
+class UserCreate(BaseModel):
+    username: str
+    organisation: str = Field(description="STIX identity id or exact name.")
+    role: str
+    password: str
+
+
+# A user as admins see it.
+class UserPublic(BaseModel):
+    username: str
+    organisation: str
+    role: str
+    created: datetime
+    disabled: datetime | None

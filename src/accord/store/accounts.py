@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.domain.model import Organisation, OrgKind, Role, SharingGroup
 from accord.errors import Conflict, NotFound
-from accord.store.tables import group_members, organisations, sharing_groups, tokens
+from accord.store.tables import group_members, organisations, sharing_groups, tokens, users
 
 
 def _org(row: Any) -> Organisation:
@@ -164,6 +164,42 @@ class GroupRepository:
             )
 
 
+class UserRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, username: str, org_id: int, role: Role, password_hash: str, now: datetime) -> int:
+        values = {
+            "username": username,
+            "org_id": org_id,
+            "role": role.value,
+            "password_hash": password_hash,
+            "created": now,
+        }
+        try:
+            with self._engine.begin() as conn:
+                user_id: int = conn.execute(
+                    insert(users).values(**values).returning(users.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            raise Conflict(f"a user named {username!r} already exists") from None
+        return user_id
+
+    def by_username(self, username: str) -> Any:
+        with self._engine.connect() as conn:
+            return conn.execute(select(users).where(users.c.username == username)).first()
+
+    def list(self) -> list[Any]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(select(users).order_by(users.c.username)).all())
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+
 class TokenRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -178,12 +214,14 @@ class TokenRepository:
         name: str,
         created: datetime,
         expires: datetime | None,
+        user_id: int | None = None,
     ) -> int:
         with self._engine.begin() as conn:
             result = conn.execute(
                 insert(tokens)
                 .returning(tokens.c.id)
                 .values(
+                    user_id=user_id,
                     key=key,
                     secret_hash=secret_hash,
                     org_id=org_id,

@@ -62,10 +62,23 @@ group_members = Table(
     Index("ix_group_members_org", "org_id"),
 )
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(120), nullable=False, unique=True),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("disabled", DateTime(timezone=True), nullable=True),
+)
+
 tokens = Table(
     "tokens",
     metadata,
     Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("key", String(16), nullable=False, unique=True),
     Column("secret_hash", String(64), nullable=False),
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),

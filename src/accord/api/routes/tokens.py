@@ -14,7 +14,7 @@ from accord.node import Node
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-def _public(node: Node, info: TokenInfo) -> TokenPublic:
+def token_public(node: Node, info: TokenInfo) -> TokenPublic:
     return TokenPublic(
         id=info.id,
         organisation=node.accounts.orgs.get(info.org).identity_id,
@@ -33,13 +33,13 @@ def create_token(body: TokenCreate, node: NodeDep, principal: CurrentPrincipal) 
     issued = node.accounts.create_token(
         principal, body.organisation, body.role, body.name, lifetime
     )
-    return TokenIssued(**_public(node, issued.info).model_dump(), token=issued.plaintext)
+    return TokenIssued(**token_public(node, issued.info).model_dump(), token=issued.plaintext)
 
 
 @router.get("", response_model=list[TokenPublic])
 def read_tokens(node: NodeDep, principal: CurrentPrincipal) -> list[TokenPublic]:
     """Every token, without secrets (admins only)."""
-    return [_public(node, t) for t in node.accounts.list_tokens(principal)]
+    return [token_public(node, t) for t in node.accounts.list_tokens(principal)]
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
