@@ -48,4 +48,8 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
     assert refused["status"] == 422 and "TLP:AMBER does not allow scope 'community'" in str(refused)
     assert "indicator--0d1c7c1e" in done.stdout  # the CLI listing
     exported = orjson.loads((tmp_path / "myc-export.json").read_bytes())
-    assert [o["type"] for o in exported["objects"]] == ["indicator", "marking-definition"]
+    assert [o["type"] for o in exported["objects"]] == [
+        "indicator",
+        "identity",
+        "marking-definition",
+    ]

@@ -334,7 +334,7 @@ def test_export_is_a_bundle_of_what_the_caller_may_read(region: Region) -> None:
     )
     exported = orjson.loads(c.get("/api/v1/export", headers=region.my_analyst).content)
     types = sorted(o["type"] for o in exported["objects"])
-    assert types == ["indicator", "marking-definition"]
+    assert types == ["identity", "indicator", "marking-definition"]
     assert exported["type"] == "bundle"
 
 

@@ -365,14 +365,22 @@ class Exchange:
         yield b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":['
         first = True
         used: set[TLP] = set()
+        owners: set[int] = set()
+        sent: set[str] = set()
         for rows in self.iter_all(principal, query):
             for row in rows:
                 used.add(row.tlp)
+                owners.add(row.owner)
+                sent.add(row.stix_id)
                 yield (b"" if first else b",") + row.doc.encode()
                 first = False
-        for tlp in sorted(used, key=lambda t: t.rank):
-            yield (b"" if first else b",") + canonical_json(marking_definition(tlp))
-            first = False
+        # The owners' identities resolve created_by_ref; the TLP definitions the markings.
+        extras = [self._orgs.get(o).identity() for o in sorted(owners)]
+        extras += [marking_definition(t) for t in sorted(used, key=lambda t: t.rank)]
+        for extra in extras:
+            if extra["id"] not in sent:
+                yield (b"" if first else b",") + canonical_json(extra)
+                first = False
         yield b"]}"
 
 
