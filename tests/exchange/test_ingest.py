@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from tests.builders import bundle, indicator, org, principal
 
 from accord.domain.model import Role
 from accord.domain.scope import Scope
@@ -21,6 +20,7 @@ from accord.exchange.service import ShareRequest
 from accord.node import Node
 from accord.store.objects import ObjectQuery
 from accord.store.tables import stix_objects
+from tests.builders import bundle, indicator, org, principal
 
 
 def _count(node: Node) -> int:

@@ -41,9 +41,9 @@ def normalise_timestamp(text: str) -> str:
     m = _TIMESTAMP.match(text)
     if not m:
         raise ValueError(f"not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z): {text!r}")
-    *parts, frac = m.groups()
+    year, month, day, hour, minute, second, frac = m.groups()
     try:
-        datetime(*(int(p) for p in parts))  # type: ignore[misc]
+        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
     except ValueError:
         raise ValueError(f"not a calendar date and time: {text!r}") from None
     return f"{text[:19]}.{(frac or '')[:6].ljust(6, '0')}Z"
