@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import click
 import orjson
 import pytest
 import typer.main
@@ -15,11 +15,11 @@ from accord.domain.tlp import TLP
 from tests.builders import bundle, indicator
 
 
-def _commands(group: click.Command, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    # Typer vendors its own click, so groups are recognised by what they have.
     yield prefix
-    if isinstance(group, click.Group):
-        for name, command in group.commands.items():
-            yield from _commands(command, (*prefix, name))
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*prefix, name))
 
 
 ALL_COMMANDS = list(_commands(typer.main.get_command(app)))

@@ -1,0 +1,64 @@
+"""Running a node: create its database, serve it, seed the demo region."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from accord.cli.common import app, err, open_node, out, progress
+from accord.node import Node
+from accord.settings import Settings
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade this node's database."""
+    node = open_node()
+    out.print(f"database ready: {node.settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (ACCORD_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (ACCORD_PORT).")] = None,
+) -> None:
+    """Run the node's web server."""
+    import uvicorn
+
+    from accord.api import create_app
+
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = Settings(**overrides)
+    node = Node.open(settings)
+    err.print(f"Accord node {settings.node_name!r} on {settings.base_url}")
+    err.print(
+        f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"
+    )
+    uvicorn.run(create_app(node=node), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Seed only a node with no organisations.")
+    ] = False,
+    objects: Annotated[int, typer.Option(help="How many STIX objects to seed.", min=0)] = 3000,
+) -> None:
+    """Seed a demo region and print an admin token for it."""
+    from accord.demo import seed_region
+
+    node = open_node()
+    if not (if_empty and node.accounts.orgs.count()):
+        with progress() as bar:
+            task = bar.add_task("seeding the demo region", total=objects)
+            seed_region(node, objects, lambda n: bar.advance(task, n))
+    issued = node.accounts.create_token(
+        None, "SingCERT", "admin", "demo console", timedelta(days=1)
+    )
+    base = node.settings.base_url
+    err.print(f"Demo region ready. Node: {base}   API docs: {base}/api/docs")
+    err.print("Admin token for SingCERT (valid one day, shown once):")
+    out.print(issued.plaintext, soft_wrap=True)
+    err.print(f'Try: curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/objects?limit=5')
