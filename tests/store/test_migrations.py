@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from accord.node import Node
 from accord.store.db import migrate, schema_is_current
-from accord.store.tables import metadata
+from accord.store.schema import metadata
 
 
 def test_migrated_schema_matches_the_tables(node: Node) -> None:

@@ -62,9 +62,12 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    """Apply every migration not yet applied, on every branch (a no-op when current).
+
+    Features add their own migration branches off the first revision, so "heads".
+    """
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
+        command.upgrade(_alembic_config(connection), "heads")
 
 
 def schema_is_current(engine: Engine) -> bool:
