@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from accord.accounts import Accounts
 from accord.exchange.service import Exchange
+from accord.exchange.taxii import Taxii
 from accord.settings import Settings
 from accord.store.accounts import (
     GroupRepository,
@@ -22,6 +23,7 @@ from accord.store.accounts import (
 )
 from accord.store.db import create_db_engine, migrate
 from accord.store.objects import SQLObjectStore
+from accord.store.statuses import StatusRepository
 
 
 def utcnow() -> datetime:
@@ -52,6 +54,7 @@ class Node:
             default_tlp=settings.default_tlp,
             clock=clock,
         )
+        self.taxii = Taxii(self.exchange, orgs, groups, StatusRepository(self.engine), clock)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -29,6 +31,24 @@ def _bearer(request: Request) -> str | None:
     return value
 
 
+def taxii_principal(request: Request, node: NodeDep) -> Principal:
+    """TAXII callers: HTTP Basic or Bearer; without credentials, the anonymous public."""
+    header = request.headers.get("authorization")
+    if not header:
+        return ANONYMOUS
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            username, sep, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise NotAuthenticated("malformed Basic credentials") from None
+        if not sep:
+            raise NotAuthenticated("malformed Basic credentials")
+        return node.accounts.authenticate_basic(username, password)
+    token = _bearer(request)
+    return node.accounts.authenticate(token) if token else ANONYMOUS
+
+
 def optional_principal(request: Request, node: NodeDep) -> Principal:
     """The caller, or the anonymous public when no credentials were sent."""
     token = _bearer(request)
@@ -44,4 +64,5 @@ def current_principal(request: Request, node: NodeDep) -> Principal:
 
 
 MaybePrincipal = Annotated[Principal, Depends(optional_principal)]
+TaxiiPrincipal = Annotated[Principal, Depends(taxii_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

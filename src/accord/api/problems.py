@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.errors import ERROR_TYPES, AccordError, InvalidInput, NotAuthenticated, NotFound
 
+log = logging.getLogger("accord.api")
 MEDIA_TYPE = "application/problem+json"
 PREFIX = "/api/v1/problems/"
 
@@ -33,8 +35,34 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def from_error(exc: AccordError) -> Response:
+TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+
+
+def taxii_error(
+    status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> Response:
+    """A TAXII 2.1 error message (section 3.6.1), in the TAXII media type."""
+    body: dict[str, Any] = {"title": title, "description": detail, "http_status": str(status)}
+    if extra:
+        body["details"] = extra
+    headers = (
+        {"WWW-Authenticate": 'Basic realm="accord", Bearer realm="accord"'}
+        if status == 401
+        else None
+    )
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=TAXII_MEDIA_TYPE, headers=headers
+    )
+
+
+def _is_taxii(request: Request) -> bool:
+    return request.url.path.startswith("/taxii2")
+
+
+def from_error(exc: AccordError, request: Request | None = None) -> Response:
     extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else None
+    if request is not None and _is_taxii(request):
+        return taxii_error(exc.status, exc.title, exc.detail, extra)
     return problem_response(exc.status, exc.slug, exc.title, exc.detail, extra)
 
 
@@ -45,15 +73,19 @@ def install(app: FastAPI) -> None:
     """Route every error the app can raise to a problem+json body."""
 
     @app.exception_handler(AccordError)
-    async def _accord(_: Request, exc: AccordError) -> Response:
-        return from_error(exc)
+    async def _accord(request: Request, exc: AccordError) -> Response:
+        return from_error(exc, request)
 
     @app.exception_handler(RequestValidationError)
-    async def _request(_: Request, exc: RequestValidationError) -> Response:
+    async def _request(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e["msg"]}
             for e in exc.errors()
         ]
+        if _is_taxii(request):
+            return taxii_error(
+                400, "Bad request", "the request is malformed", {"problems": problems}
+            )
         return problem_response(
             400,
             InvalidInput.slug,
@@ -63,14 +95,21 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_taxii(request):
+            return taxii_error(exc.status_code, str(exc.detail), str(exc.detail))
         kind = _HTTP.get(exc.status_code)
         slug = kind.slug if kind else f"http-{exc.status_code}"
         title = kind.title if kind else str(exc.detail)
         return problem_response(exc.status_code, slug, title, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if _is_taxii(request):
+            return taxii_error(
+                500, "Internal error", "an unexpected error; the node log has details"
+            )
         return problem_response(
             500,
             AccordError.slug,

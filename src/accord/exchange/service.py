@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from accord.exchange.validation import validate_objects
 
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
@@ -35,6 +34,7 @@ from accord.errors import (
     Problem,
     ValidationFailed,
 )
+from accord.exchange.validation import validate_objects
 from accord.policy import share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (

@@ -13,9 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.orm import aliased
 
 from accord import policy
+from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
@@ -90,6 +106,24 @@ class ObjectQuery:
     limit: int = 100
 
 
+@dataclass(frozen=True, slots=True)
+class VersionQuery:
+    """TAXII-style selection of object versions in ``date_added`` order.
+
+    ``versions`` holds ``last``, ``first``, ``all`` or normalised timestamps;
+    ``after`` is the (date_added, pk) keyset of the last row already returned.
+    """
+
+    collection: Collection | None = None
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ("last",)
+    spec_versions: tuple[str, ...] = ()
+    added_after: str | None = None
+    after: tuple[str, int] | None = None
+    limit: int = 100
+
+
 class ObjectStore(Protocol):
     """What the services need of an object store."""
 
@@ -102,6 +136,8 @@ class ObjectStore(Protocol):
     ) -> tuple[ObjectRow, policy.ObjectAccess] | None: ...
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None: ...
     def count_versions(self) -> int: ...
+    def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]: ...
+    def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int: ...
 
 
 _ROW_COLUMNS = (
@@ -327,3 +363,83 @@ class SQLObjectStore:
     def count_versions(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(stix_objects)).scalar() or 0)
+
+    def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
+        """Readable versions matching ``query``, oldest ``date_added`` first."""
+        c = stix_objects.c
+        stmt = select(*_ROW_COLUMNS).where(policy.readable(principal), _versions(query.versions))
+        if query.collection is not None:
+            stmt = stmt.where(_in_collection(query.collection))
+        if query.ids:
+            stmt = stmt.where(c.stix_id.in_(query.ids))
+        if query.types:
+            stmt = stmt.where(c.type.in_(query.types))
+        if query.spec_versions:
+            stmt = stmt.where(c.spec_version.in_(query.spec_versions))
+        if query.added_after:
+            stmt = stmt.where(c.date_added > query.added_after)
+        if query.after is not None:
+            added, pk = query.after
+            stmt = stmt.where(or_(c.date_added > added, and_(c.date_added == added, c.pk > pk)))
+        stmt = stmt.order_by(c.date_added, c.pk).limit(query.limit)
+        with self._engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt)]
+
+    def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int:
+        """Delete the owner's matching versions of ``stix_id``; the newest left becomes latest."""
+        c = stix_objects.c
+        with self._engine.connect().execution_options(writer=True) as conn, conn.begin():
+            doomed = (
+                conn.execute(
+                    select(c.pk).where(
+                        c.stix_id == stix_id, c.owner_org == owner, _versions(versions)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for chunk in _chunks(doomed):
+                conn.execute(delete(stix_objects).where(c.pk.in_(chunk)))
+            newest = conn.execute(
+                select(c.pk).where(c.stix_id == stix_id).order_by(c.modified.desc()).limit(1)
+            ).scalar()
+            if newest is not None:
+                conn.execute(
+                    update(stix_objects)
+                    .where(c.stix_id == stix_id)
+                    .values(is_latest=c.pk == newest)
+                )
+        return len(doomed)
+
+
+def _versions(wanted: tuple[str, ...]) -> ColumnElement[bool]:
+    """SQL for TAXII's match[version]: last, first, all, or exact timestamps."""
+    c = stix_objects.c
+    if "all" in wanted or not wanted:
+        return true()
+    older = aliased(stix_objects)
+    terms: list[ColumnElement[bool]] = []
+    if "last" in wanted:
+        terms.append(c.is_latest.is_(True))
+    if "first" in wanted:
+        terms.append(~exists().where(older.c.stix_id == c.stix_id, older.c.modified < c.modified))
+    stamps = [v for v in wanted if v not in ("last", "first")]
+    if stamps:
+        terms.append(c.modified.in_(stamps))
+    return or_(*terms)
+
+
+def _in_collection(collection: Collection) -> ColumnElement[bool]:
+    c = stix_objects.c
+    if collection.kind is CollectionKind.COMMUNITY:
+        return c.scope.in_([Scope.COMMUNITY.value, Scope.FEDERATION.value])
+    if collection.kind is CollectionKind.PUBLIC:
+        return c.scope == Scope.PUBLIC.value
+    if collection.kind is CollectionKind.GROUP:
+        return and_(c.scope == Scope.GROUP.value, c.group_id == collection.group_id)
+    return and_(
+        c.scope == Scope.RECIPIENTS.value,
+        exists().where(
+            object_recipients.c.object_pk == c.pk, object_recipients.c.org_id == collection.org_id
+        ),
+    )

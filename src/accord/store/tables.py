@@ -146,3 +146,13 @@ share_recipients = Table(
     Column("share_id", ForeignKey("object_shares.id", ondelete="CASCADE"), primary_key=True),
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
 )
+
+# TAXII 2.1 status resources: the outcome of each POST, for the poster to read back.
+taxii_statuses = Table(
+    "taxii_statuses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("doc", Text, nullable=False),
+)

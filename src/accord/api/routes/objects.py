@@ -57,7 +57,7 @@ def _item(row: ObjectRow, identities: dict[int, str]) -> dict[str, Any]:
     }
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is over the {limit} byte limit; split the bundle")
@@ -83,7 +83,7 @@ async def create_objects(
     group: Annotated[str | None, Query(description="Sharing group slug.")] = None,
 ) -> Response:
     """Share a STIX 2.1 bundle or object; all or nothing, re-posting is a no-op (200)."""
-    body = await _body(request, node.settings.max_body_bytes)
+    body = await read_body(request, node.settings.max_body_bytes)
     req = ShareRequest.parse(tlp, scope, recipients, group)
     report = await run_in_threadpool(node.exchange.ingest, principal, body, req)
     detail = (
