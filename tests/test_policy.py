@@ -99,17 +99,18 @@ def test_gate_sql_equals_reference_model(node: Node, world: World) -> None:
             own = _map(dist, orgs, groups)
             versions.append(
                 NewVersion(
-                    stix_id,
-                    "indicator",
-                    "2.1",
-                    None,
-                    "2026-01-01T00:00:00.000000Z",
-                    orgs[owner],
-                    False,
-                    own,
-                    "",
-                    "{}",
-                    "{}",
+                    stix_id=stix_id,
+                    type="indicator",
+                    spec_version="2.1",
+                    created=None,
+                    modified="2026-01-01T00:00:00.000000Z",
+                    owner=orgs[owner],
+                    revoked=False,
+                    distribution=own,
+                    search_text="",
+                    provenance="{}",
+                    via="",
+                    doc="{}",
                 )
             )
         stamps = [f"2026-01-01T00:00:00.{i:06d}Z" for i in range(len(versions))]

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from accord.accounts import Accounts
 from accord.exchange.service import Exchange
 from accord.exchange.taxii import Taxii
+from accord.federation.keys import load_or_create
 from accord.settings import Settings
 from accord.store.accounts import (
     GroupRepository,
@@ -32,15 +33,13 @@ def utcnow() -> datetime:
 
 class Node:
     def __init__(
-        self,
-        settings: Settings,
-        *,
-        engine: Engine | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        self, settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow
     ) -> None:
+        """Wire the services over a migrated database (``Node.open`` migrates first)."""
         self.settings = settings
-        self.engine = engine or create_db_engine(settings.database_url)
+        self.engine = engine
         self.clock = clock
+        self.key = load_or_create(engine, clock())
         orgs = OrganisationRepository(self.engine)
         groups = GroupRepository(self.engine)
         self.accounts = Accounts(
@@ -51,6 +50,7 @@ class Node:
             orgs,
             groups,
             node_name=settings.node_name,
+            node_id=self.key.node_id,
             default_tlp=settings.default_tlp,
             clock=clock,
         )
@@ -59,9 +59,9 @@ class Node:
     @classmethod
     def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:
         """Open the node's database, migrating it to the newest schema first."""
-        node = cls(settings, clock=clock)
-        migrate(node.engine)
-        return node
+        engine = create_db_engine(settings.database_url)
+        migrate(engine)
+        return cls(settings, engine, clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -132,6 +132,7 @@ class Exchange:
         groups: GroupRepository,
         *,
         node_name: str,
+        node_id: str,
         default_tlp: TLP,
         clock: Callable[[], datetime],
     ) -> None:
@@ -139,6 +140,7 @@ class Exchange:
         self._orgs = orgs
         self._groups = groups
         self._node = node_name
+        self._node_id = node_id
         self._default_tlp = default_tlp
         self._clock = clock
 
@@ -166,7 +168,12 @@ class Exchange:
         )
         now = self._clock()
         provenance = orjson.dumps(
-            {"origin_node": self._node, "received": format_timestamp(now), "via": []}
+            {
+                "origin_node": self._node,
+                "origin_node_id": self._node_id,
+                "received": format_timestamp(now),
+                "via": [],
+            }
         ).decode()
         versions: list[tuple[int, NewVersion]] = []
         refused: list[Problem] = []
@@ -202,6 +209,7 @@ class Exchange:
                         distribution=dist,
                         search_text=_search_text(obj),
                         provenance=provenance,
+                        via=self._node_id,
                         doc=canonical_json(obj).decode(),
                     ),
                 )

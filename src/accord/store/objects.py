@@ -63,6 +63,7 @@ class NewVersion:
     distribution: Distribution
     search_text: str
     provenance: str
+    via: str
     doc: str
 
 
@@ -239,6 +240,7 @@ class ObjectBatch:
                 "is_latest": is_latest,
                 "search_text": v.search_text,
                 "provenance": v.provenance,
+                "via": v.via,
                 "doc": v.doc,
             }
             for v, added, is_latest in zip(versions, date_added, latest, strict=True)

@@ -34,6 +34,29 @@ metadata = MetaData(
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 BigPK = BigInteger().with_variant(Integer(), "sqlite")
 
+# Other Accord nodes this node federates with.
+peers = Table(
+    "peers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("url", String(500), nullable=False),
+    Column("node_id", String(64), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False),
+    # The token this node presents to the peer; the peer issued it. Never shown again.
+    Column("token", Text, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+    # Sync state: the keyset of the last version pushed, the peer's next token pulled.
+    Column("push_after_added", String(27), nullable=True),
+    Column("push_after_pk", BigInteger, nullable=True),
+    Column("pull_next", Text, nullable=True),
+    Column("pushed", BigInteger, nullable=False, default=0),
+    Column("pulled", BigInteger, nullable=False, default=0),
+    Column("last_attempt", DateTime(timezone=True), nullable=True),
+    Column("last_success", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
 organisations = Table(
     "organisations",
     metadata,
@@ -43,6 +66,8 @@ organisations = Table(
     Column("state", String(2), nullable=True),
     Column("identity_id", String(64), nullable=False, unique=True),
     Column("created", DateTime(timezone=True), nullable=False),
+    # Set for organisations that live on a peer node (known here through federation).
+    Column("peer_id", ForeignKey("peers.id", ondelete="SET NULL"), nullable=True),
 )
 
 sharing_groups = Table(
@@ -79,6 +104,8 @@ tokens = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    # Set for tokens a peer node presents; such a token reads only the federation feed.
+    Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), nullable=True),
     Column("key", String(16), nullable=False, unique=True),
     Column("secret_hash", String(64), nullable=False),
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
@@ -108,6 +135,8 @@ stix_objects = Table(
     Column("is_latest", Boolean, nullable=False),
     Column("search_text", Text, nullable=False, default=""),
     Column("provenance", Text, nullable=False),
+    # Node ids the version came through, origin first, space separated: no echo.
+    Column("via", Text, nullable=False, default=""),
     Column("doc", Text, nullable=False),
     UniqueConstraint("stix_id", "modified", name="uq_stix_objects_version"),
     # Listing walks the latest versions in insertion order (keyset on pk).
@@ -155,4 +184,23 @@ taxii_statuses = Table(
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("doc", Text, nullable=False),
+)
+
+# This node's Ed25519 key pair (raw keys, base64).
+node_keys = Table(
+    "node_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("private_key", String(64), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+# Nonces of signed messages already accepted from each peer, kept past the skew window.
+federation_nonces = Table(
+    "federation_nonces",
+    metadata,
+    Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen", DateTime(timezone=True), nullable=False),
 )

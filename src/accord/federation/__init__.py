@@ -1,0 +1,1 @@
+"""Federation: node keys, peers, signed messages and sync between national nodes."""
