@@ -50,7 +50,7 @@ class TokenInfo:
     """A token as admins see it: never the secret."""
 
     id: int
-    org: int
+    org: int | None  # None for a peer node's token
     role: Role
     name: str
     created: datetime
@@ -213,7 +213,13 @@ class Accounts:
         return self._issue(org.id, _role(role), name, expires_in, None)
 
     def _issue(
-        self, org_id: int, role: Role, name: str, expires_in: timedelta | None, user_id: int | None
+        self,
+        org_id: int | None,
+        role: Role,
+        name: str,
+        expires_in: timedelta | None,
+        user_id: int | None,
+        peer_id: int | None = None,
     ) -> NewToken:
         now = self._clock()
         expires = now + expires_in if expires_in else None
@@ -227,6 +233,7 @@ class Accounts:
             created=now,
             expires=expires,
             user_id=user_id,
+            peer_id=peer_id,
         )
         info = TokenInfo(token_id, org_id, role, name, now, expires, None)
         return NewToken(info=info, plaintext=issued.plaintext)
@@ -255,12 +262,18 @@ class Accounts:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
         if row.expires is not None and _aware(row.expires) <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
+        if row.peer_id is not None:
+            return Principal(org=None, token_id=row.id, peer=row.peer_id)
         return Principal(
             org=row.org_id,
             role=Role(row.role),
             groups=self.groups.of_org(row.org_id),
             token_id=row.id,
         )
+
+    def issue_peer_token(self, peer_id: int, name: str) -> str:
+        """A token for a peer node to present here; shown once."""
+        return self._issue(None, Role.READER, f"peer {name}", None, None, peer_id).plaintext
 
 
 def _role(role: str) -> Role:

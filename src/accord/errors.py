@@ -11,6 +11,9 @@ answers RFC 9457 problem+json) and one CLI exit code (the CLI prints one line)::
     ├── Forbidden                  403  exit 4   authenticated, but the role may not do this
     ├── NotFound                   404  exit 5   absent, or invisible to the caller (never 403)
     ├── Conflict                   409  exit 6   clashes with what is stored
+    │   └── Replayed               409  exit 6   a signed message already accepted
+    ├── SignatureRejected          403  exit 4   a peer message unsigned, altered or misaddressed
+    ├── PeerUnavailable            502  exit 7   a peer did not answer, or answered nonsense
     └── PayloadTooLarge            413  exit 2   over a configured size limit
 
 The ``slug`` names the problem ``type`` URI (``/api/v1/problems/{slug}``); slugs are
@@ -112,6 +115,23 @@ class Conflict(AccordError):
     title = "Conflict"
 
 
+class Replayed(Conflict):
+    slug = "replayed"
+    title = "Message replayed"
+
+
+class SignatureRejected(Forbidden):
+    slug = "signature-rejected"
+    title = "Signature rejected"
+
+
+class PeerUnavailable(AccordError):
+    status = 502
+    exit_code = 7
+    slug = "peer-unavailable"
+    title = "Peer unavailable"
+
+
 ERROR_TYPES: tuple[type[AccordError], ...] = (
     AccordError,
     InvalidInput,
@@ -122,4 +142,7 @@ ERROR_TYPES: tuple[type[AccordError], ...] = (
     Forbidden,
     NotFound,
     Conflict,
+    Replayed,
+    SignatureRejected,
+    PeerUnavailable,
 )

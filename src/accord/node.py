@@ -7,7 +7,7 @@ need, each on its own database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -15,6 +15,7 @@ from accord.accounts import Accounts
 from accord.exchange.service import Exchange
 from accord.exchange.taxii import Taxii
 from accord.federation.keys import load_or_create
+from accord.federation.service import Federation
 from accord.settings import Settings
 from accord.store.accounts import (
     GroupRepository,
@@ -24,6 +25,7 @@ from accord.store.accounts import (
 )
 from accord.store.db import create_db_engine, migrate
 from accord.store.objects import SQLObjectStore
+from accord.store.peers import PeerRepository
 from accord.store.statuses import StatusRepository
 
 
@@ -55,6 +57,17 @@ class Node:
             clock=clock,
         )
         self.taxii = Taxii(self.exchange, orgs, groups, StatusRepository(self.engine), clock)
+        self.federation = Federation(
+            self.key,
+            PeerRepository(self.engine),
+            self.exchange,
+            self.accounts,
+            orgs,
+            groups,
+            self.engine,
+            clock,
+            timedelta(seconds=settings.federation_max_skew),
+        )
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:

@@ -120,3 +120,65 @@ def readable(principal: Principal) -> ColumnElement[bool]:
         )
     )
     return or_(*own, primary, onward)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAudience:
+    """A peer node as the gate sees it: its id and the organisations behind it here."""
+
+    node_id: str
+    orgs: frozenset[int]
+    groups: frozenset[int]  # local groups with at least one of ``orgs`` as a member
+
+
+def can_travel(obj: ObjectAccess, via: tuple[str, ...], here: str, peer: PeerAudience) -> bool:
+    """The reference model: may this version go to ``peer``?
+
+    ``federation`` (TLP:GREEN or CLEAR) and ``public`` (TLP:CLEAR) objects travel and
+    may be relayed. ``group`` and ``recipients`` objects go only from their origin node,
+    straight to the nodes of the organisations they name, and are never relayed, so
+    TLP:RED reaches named recipients and goes no further. ``community`` and
+    ``organisation`` objects never leave the node. Nothing goes back to a node it
+    came through.
+    """
+    if peer.node_id in via:
+        return False
+    d = obj.distribution
+    if d.scope not in ALLOWED_SCOPES[d.tlp]:
+        return False
+    if d.scope in (Scope.FEDERATION, Scope.PUBLIC):
+        return True
+    if via != (here,):
+        return False
+    if d.scope is Scope.GROUP:
+        return d.group in peer.groups
+    if d.scope is Scope.RECIPIENTS:
+        return bool(d.recipients & peer.orgs)
+    return False
+
+
+def travels_to(here: str, peer: PeerAudience) -> ColumnElement[bool]:
+    """SQL condition on ``stix_objects``: the versions that may go to ``peer``."""
+    o = stix_objects.c
+
+    def allowed(s: Scope) -> ColumnElement[bool]:
+        return and_(o.scope == s.value, o.tlp.in_(_tlps_allowing(s)))
+
+    targeted: list[ColumnElement[bool]] = []
+    if peer.groups:
+        targeted.append(and_(allowed(Scope.GROUP), o.group_id.in_(sorted(peer.groups))))
+    if peer.orgs:
+        targeted.append(
+            and_(
+                allowed(Scope.RECIPIENTS),
+                exists().where(
+                    object_recipients.c.object_pk == o.pk,
+                    object_recipients.c.org_id.in_(sorted(peer.orgs)),
+                ),
+            )
+        )
+    terms = [allowed(Scope.FEDERATION), allowed(Scope.PUBLIC)]
+    if targeted:
+        terms.append(and_(o.via == here, or_(*targeted)))
+    # Node ids are fixed-width hex, so a substring test on the path is exact.
+    return and_(or_(*terms), ~o.via.contains(peer.node_id))

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 over)."
     )
+    sync_interval: float = Field(
+        default=60, ge=1, description="Seconds between scheduled syncs with each peer."
+    )
+    federation_page: int = Field(default=1000, ge=1, le=10_000, description="Objects a message.")
+    federation_timeout: float = Field(default=30, gt=0, description="Seconds to wait for a peer.")
+    federation_max_skew: float = Field(
+        default=300, gt=0, description="Largest clock difference accepted from a peer, seconds."
+    )
     page_size_max: int = Field(default=10_000, ge=1, description="Largest page a list returns.")
 
     @field_validator("node_state")

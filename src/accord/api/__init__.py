@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import accord
-from accord.api import problems, taxii
+from accord.api import federation, problems, taxii
 from accord.api.routes import groups, health, objects, organisations, tokens, users
 from accord.node import Node
 from accord.settings import Settings
@@ -40,5 +40,6 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     for module in (health, organisations, groups, users, tokens, objects):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(federation.router)  # before taxii: its collection path is literal
     app.include_router(taxii.router)
     return app

@@ -54,7 +54,7 @@ class TokenCreate(BaseModel):
 # A token as admins see it; never the secret.
 class TokenPublic(BaseModel):
     id: int
-    organisation: str
+    organisation: str | None = Field(description="Identity id; null for a peer node's token.")
     role: str
     name: str
     created: datetime

@@ -37,7 +37,7 @@ class UnsupportedMediaType(AccordError):
     title = "Unsupported media type"
 
 
-def _acceptable(request: Request) -> None:
+def acceptable(request: Request) -> None:
     accept = request.headers.get("accept", "*/*").replace(" ", "").lower()
     for item in accept.split(","):
         media, *params = item.split(";")
@@ -50,7 +50,7 @@ def _acceptable(request: Request) -> None:
     raise NotAcceptable(f"this server speaks {MEDIA_TYPE}; send 'Accept: {MEDIA_TYPE}'")
 
 
-router = APIRouter(tags=["taxii"], dependencies=[Depends(_acceptable)])
+router = APIRouter(tags=["taxii"], dependencies=[Depends(acceptable)])
 
 
 def taxii(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

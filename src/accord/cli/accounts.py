@@ -87,7 +87,7 @@ def token_list() -> None:
     for t in node.accounts.list_tokens(None):
         table.add_row(
             str(t.id),
-            node.accounts.orgs.get(t.org).name,
+            node.accounts.orgs.get(t.org).name if t.org is not None else "(peer node)",
             t.role.value,
             t.name,
             str(t.expires or "-"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
 from accord.cli.common import app, err, open_node, out, progress
+from accord.federation.scheduler import SyncScheduler
 from accord.node import Node
 from accord.settings import Settings
 
@@ -23,20 +25,39 @@ def init() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (ACCORD_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (ACCORD_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (ACCORD_WORKERS).")] = None,
 ) -> None:
-    """Run the node's web server."""
+    """Run the node's web server, and sync with peers on schedule."""
     import uvicorn
 
     from accord.api import create_app
 
-    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = Settings(**overrides)
-    node = Node.open(settings)
+    for key, value in (("host", host), ("port", port), ("workers", workers)):
+        if value is not None:  # worker processes read their settings from the environment
+            os.environ[f"ACCORD_{key.upper()}"] = str(value)
+    settings = Settings()
+    node = Node.open(settings)  # migrates once, before any worker starts
     err.print(f"Accord node {settings.node_name!r} on {settings.base_url}")
     err.print(
         f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"
     )
-    uvicorn.run(create_app(node=node), host=settings.host, port=settings.port, log_level="warning")
+    # One scheduler per node, in this process, however many workers serve HTTP.
+    scheduler = SyncScheduler(node)
+    scheduler.start()
+    app_or_factory: Any = (
+        create_app(node=node) if settings.workers == 1 else "accord.api:create_app"
+    )
+    try:
+        uvicorn.run(
+            app_or_factory,
+            factory=settings.workers > 1,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="warning",
+        )
+    finally:
+        scheduler.stop()
 
 
 @app.command()

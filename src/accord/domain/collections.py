@@ -37,3 +37,7 @@ class Collection:
     @property
     def id(self) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{self.kind.value}:{self.key}"))
+
+
+# The collection peer nodes exchange signed messages through; only peers see it.
+FEDERATION_COLLECTION = str(uuid.uuid5(_NAMESPACE, "federation:"))

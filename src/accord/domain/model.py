@@ -61,6 +61,7 @@ class Organisation:
     state: str | None
     identity_id: str
     created: datetime
+    peer: int | None = None  # the peer node it lives on; None: this node
 
     def identity(self) -> dict[str, Any]:
         """The organisation as a STIX 2.1 ``identity`` object."""
@@ -98,12 +99,17 @@ class SharingGroup:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Someone acting for one organisation with one role; ``org`` None is the anonymous public."""
+    """Someone acting for one organisation with one role; ``org`` None is the anonymous public.
+
+    A peer node presenting its token is a principal with ``peer`` set and no ``org``:
+    to the policy gate it is the public, and only the federation feed serves it more.
+    """
 
     org: int | None
     role: Role | None = None
     groups: frozenset[int] = field(default_factory=frozenset)
     token_id: int | None = None
+    peer: int | None = None  # a peer node's token: reads the federation feed, nothing else
 
     @property
     def authenticated(self) -> bool:

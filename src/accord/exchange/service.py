@@ -40,6 +40,7 @@ from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
     ExistingVersion,
     NewVersion,
+    ObjectBatch,
     ObjectQuery,
     ObjectRow,
     ObjectStore,
@@ -113,7 +114,8 @@ def parse_payload(payload: bytes | Any) -> list[Any]:
     return [payload]
 
 
-def _search_text(obj: dict[str, Any]) -> str:
+def search_text(obj: dict[str, Any]) -> str:
+    """The lower-cased text that free-text search looks in."""
     parts: list[str] = []
     for key in _SEARCHED:
         value = obj.get(key)
@@ -207,7 +209,7 @@ class Exchange:
                         owner=owners.get(obj.get("created_by_ref", ""), principal.org),
                         revoked=obj.get("revoked") is True,
                         distribution=dist,
-                        search_text=_search_text(obj),
+                        search_text=search_text(obj),
                         provenance=provenance,
                         via=self._node_id,
                         doc=canonical_json(obj).decode(),
@@ -220,7 +222,7 @@ class Exchange:
                 "nothing was stored",
                 refused,
             )
-        self._store(principal, versions, now, report)
+        self.store_versions(versions, principal.org, now, report)
         return report
 
     def _audience(
@@ -244,13 +246,20 @@ class Exchange:
             raise PolicyViolation("scope 'group' needs a sharing group (group=<slug>)")
         return frozenset(recipients), group_id
 
-    def _store(
+    def store_versions(
         self,
-        principal: Principal,
         versions: Sequence[tuple[int, NewVersion]],
+        submitter: int | None,
         now: datetime,
         report: IngestReport,
+        within: Callable[[ObjectBatch], None] | None = None,
     ) -> None:
+        """Store stamped versions in one transaction, or raise Conflict and store none.
+
+        A version already stored is a duplicate when identical, a conflict otherwise;
+        an id keeps one owner; ``submitter`` (None for a verified peer) must be that
+        owner. ``within`` runs inside the transaction, so its writes share its fate.
+        """
         with self.store.batch() as batch:
             existing = batch.existing(v.stix_id for _, v in versions)
             fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
@@ -287,7 +296,7 @@ class Exchange:
                         )
                     )
                     continue
-                if v.owner != principal.org:
+                if submitter is not None and v.owner != submitter:
                     clashes.append(
                         Problem(
                             "'created_by_ref' names another organisation on this node; "
@@ -305,6 +314,8 @@ class Exchange:
                     clashes,
                 )
             new = [v for _, v in fresh.values()]
+            if within is not None:
+                within(batch)
             latest, superseded = _latest_flags(new, existing)
             batch.insert(
                 new, self._date_added(batch.last_date_added(), now, len(new)), latest, superseded

@@ -22,6 +22,7 @@ def _org(row: Any) -> Organisation:
         state=row.state,
         identity_id=row.identity_id,
         created=row.created,
+        peer=row.peer_id,
     )
 
 
@@ -49,6 +50,35 @@ class OrganisationRepository:
         return Organisation(
             id=org_id, name=name, kind=kind, state=state, identity_id=identity_id, created=now
         )
+
+    def add_remote(
+        self,
+        *,
+        name: str,
+        kind: OrgKind,
+        state: str | None,
+        identity_id: str,
+        peer_id: int,
+        peer_name: str,
+        now: datetime,
+    ) -> None:
+        """Record an organisation of a peer node; a clashing name gets the peer's as suffix."""
+        values = {
+            "kind": kind.value,
+            "state": state,
+            "identity_id": identity_id,
+            "created": now,
+            "peer_id": peer_id,
+        }
+        for candidate in (name, f"{name} @ {peer_name}", f"{name} @ {identity_id}"):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(organisations).values(name=candidate, **values))
+                return
+            except IntegrityError:
+                if self.by_identity([identity_id]):
+                    return  # learnt meanwhile, e.g. from a concurrent message
+        raise Conflict(f"cannot record organisation {identity_id}")
 
     def all(self) -> list[Organisation]:
         with self._engine.connect() as conn:
@@ -209,12 +239,13 @@ class TokenRepository:
         *,
         key: str,
         secret_hash: str,
-        org_id: int,
+        org_id: int | None,
         role: Role,
         name: str,
         created: datetime,
         expires: datetime | None,
         user_id: int | None = None,
+        peer_id: int | None = None,
     ) -> int:
         with self._engine.begin() as conn:
             result = conn.execute(
@@ -222,6 +253,7 @@ class TokenRepository:
                 .returning(tokens.c.id)
                 .values(
                     user_id=user_id,
+                    peer_id=peer_id,
                     key=key,
                     secret_hash=secret_hash,
                     org_id=org_id,

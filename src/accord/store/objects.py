@@ -181,11 +181,26 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True, slots=True)
+class TravelRow:
+    """A version bound for a peer, with the audience it was shared with here."""
+
+    row: ObjectRow
+    group_id: int | None
+    recipients: frozenset[int]
+    via: str
+
+
 class ObjectBatch:
     """One write transaction over the store."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    @property
+    def connection(self) -> Connection:
+        """For other repositories whose writes must commit or fail with this batch."""
+        return self._conn
 
     def existing(self, stix_ids: Iterable[str]) -> dict[str, list[ExistingVersion]]:
         """Every stored version of each of ``stix_ids``."""
@@ -445,3 +460,31 @@ def _in_collection(collection: Collection) -> ColumnElement[bool]:
             object_recipients.c.object_pk == c.pk, object_recipients.c.org_id == collection.org_id
         ),
     )
+
+
+def travel_page(
+    engine: Engine,
+    here: str,
+    peer: policy.PeerAudience,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> list[TravelRow]:
+    """Versions that may go to ``peer`` (``policy.travels_to``), in date_added order."""
+    c = stix_objects.c
+    stmt = select(*_ROW_COLUMNS, c.group_id, c.via).where(policy.travels_to(here, peer))
+    if after is not None:
+        added, pk = after
+        stmt = stmt.where(or_(c.date_added > added, and_(c.date_added == added, c.pk > pk)))
+    stmt = stmt.order_by(c.date_added, c.pk).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        pks = [r.pk for r in rows]
+        recipients: dict[int, set[int]] = {}
+        for chunk in _chunks(pks):
+            for r in conn.execute(
+                select(object_recipients).where(object_recipients.c.object_pk.in_(chunk))
+            ):
+                recipients.setdefault(r.object_pk, set()).add(r.org_id)
+    return [
+        TravelRow(_row(r), r.group_id, frozenset(recipients.get(r.pk, ())), r.via) for r in rows
+    ]

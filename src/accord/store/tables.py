@@ -108,7 +108,8 @@ tokens = Table(
     Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), nullable=True),
     Column("key", String(16), nullable=False, unique=True),
     Column("secret_hash", String(64), nullable=False),
-    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    # Null for peer tokens: a peer node acts for no organisation here.
+    Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True),
     Column("role", String(16), nullable=False),
     Column("name", String(200), nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 def token_public(node: Node, info: TokenInfo) -> TokenPublic:
     return TokenPublic(
         id=info.id,
-        organisation=node.accounts.orgs.get(info.org).identity_id,
+        organisation=node.accounts.orgs.get(info.org).identity_id if info.org is not None else None,
         role=info.role.value,
         name=info.name,
         created=info.created,

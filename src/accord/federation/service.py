@@ -1,0 +1,327 @@
+"""Signed messages between nodes: what may go to a peer, and checking what comes from one.
+
+A message is a TAXII envelope (``objects``, ``more``) with Accord's own fields: each
+object's distribution here (``x_accord_meta``), the identities of owners and of the
+sender's organisations, the sender and receiver node ids, when it was issued and a
+nonce. Its RFC 8785 canonical JSON is the body, signed with the sender's Ed25519
+key; the signature travels beside it. Documents travel byte for byte as stored, so a
+version has one form on every node and re-sending it is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import rfc8785
+
+from accord.accounts import Accounts
+from accord.domain.model import OrgKind
+from accord.domain.scope import Distribution, Scope, distribution_problem
+from accord.domain.stix import (
+    canonical_json,
+    format_timestamp,
+    normalise_timestamp,
+    parse_timestamp,
+    version_key,
+)
+from accord.domain.tlp import TLP
+from accord.errors import InvalidInput, Replayed, SignatureRejected
+from accord.exchange.service import Exchange, IngestReport, search_text
+from accord.exchange.validation import validate_objects
+from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
+from accord.policy import PeerAudience
+from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.objects import NewVersion, ObjectBatch, travel_page
+from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce
+
+log = logging.getLogger("accord.federation")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    body: bytes
+    signature: str
+    count: int
+    more: bool
+    last: tuple[str, int] | None
+
+
+@dataclass(slots=True)
+class Received:
+    stored: int = 0
+    duplicates: int = 0
+    undeliverable: int = 0
+    more: bool = False
+    last_added: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Federation:
+    def __init__(
+        self,
+        key: NodeKey,
+        peers: PeerRepository,
+        exchange: Exchange,
+        accounts: Accounts,
+        orgs: OrganisationRepository,
+        groups: GroupRepository,
+        engine: Any,
+        clock: Callable[[], datetime],
+        max_skew: timedelta,
+    ) -> None:
+        self.key = key
+        self.peers = peers
+        self._exchange = exchange
+        self._accounts = accounts
+        self._orgs = orgs
+        self._groups = groups
+        self._engine = engine
+        self.clock = clock
+        self._max_skew = max_skew
+
+    # Peers --------------------------------------------------------------------------
+    def add_peer(self, name: str, url: str, public_key: str, token: str | None) -> tuple[Peer, str]:
+        """Register a peer; returns it and the token to hand to its operator (shown once)."""
+        if not _URL.match(url):
+            raise InvalidInput(f"{url!r} is not an http(s) URL")
+        raw = parse_public_key(public_key)
+        if node_id_of(raw) == self.key.node_id:
+            raise InvalidInput("that is this node's own key")
+        peer = self.peers.add(
+            name, url.rstrip("/"), node_id_of(raw), public_key.strip(), token, self.clock()
+        )
+        return peer, self._accounts.issue_peer_token(peer.id, name)
+
+    def status(self, peer: Peer) -> dict[str, object]:
+        """What an operator needs to see of a peer: counts, last success, lag, last error."""
+        now = self.clock()
+        lag = (now - _aware(peer.last_success)).total_seconds() if peer.last_success else None
+        return {
+            "name": peer.name,
+            "url": peer.url,
+            "node_id": peer.node_id,
+            "has_token": peer.token is not None,
+            "pushed": peer.pushed,
+            "pulled": peer.pulled,
+            "last_attempt": peer.last_attempt,
+            "last_success": peer.last_success,
+            "lag_seconds": lag,
+            "last_error": peer.last_error,
+        }
+
+    def audience(self, peer: Peer) -> PeerAudience:
+        orgs = self.peers.org_ids(peer.id)
+        groups = frozenset(g.id for g in self._groups.all() if g.members & orgs)
+        return PeerAudience(peer.node_id, orgs, groups)
+
+    # Sending ------------------------------------------------------------------------
+    def hello(self, peer: Peer) -> Outgoing:
+        """A signed message with no objects: introduces this node's organisations."""
+        message = self._envelope(peer, [], more=False)
+        message["x_accord_meta"] = []
+        body = rfc8785.dumps(message)
+        return Outgoing(body, self.key.sign(body), 0, False, None)
+
+    def outgoing(self, peer: Peer, after: tuple[str, int] | None, limit: int) -> Outgoing:
+        """The next signed message for ``peer``: versions after ``after`` it may receive."""
+        audience = self.audience(peer)
+        rows = travel_page(self._engine, self.key.node_id, audience, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        slugs = {g.id: g.slug for g in self._groups.all()}
+        identities = self._orgs.identities(
+            {r.row.owner for r in rows} | {o for r in rows for o in r.recipients}
+        )
+        owners = {r.row.owner for r in rows}
+        meta = [
+            {
+                "date_added": r.row.date_added,
+                "tlp": r.row.tlp.value,
+                "scope": r.row.scope.value,
+                "owner": identities[r.row.owner],
+                # Only the peer's own organisations: recipients elsewhere stay private.
+                "recipients": sorted(identities[o] for o in r.recipients & audience.orgs),
+                "group": slugs.get(r.group_id) if r.group_id is not None else None,
+                "via": r.via.split(),
+            }
+            for r in rows
+        ]
+        message = self._envelope(peer, [orjson.loads(r.row.doc) for r in rows], more)
+        message["x_accord_meta"] = meta
+        message["x_accord_identities"] = [self._orgs.get(o).identity() for o in sorted(owners)]
+        body = rfc8785.dumps(message)
+        last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else None
+        return Outgoing(body, self.key.sign(body), len(rows), more, last)
+
+    def _envelope(self, peer: Peer, objects: list[Any], more: bool) -> dict[str, Any]:
+        members = [o.identity() for o in self._orgs.all() if o.peer is None]
+        return {
+            "more": more,
+            "objects": objects,
+            "x_accord_node": self.key.node_id,
+            "x_accord_to": peer.node_id,
+            "x_accord_issued": format_timestamp(self.clock()),
+            "x_accord_nonce": uuid.uuid4().hex,
+            "x_accord_members": members,
+        }
+
+    # Receiving ----------------------------------------------------------------------
+    def receive(self, peer: Peer, body: bytes, signature: str | None, *, pulled: bool) -> Received:
+        """Verify and store one message from ``peer``, all or nothing.
+
+        Rejects (and logs) anything unsigned, signed by another key, addressed to another
+        node, issued outside the allowed clock skew, or already accepted (replay).
+        """
+        if not signature or not verify(parse_public_key(peer.public_key), signature, body):
+            log.warning("rejected a message from peer %s: bad or missing signature", peer.name)
+            raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
+        try:
+            message = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("the signed message is not JSON") from None
+        self._check_envelope(peer, message)
+        objects, meta = message["objects"], message["x_accord_meta"]
+        issues = validate_objects(objects)
+        if issues:
+            first = issues[0]
+            raise InvalidInput(
+                f"{peer.name} sent invalid STIX ({first.object_id}: {first.reason}); nothing stored"
+            )
+        self._register(peer, message.get("x_accord_members", []))
+        self._register(peer, message.get("x_accord_identities", []))
+        result = Received(more=message["more"] is True)
+        versions = self._stamp(peer, objects, meta, result)
+        now = self.clock()
+        if meta:
+            result.last_added = normalise_timestamp(meta[-1]["date_added"])
+        nonce: str = message["x_accord_nonce"]
+
+        def bookkeeping(batch: ObjectBatch) -> None:
+            if not record_nonce(batch.connection, peer.id, nonce, now):
+                log.warning("rejected a replayed message from peer %s", peer.name)
+                raise Replayed(f"this message from {peer.name} was already accepted")
+            forget_nonces(batch.connection, now - 4 * self._max_skew)
+            if pulled and result.last_added:
+                advance_pull(batch.connection, peer.id, result.last_added, len(objects))
+
+        report = IngestReport()
+        self._exchange.store_versions(versions, None, now, report, within=bookkeeping)
+        result.stored, result.duplicates = len(report.stored), len(report.duplicates)
+        return result
+
+    def _check_envelope(self, peer: Peer, message: Any) -> None:
+        if not isinstance(message, dict):
+            raise InvalidInput("the message is not a JSON object")
+        if message.get("x_accord_node") != peer.node_id:
+            raise SignatureRejected(f"the message does not come from {peer.name}'s node")
+        if message.get("x_accord_to") != self.key.node_id:
+            raise SignatureRejected("the message is addressed to another node")
+        objects, meta = message.get("objects"), message.get("x_accord_meta", [])
+        if not isinstance(objects, list) or not isinstance(meta, list) or len(meta) != len(objects):
+            raise InvalidInput("the message's objects and x_accord_meta do not match")
+        if not isinstance(message.get("x_accord_nonce"), str):
+            raise InvalidInput("the message has no nonce")
+        try:
+            issued = parse_timestamp(str(message.get("x_accord_issued")))
+        except ValueError:
+            raise InvalidInput("the message has no valid x_accord_issued time") from None
+        skew = abs(self.clock() - issued)
+        if skew > self._max_skew:
+            raise InvalidInput(
+                f"the message was issued {skew.total_seconds():.0f} s from our clock "
+                f"(at most {self._max_skew.total_seconds():.0f} s allowed); check both clocks"
+            )
+
+    def _register(self, peer: Peer, identities: Any) -> None:
+        """Learn organisations behind ``peer`` (or relayed through it) from their identities."""
+        if not isinstance(identities, list):
+            return
+        known = self._orgs.by_identity(i.get("id", "") for i in identities if isinstance(i, dict))
+        for identity in identities:
+            if not isinstance(identity, dict) or identity.get("type") != "identity":
+                continue
+            ident = identity.get("id")
+            if not isinstance(ident, str) or ident in known:
+                continue
+            kind = identity.get("x_accord_kind")
+            state = identity.get("x_accord_state")
+            self._orgs.add_remote(
+                name=str(identity.get("name") or ident)[:150],
+                kind=OrgKind(kind) if kind in set(OrgKind) else OrgKind.CYBER_AGENCY,
+                state=state if isinstance(state, str) and len(state) == 2 else None,
+                identity_id=ident,
+                peer_id=peer.id,
+                peer_name=peer.name,
+                now=self.clock(),
+            )
+            known[ident] = -1
+
+    def _stamp(
+        self, peer: Peer, objects: list[Any], meta: list[Any], result: Received
+    ) -> list[tuple[int, NewVersion]]:
+        owners = self._orgs.by_identity(m.get("owner", "") for m in meta if isinstance(m, dict))
+        recipients = self._orgs.by_identity(
+            r for m in meta if isinstance(m, dict) for r in m.get("recipients", [])
+        )
+        groups = {g.slug: g.id for g in self._groups.all()}
+        now = format_timestamp(self.clock())
+        versions: list[tuple[int, NewVersion]] = []
+        for index, (obj, m) in enumerate(zip(objects, meta, strict=True)):
+            try:
+                tlp, scope = TLP(m["tlp"]), Scope(m["scope"])
+                via = [str(v) for v in m["via"]] + [self.key.node_id]
+                owner = owners[m["owner"]]
+            except (KeyError, ValueError, TypeError):
+                raise InvalidInput(f"object {index} has malformed x_accord_meta") from None
+            dist = Distribution(
+                tlp,
+                scope,
+                frozenset(recipients[r] for r in m.get("recipients", []) if r in recipients),
+                groups.get(m.get("group") or "") if scope is Scope.GROUP else None,
+            )
+            if distribution_problem(dist):
+                # Addressed to a group or organisations this node does not know.
+                result.undeliverable += 1
+                result.notes.append(f"{obj['id']}: {distribution_problem(dist)}")
+                continue
+            provenance = {
+                "origin_node_id": via[0],
+                "via": via,
+                "received": now,
+                "from_peer": peer.name,
+            }
+            created = obj.get("created")
+            versions.append(
+                (
+                    index,
+                    NewVersion(
+                        stix_id=obj["id"],
+                        type=obj["type"],
+                        spec_version=obj.get("spec_version", "2.1"),
+                        created=normalise_timestamp(created) if isinstance(created, str) else None,
+                        modified=version_key(obj),
+                        owner=owner,
+                        revoked=obj.get("revoked") is True,
+                        distribution=dist,
+                        search_text=search_text(obj),
+                        provenance=orjson.dumps(provenance).decode(),
+                        via=" ".join(via),
+                        doc=canonical_json(obj).decode(),
+                    ),
+                )
+            )
+        return versions
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
