@@ -95,7 +95,7 @@ def test_message_for_another_node_is_refused(tmp_path: object, clock: Clock) -> 
 @pytest.mark.parametrize(
     ("mode", "says"),
     [
-        ("garbage", "not JSON"),
+        ("garbage", "signature"),
         ("html", "media type"),
         ("huge", "more than"),
         ("error", "answered 500"),
