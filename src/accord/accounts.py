@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +24,7 @@ from accord.domain.model import (
     new_identity_id,
 )
 from accord.domain.states import parse_state
+from accord.domain.stix import as_utc
 from accord.domain.tokens import issue_token, secret_matches, split_token
 from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from accord.store.accounts import (
@@ -260,7 +261,7 @@ class Accounts:
         now = self._clock()
         if row.revoked is not None:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
-        if row.expires is not None and _aware(row.expires) <= now:
+        if row.expires is not None and as_utc(row.expires) <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
         if row.peer_id is not None:
             return Principal(org=None, token_id=row.id, peer=row.peer_id)
@@ -282,8 +283,3 @@ def _role(role: str) -> Role:
     except ValueError:
         roles = ", ".join(r.value for r in Role)
         raise InvalidInput(f"unknown role {role!r}; use one of: {roles}") from None
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands timestamps back naive; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

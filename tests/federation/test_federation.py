@@ -243,9 +243,8 @@ def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:
         # No echo: n2 received n1's object from n1 and never pushed it back.
         peer = m["n2"].node.federation.peers.get("n1")
         audience = m["n2"].node.federation.audience(peer)
-        from accord.store.objects import travel_page
-
-        back = travel_page(m["n2"].node.engine, m["n2"].node.key.node_id, audience, None, 100)
+        n2 = m["n2"].node
+        back = n2.exchange.store.travel_page(n2.key.node_id, audience, None, 100)
         assert shared["n1"] not in {r.row.stix_id for r in back}
 
 

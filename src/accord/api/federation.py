@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from accord.accounts import require_admin
 from accord.api.deps import CurrentPrincipal, NodeDep, TaxiiPrincipal
 from accord.api.routes.objects import read_body
 from accord.api.taxii import API_ROOT, acceptable, taxii
@@ -78,7 +79,5 @@ async def create_federation_message(
 @router.get("/api/v1/peers", tags=["peers"])
 def read_peers(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, object]]:
     """Each peer's sync state: last success, lag, last error (admins only)."""
-    from accord.accounts import require_admin
-
     require_admin(principal)
     return [node.federation.status(p) for p in node.federation.peers.all()]

@@ -25,6 +25,7 @@ from accord.accounts import Accounts
 from accord.domain.model import OrgKind
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
+    as_utc,
     canonical_json,
     format_timestamp,
     normalise_timestamp,
@@ -38,7 +39,7 @@ from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.policy import PeerAudience
 from accord.store.accounts import GroupRepository, OrganisationRepository
-from accord.store.objects import NewVersion, ObjectBatch, travel_page
+from accord.store.objects import NewVersion, ObjectBatch
 from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce
 
 log = logging.getLogger("accord.federation")
@@ -103,7 +104,7 @@ class Federation:
     def status(self, peer: Peer) -> dict[str, object]:
         """What an operator needs to see of a peer: counts, last success, lag, last error."""
         now = self.clock()
-        lag = (now - _aware(peer.last_success)).total_seconds() if peer.last_success else None
+        lag = (now - as_utc(peer.last_success)).total_seconds() if peer.last_success else None
         return {
             "name": peer.name,
             "url": peer.url,
@@ -133,7 +134,7 @@ class Federation:
     def outgoing(self, peer: Peer, after: tuple[str, int] | None, limit: int) -> Outgoing:
         """The next signed message for ``peer``: versions after ``after`` it may receive."""
         audience = self.audience(peer)
-        rows = travel_page(self._engine, self.key.node_id, audience, after, limit + 1)
+        rows = self._exchange.store.travel_page(self.key.node_id, audience, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         slugs = {g.id: g.slug for g in self._groups.all()}
@@ -319,9 +320,3 @@ class Federation:
                 )
             )
         return versions
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -139,6 +139,9 @@ class ObjectStore(Protocol):
     def count_versions(self) -> int: ...
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]: ...
     def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int: ...
+    def travel_page(
+        self, here: str, peer: policy.PeerAudience, after: tuple[str, int] | None, limit: int
+    ) -> list[TravelRow]: ...
 
 
 _ROW_COLUMNS = (
@@ -428,6 +431,33 @@ class SQLObjectStore:
                 )
         return len(doomed)
 
+    def travel_page(
+        self,
+        here: str,
+        peer: policy.PeerAudience,
+        after: tuple[str, int] | None,
+        limit: int,
+    ) -> list[TravelRow]:
+        """Versions that may go to ``peer`` (``policy.travels_to``), in date_added order."""
+        c = stix_objects.c
+        stmt = select(*_ROW_COLUMNS, c.group_id, c.via).where(policy.travels_to(here, peer))
+        if after is not None:
+            added, pk = after
+            stmt = stmt.where(or_(c.date_added > added, and_(c.date_added == added, c.pk > pk)))
+        stmt = stmt.order_by(c.date_added, c.pk).limit(limit)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            pks = [r.pk for r in rows]
+            recipients: dict[int, set[int]] = {}
+            for chunk in _chunks(pks):
+                for r in conn.execute(
+                    select(object_recipients).where(object_recipients.c.object_pk.in_(chunk))
+                ):
+                    recipients.setdefault(r.object_pk, set()).add(r.org_id)
+        return [
+            TravelRow(_row(r), r.group_id, frozenset(recipients.get(r.pk, ())), r.via) for r in rows
+        ]
+
 
 def _versions(wanted: tuple[str, ...]) -> ColumnElement[bool]:
     """SQL for TAXII's match[version]: last, first, all, or exact timestamps."""
@@ -460,31 +490,3 @@ def _in_collection(collection: Collection) -> ColumnElement[bool]:
             object_recipients.c.object_pk == c.pk, object_recipients.c.org_id == collection.org_id
         ),
     )
-
-
-def travel_page(
-    engine: Engine,
-    here: str,
-    peer: policy.PeerAudience,
-    after: tuple[str, int] | None,
-    limit: int,
-) -> list[TravelRow]:
-    """Versions that may go to ``peer`` (``policy.travels_to``), in date_added order."""
-    c = stix_objects.c
-    stmt = select(*_ROW_COLUMNS, c.group_id, c.via).where(policy.travels_to(here, peer))
-    if after is not None:
-        added, pk = after
-        stmt = stmt.where(or_(c.date_added > added, and_(c.date_added == added, c.pk > pk)))
-    stmt = stmt.order_by(c.date_added, c.pk).limit(limit)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        pks = [r.pk for r in rows]
-        recipients: dict[int, set[int]] = {}
-        for chunk in _chunks(pks):
-            for r in conn.execute(
-                select(object_recipients).where(object_recipients.c.object_pk.in_(chunk))
-            ):
-                recipients.setdefault(r.object_pk, set()).add(r.org_id)
-    return [
-        TravelRow(_row(r), r.group_id, frozenset(recipients.get(r.pk, ())), r.via) for r in rows
-    ]
