@@ -53,3 +53,15 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
         "identity",
         "marking-definition",
     ]
+
+
+def test_every_setting_is_documented() -> None:
+    from accord.settings import Settings
+
+    text = README.read_text()
+    missing = [
+        f"ACCORD_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`ACCORD_{name.upper()}`" not in text
+    ]
+    assert missing == []
