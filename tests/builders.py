@@ -6,8 +6,10 @@ import uuid
 from typing import Any
 
 from accord.domain.model import Organisation, Principal, Role
+from accord.domain.scope import Distribution
 from accord.domain.tlp import MARKING_IDS, TLP
 from accord.node import Node
+from accord.store.objects import NewVersion
 
 STAMP = "2026-11-01T10:00:00.000Z"
 
@@ -51,6 +53,24 @@ def indicator(
     if tlp:
         obj["object_marking_refs"] = [MARKING_IDS[tlp]]
     return obj
+
+
+def version(owner: int, distribution: Distribution, via: str = "") -> NewVersion:
+    """A bare stored version (no document) for tests that write straight into the store."""
+    return NewVersion(
+        stix_id=f"indicator--{uuid.uuid4()}",
+        type="indicator",
+        spec_version="2.1",
+        created=None,
+        modified="2026-01-01T00:00:00.000000Z",
+        owner=owner,
+        revoked=False,
+        distribution=distribution,
+        search_text="",
+        provenance="{}",
+        via=via,
+        doc="{}",
+    )
 
 
 def bundle(*objects: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ import orjson
 import pytest
 import typer.main
 
-from accord.cli import app, main
+from accord.cli import app
 from accord.domain.tlp import TLP
 from tests.builders import bundle, indicator
+from tests.cli_runner import run
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -29,16 +30,6 @@ ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.chdir(tmp_path)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: " ".join(c) or "accord")

@@ -6,7 +6,6 @@ include distributions the services would refuse: the gate must refuse them too.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -20,7 +19,8 @@ from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.policy import ObjectAccess, can_read, share_problem
 from accord.store import tables
-from accord.store.objects import NewVersion, ObjectQuery
+from accord.store.objects import ObjectQuery
+from tests.builders import version
 
 N_ORGS = 4
 N_GROUPS = 3
@@ -95,24 +95,7 @@ def test_gate_sql_equals_reference_model(node: Node, world: World) -> None:
     with node.exchange.store.batch() as batch:
         versions = []
         for owner, dist, _shares in world.objects:
-            stix_id = f"indicator--{uuid.uuid4()}"
-            own = _map(dist, orgs, groups)
-            versions.append(
-                NewVersion(
-                    stix_id=stix_id,
-                    type="indicator",
-                    spec_version="2.1",
-                    created=None,
-                    modified="2026-01-01T00:00:00.000000Z",
-                    owner=orgs[owner],
-                    revoked=False,
-                    distribution=own,
-                    search_text="",
-                    provenance="{}",
-                    via="",
-                    doc="{}",
-                )
-            )
+            versions.append(version(orgs[owner], _map(dist, orgs, groups)))
         stamps = [f"2026-01-01T00:00:00.{i:06d}Z" for i in range(len(versions))]
         batch.insert(versions, stamps, [True] * len(versions), [])
     pks = {}

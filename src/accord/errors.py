@@ -6,7 +6,9 @@ answers RFC 9457 problem+json) and one CLI exit code (the CLI prints one line)::
     AccordError                    500  exit 1   a fault of ours
     ├── InvalidInput               400  exit 2   the request is malformed
     │   ├── ValidationFailed       422  exit 2   STIX content is invalid (lists each problem)
-    │   └── PolicyViolation        422  exit 2   a marking/scope combination the rules forbid
+    │   ├── PolicyViolation        422  exit 2   a marking/scope combination the rules forbid
+    │   ├── NotAcceptable          406  exit 2   the client does not accept our media type
+    │   └── UnsupportedMediaType   415  exit 2   the body is not in a media type we take
     ├── NotAuthenticated           401  exit 3   no, unknown, expired or revoked credentials
     ├── Forbidden                  403  exit 4   authenticated, but the role may not do this
     ├── NotFound                   404  exit 5   absent, or invisible to the caller (never 403)
@@ -81,6 +83,18 @@ class PolicyViolation(InvalidInput):
     title = "The sharing rules forbid this"
 
 
+class NotAcceptable(InvalidInput):
+    status = 406
+    slug = "not-acceptable"
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(InvalidInput):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class PayloadTooLarge(InvalidInput):
     status = 413
     slug = "payload-too-large"
@@ -137,6 +151,8 @@ ERROR_TYPES: tuple[type[AccordError], ...] = (
     InvalidInput,
     ValidationFailed,
     PolicyViolation,
+    NotAcceptable,
+    UnsupportedMediaType,
     PayloadTooLarge,
     NotAuthenticated,
     Forbidden,

@@ -7,20 +7,10 @@ from pathlib import Path
 import pytest
 
 from accord.api import create_app
-from accord.cli import main
 from accord.node import Node
 from accord.settings import Settings
 from tests.asgi import Client
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli_runner import run
 
 
 def test_peer_registration_and_status(

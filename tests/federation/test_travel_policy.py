@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -13,7 +11,7 @@ from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.policy import ObjectAccess, PeerAudience, can_travel
 from accord.store import tables
-from accord.store.objects import NewVersion
+from tests.builders import version
 
 HERE, PEER, OTHER = "a" * 32, "b" * 32, "c" * 32
 N_ORGS = 4
@@ -61,25 +59,10 @@ def test_travel_sql_equals_reference(node: Node, world: list, peer_orgs: frozens
         d = Distribution(
             tlp, scope, frozenset(orgs[r] for r in recipients), groups[0 if in_group0 else 1]
         )
-        stix_id = f"indicator--{uuid.uuid4()}"
-        versions.append(
-            NewVersion(
-                stix_id=stix_id,
-                type="indicator",
-                spec_version="2.1",
-                created=None,
-                modified="2026-01-01T00:00:00.000000Z",
-                owner=orgs[0],
-                revoked=False,
-                distribution=d,
-                search_text="",
-                provenance="{}",
-                via=" ".join(via),
-                doc="{}",
-            )
-        )
+        v = version(orgs[0], d, via=" ".join(via))
+        versions.append(v)
         if can_travel(ObjectAccess(orgs[0], d), via, HERE, audience):
-            expected.add(stix_id)
+            expected.add(v.stix_id)
     with node.exchange.store.batch() as batch:
         stamps = [f"2026-01-01T00:00:00.{i:06d}Z" for i in range(len(versions))]
         batch.insert(versions, stamps, [True] * len(versions), [])

@@ -16,25 +16,11 @@ from fastapi.responses import Response
 import accord
 from accord.api.deps import NodeDep, TaxiiPrincipal
 from accord.api.routes.objects import read_body
-from accord.errors import AccordError, NotAuthenticated
+from accord.errors import NotAcceptable, NotAuthenticated, UnsupportedMediaType
 from accord.exchange.taxii import MEDIA_TYPE, Page, parse_filters
 from accord.store.objects import VersionQuery
 
 API_ROOT = "/taxii2/api/"
-
-
-class NotAcceptable(AccordError):
-    status = 406
-    exit_code = 2
-    slug = "not-acceptable"
-    title = "Not acceptable"
-
-
-class UnsupportedMediaType(AccordError):
-    status = 415
-    exit_code = 2
-    slug = "unsupported-media-type"
-    title = "Unsupported media type"
 
 
 def acceptable(request: Request) -> None:

@@ -114,6 +114,27 @@ def parse_payload(payload: bytes | Any) -> list[Any]:
     return [payload]
 
 
+def stamp(
+    obj: dict[str, Any], owner: int, distribution: Distribution, provenance: str, via: str
+) -> NewVersion:
+    """A validated object as a version to store: its document and the columns indexed from it."""
+    created = obj.get("created")
+    return NewVersion(
+        stix_id=obj["id"],
+        type=obj["type"],
+        spec_version=obj.get("spec_version", "2.1"),
+        created=normalise_timestamp(created) if isinstance(created, str) else None,
+        modified=version_key(obj),
+        owner=owner,
+        revoked=obj.get("revoked") is True,
+        distribution=distribution,
+        search_text=search_text(obj),
+        provenance=provenance,
+        via=via,
+        doc=canonical_json(obj).decode(),
+    )
+
+
 def search_text(obj: dict[str, Any]) -> str:
     """The lower-cased text that free-text search looks in."""
     parts: list[str] = []
@@ -196,26 +217,8 @@ class Exchange:
             if why:
                 refused.append(Problem(why, index, obj["id"], "object_marking_refs"))
                 continue
-            created = obj.get("created")
-            versions.append(
-                (
-                    index,
-                    NewVersion(
-                        stix_id=obj["id"],
-                        type=obj["type"],
-                        spec_version=obj.get("spec_version", "2.1"),
-                        created=normalise_timestamp(created) if isinstance(created, str) else None,
-                        modified=version_key(obj),
-                        owner=owners.get(obj.get("created_by_ref", ""), principal.org),
-                        revoked=obj.get("revoked") is True,
-                        distribution=dist,
-                        search_text=search_text(obj),
-                        provenance=provenance,
-                        via=self._node_id,
-                        doc=canonical_json(obj).decode(),
-                    ),
-                )
-            )
+            owner = owners.get(obj.get("created_by_ref", ""), principal.org)
+            versions.append((index, stamp(obj, owner, dist, provenance, self._node_id)))
         if refused:
             raise PolicyViolation(
                 f"{len(refused)} objects ask for a distribution their marking forbids; "

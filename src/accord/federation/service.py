@@ -26,15 +26,13 @@ from accord.domain.model import OrgKind
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
     as_utc,
-    canonical_json,
     format_timestamp,
     normalise_timestamp,
     parse_timestamp,
-    version_key,
 )
 from accord.domain.tlp import TLP
 from accord.errors import InvalidInput, Replayed, SignatureRejected
-from accord.exchange.service import Exchange, IngestReport, search_text
+from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.policy import PeerAudience
@@ -299,24 +297,6 @@ class Federation:
                 "received": now,
                 "from_peer": peer.name,
             }
-            created = obj.get("created")
-            versions.append(
-                (
-                    index,
-                    NewVersion(
-                        stix_id=obj["id"],
-                        type=obj["type"],
-                        spec_version=obj.get("spec_version", "2.1"),
-                        created=normalise_timestamp(created) if isinstance(created, str) else None,
-                        modified=version_key(obj),
-                        owner=owner,
-                        revoked=obj.get("revoked") is True,
-                        distribution=dist,
-                        search_text=search_text(obj),
-                        provenance=orjson.dumps(provenance).decode(),
-                        via=" ".join(via),
-                        doc=canonical_json(obj).decode(),
-                    ),
-                )
-            )
+            record = orjson.dumps(provenance).decode()
+            versions.append((index, stamp(obj, owner, dist, record, " ".join(via))))
         return versions
