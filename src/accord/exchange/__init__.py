@@ -1,0 +1,1 @@
+"""Exchange: validating, sharing and serving STIX 2.1 threat information between nodes."""
