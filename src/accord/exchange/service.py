@@ -166,6 +166,8 @@ class Exchange:
         self._node_id = node_id
         self._default_tlp = default_tlp
         self._clock = clock
+        # Indexers (detection's observable index) run in the transaction of every store.
+        self.listeners: list[Callable[[ObjectBatch, Sequence[NewVersion]], None]] = []
 
     # Ingest -------------------------------------------------------------------------
     def ingest(
@@ -200,20 +202,23 @@ class Exchange:
         ).decode()
         versions: list[tuple[int, NewVersion]] = []
         refused: list[Problem] = []
+        stamps: dict[TLP | None, tuple[Distribution, str | None]] = {}
         for index, obj in enumerate(objects):
             if obj.get("type") == "marking-definition" and obj.get("id") in STANDARD_MARKING_IDS:
                 report.skipped_markings += 1
                 continue
             marked = tlp_of(obj.get("object_marking_refs"))
-            tlp = _stricter(marked, request.tlp) or self._default_tlp
-            scope = request.scope or default_scope(tlp)
-            dist = Distribution(
-                tlp=tlp,
-                scope=scope,
-                recipients=recipients if scope is Scope.RECIPIENTS else frozenset(),
-                group=group if scope is Scope.GROUP else None,
-            )
-            why = distribution_problem(dist)
+            if marked not in stamps:  # one answer per distinct marking in the bundle
+                tlp = _stricter(marked, request.tlp) or self._default_tlp
+                scope = request.scope or default_scope(tlp)
+                dist = Distribution(
+                    tlp=tlp,
+                    scope=scope,
+                    recipients=recipients if scope is Scope.RECIPIENTS else frozenset(),
+                    group=group if scope is Scope.GROUP else None,
+                )
+                stamps[marked] = (dist, distribution_problem(dist))
+            dist, why = stamps[marked]
             if why:
                 refused.append(Problem(why, index, obj["id"], "object_marking_refs"))
                 continue
@@ -264,7 +269,7 @@ class Exchange:
         owner. ``within`` runs inside the transaction, so its writes share its fate.
         """
         with self.store.batch() as batch:
-            existing = batch.existing(v.stix_id for _, v in versions)
+            existing = batch.existing((v.stix_id, v.modified) for _, v in versions)
             fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
             clashes: list[Problem] = []
             for index, v in versions:
@@ -323,6 +328,8 @@ class Exchange:
             batch.insert(
                 new, self._date_added(batch.last_date_added(), now, len(new)), latest, superseded
             )
+            for listener in self.listeners:
+                listener(batch, new)
         report.stored = [v.stix_id for v in new]
 
     @staticmethod

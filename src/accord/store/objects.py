@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+import psycopg
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -73,7 +74,7 @@ class ExistingVersion:
     stix_id: str
     modified: str
     owner: int
-    doc: str
+    doc: str | None  # only fetched when a new version has the same key
     is_latest: bool
 
 
@@ -159,19 +160,25 @@ _ROW_COLUMNS = (
 )
 
 
+_TLPS = {t.value: t for t in TLP}
+_SCOPES = {s.value: s for s in Scope}
+
+
 def _row(r: Any) -> ObjectRow:
+    # Reads build thousands of these a page: unpack by position, look enums up in dicts.
+    pk, stix_id, type_, modified, owner, tlp, scope, added, revoked, provenance, doc = r[:11]
     return ObjectRow(
-        pk=r.pk,
-        stix_id=r.stix_id,
-        type=r.type,
-        modified=r.modified,
-        owner=r.owner_org,
-        tlp=TLP(r.tlp),
-        scope=Scope(r.scope),
-        date_added=r.date_added,
-        revoked=bool(r.revoked),
-        provenance=r.provenance,
-        doc=r.doc,
+        pk,
+        stix_id,
+        type_,
+        modified,
+        owner,
+        _TLPS[tlp],
+        _SCOPES[scope],
+        added,
+        bool(revoked),
+        provenance,
+        doc,
     )
 
 
@@ -205,22 +212,37 @@ class ObjectBatch:
         """For other repositories whose writes must commit or fail with this batch."""
         return self._conn
 
-    def existing(self, stix_ids: Iterable[str]) -> dict[str, list[ExistingVersion]]:
-        """Every stored version of each of ``stix_ids``."""
+    def existing(self, keys: Iterable[tuple[str, str]]) -> dict[str, list[ExistingVersion]]:
+        """Every stored version of the ids in ``keys`` ((stix_id, modified) pairs).
+
+        Documents are fetched only for versions whose exact key is asked for: those are
+        the ones a new version may duplicate or clash with.
+        """
+        wanted = set(keys)
         found: dict[str, list[ExistingVersion]] = {}
         c = stix_objects.c
-        for chunk in _chunks(sorted(set(stix_ids))):
+        clashing: list[int] = []
+        for chunk in _chunks(sorted({stix_id for stix_id, _ in wanted})):
             rows = self._conn.execute(
-                select(c.pk, c.stix_id, c.modified, c.owner_org, c.doc, c.is_latest).where(
+                select(c.pk, c.stix_id, c.modified, c.owner_org, c.is_latest).where(
                     c.stix_id.in_(chunk)
                 )
             )
-            for r in rows:
-                found.setdefault(r.stix_id, []).append(
-                    ExistingVersion(
-                        r.pk, r.stix_id, r.modified, r.owner_org, r.doc, bool(r.is_latest)
-                    )
+            for pk, stix_id, modified, owner, is_latest in rows:
+                found.setdefault(stix_id, []).append(
+                    ExistingVersion(pk, stix_id, modified, owner, None, bool(is_latest))
                 )
+                if (stix_id, modified) in wanted:
+                    clashing.append(pk)
+        docs: dict[int, str] = {}
+        for chunk in _chunks(clashing):
+            for pk, doc in self._conn.execute(select(c.pk, c.doc).where(c.pk.in_(chunk))):
+                docs[pk] = doc
+        if docs:
+            found = {
+                stix_id: [replace(v, doc=docs.get(v.pk)) for v in versions]
+                for stix_id, versions in found.items()
+            }
         return found
 
     def last_date_added(self) -> str | None:
@@ -264,7 +286,10 @@ class ObjectBatch:
             for v, added, is_latest in zip(versions, date_added, latest, strict=True)
         ]
         if not any(v.distribution.recipients for v in versions):
-            self._conn.execute(insert(stix_objects), params)
+            if self._conn.dialect.name == "postgresql":
+                self._copy(params)
+            else:
+                self._conn.execute(insert(stix_objects), params)
             return
         pks = self._conn.execute(
             insert(stix_objects).returning(stix_objects.c.pk, sort_by_parameter_order=True), params
@@ -275,6 +300,15 @@ class ObjectBatch:
             for org in sorted(v.distribution.recipients)
         ]
         self._conn.execute(insert(object_recipients), recipients)
+
+    def _copy(self, params: Sequence[dict[str, Any]]) -> None:
+        """PostgreSQL's COPY: several times faster than INSERT for a bundle's rows."""
+        columns = list(params[0])
+        raw = cast(psycopg.Connection[Any], self._conn.connection.dbapi_connection)
+        statement = f"COPY stix_objects ({', '.join(columns)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in params:
+                copy.write_row([row[c] for c in columns])
 
 
 class SQLObjectStore:
