@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from accord.domain.model import Principal
 from accord.domain.scope import ALLOWED_SCOPES, Distribution, Scope, reshare_problem
@@ -79,47 +79,60 @@ def share_problem(principal: Principal, obj: ObjectAccess, proposed: Distributio
     return reshare_problem(obj.distribution, proposed)
 
 
-def _sql_admits(
+def _allowed(
+    scope_col: ColumnElement[str], tlp_col: ColumnElement[str], s: Scope
+) -> ColumnElement[bool]:
+    return and_(scope_col == s.value, tlp_col.in_(_tlps_allowing(s)))
+
+
+def _admitting(
     principal: Principal,
     scope: ColumnElement[str],
     tlp: ColumnElement[str],
     group_id: ColumnElement[int | None],
-    recipient_match: ColumnElement[bool],
-) -> ColumnElement[bool]:
-    def allowed(s: Scope) -> ColumnElement[bool]:
-        return and_(scope == s.value, tlp.in_(_tlps_allowing(s)))
-
-    terms = [allowed(Scope.PUBLIC)]
+    recipient_match: ColumnElement[bool] | None,
+) -> list[ColumnElement[bool]]:
+    """The separate ways a distribution admits ``principal``, one condition each."""
+    terms = [_allowed(scope, tlp, Scope.PUBLIC)]
     if principal.org is not None:
-        terms += [allowed(s) for s in _AUTHENTICATED_SCOPES]
-        terms.append(and_(allowed(Scope.RECIPIENTS), recipient_match))
+        terms += [_allowed(scope, tlp, s) for s in _AUTHENTICATED_SCOPES]
+        if recipient_match is not None:
+            terms.append(and_(_allowed(scope, tlp, Scope.RECIPIENTS), recipient_match))
         if principal.groups:
-            terms.append(and_(allowed(Scope.GROUP), group_id.in_(sorted(principal.groups))))
-    return or_(*terms)
+            terms.append(
+                and_(_allowed(scope, tlp, Scope.GROUP), group_id.in_(sorted(principal.groups)))
+            )
+    return terms
+
+
+def readable_branches(principal: Principal) -> list[ColumnElement[bool]]:
+    """The rows ``principal`` may read, as conditions whose OR is ``readable``.
+
+    Each branch can be driven by an index of its own (owner, scope, recipient, group,
+    onward share), so a listing can merge small ordered scans instead of walking the
+    whole table for a reader who may see little of it.
+    """
+    o, s = stix_objects.c, object_shares.c
+    branches: list[ColumnElement[bool]] = []
+    recipient_match = None
+    share_recipient_match = None
+    if principal.org is not None:
+        branches.append(o.owner_org == principal.org)
+        recipient_match = o.pk.in_(
+            select(object_recipients.c.object_pk).where(object_recipients.c.org_id == principal.org)
+        )
+        share_recipient_match = s.id.in_(
+            select(share_recipients.c.share_id).where(share_recipients.c.org_id == principal.org)
+        )
+    branches += _admitting(principal, o.scope, o.tlp, o.group_id, recipient_match)
+    onward = or_(*_admitting(principal, s.scope, s.tlp, s.group_id, share_recipient_match))
+    branches.append(o.pk.in_(select(s.object_pk).where(onward)))
+    return branches
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
     """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
-    o, s = stix_objects.c, object_shares.c
-    own: list[ColumnElement[bool]] = []
-    recipient_match: ColumnElement[bool] = false()
-    share_recipient_match: ColumnElement[bool] = false()
-    if principal.org is not None:
-        own.append(o.owner_org == principal.org)
-        recipient_match = exists().where(
-            object_recipients.c.object_pk == o.pk, object_recipients.c.org_id == principal.org
-        )
-        share_recipient_match = exists().where(
-            share_recipients.c.share_id == s.id, share_recipients.c.org_id == principal.org
-        )
-    primary = _sql_admits(principal, o.scope, o.tlp, o.group_id, recipient_match)
-    onward = exists(
-        select(s.id).where(
-            s.object_pk == o.pk,
-            _sql_admits(principal, s.scope, s.tlp, s.group_id, share_recipient_match),
-        )
-    )
-    return or_(*own, primary, onward)
+    return or_(*readable_branches(principal))
 
 
 @dataclass(frozen=True, slots=True)

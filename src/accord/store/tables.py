@@ -144,6 +144,9 @@ stix_objects = Table(
     Index("ix_stix_objects_latest", "is_latest", "pk"),
     Index("ix_stix_objects_type_latest", "type", "is_latest", "pk"),
     Index("ix_stix_objects_owner_latest", "owner_org", "is_latest", "pk"),
+    # One per branch of the policy gate, so a listing can merge ordered scans.
+    Index("ix_stix_objects_scope_latest", "scope", "is_latest", "pk"),
+    Index("ix_stix_objects_group_latest", "group_id", "is_latest", "pk"),
     Index("ix_stix_objects_modified", "modified"),
     Index("ix_stix_objects_date_added", "date_added"),
 )
