@@ -1,0 +1,284 @@
+"""Coordination at regional scale: a communication check over 10,000 contacts, and the
+request inbox with 100,000 requests stored. A script that prints a table, not a test.
+
+What it measures (SQLite in a temporary directory; ``--contacts`` and ``--requests``
+change the sizes):
+
+- setup (untimed): 50 organisations in 10 states and ``--contacts`` points of contact,
+  each with an e-mail address, stored through the directory repository;
+- **send**: starting the check (one token per contact, stored as hashes, every e-mail
+  queued in one transaction), then delivering every e-mail over SMTP to an aiosmtpd
+  sink on a loopback port; the sink counts what it received and the bench checks that
+  every contact got exactly one message;
+- **acknowledge**: a real node process (``python -m accord serve``) answers
+  ``POST /api/v1/checks/ack/{token}`` for every token, from ``--concurrency`` client
+  tasks on keep-alive connections; acknowledgements/s and p50/p99 latency (target
+  >= 1,000/s);
+- **report**: time to compute the check's results (rates per state and kind, median and
+  p90 response time, who never answered);
+- **inbox**: ``--requests`` requests are stored (bulk, untimed) addressed to the 50
+  organisations; then ``GET /api/v1/requests?box=inbox`` (first page of 50, newest
+  first) is timed ``--samples`` times as one organisation, and as many times with a
+  state filter; p50/p99 (target p99 <= 50 ms).
+
+Run: ``.venv/bin/python bench/coordinate.py`` (about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from sqlalchemy import insert
+
+from accord.coordinate.contacts import ContactInput
+from accord.node import Node
+from accord.settings import Settings
+from accord.store.coordinate import coord_requests
+
+STATES = ["SG", "MY", "TH", "ID", "PH", "VN", "BN", "KH", "LA", "MM"]
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.count = 0
+        self.recipients: set[str] = set()
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self.lock:
+            self.count += 1
+            self.recipients.update(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pct(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
+
+
+def start_server(env: dict[str, str], workdir: Path, base: str) -> subprocess.Popen[bytes]:
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "accord", "serve"], env=env, cwd=workdir, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server did not start: {(workdir / 'server.log').read_text()}")
+
+
+async def post_all(base: str, paths: list[str], concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    queue = list(reversed(paths))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while queue:
+                path = queue.pop()
+                started = time.perf_counter()
+                response = await client.post(path)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise SystemExit(f"ack failed: {response.status_code} {response.text}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="accord-bench-coord-") as tmp:
+        workdir = Path(tmp)
+        sink = CountingSink()
+        smtp_port, http_port = free_port(), free_port()
+        controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        env = {
+            **os.environ,
+            "ACCORD_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+            "ACCORD_HOST": "127.0.0.1",
+            "ACCORD_PORT": str(http_port),
+            "ACCORD_SMTP_PORT": str(smtp_port),
+            "ACCORD_COORDINATION_INTERVAL": "3600",
+            "ACCORD_NODE_NAME": "bench",
+        }
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=env["ACCORD_DATABASE_URL"],
+            port=http_port,
+            smtp_port=smtp_port,
+        )
+        node = Node.open(settings)
+        orgs = [
+            node.accounts.add_org(None, f"Org {i:02d}", "national-cert", STATES[i % len(STATES)])
+            for i in range(50)
+        ]
+        kinds = ["technical", "diplomatic", "policy", "law-enforcement", "24-7-desk"]
+        values = []
+        for i in range(args.contacts):
+            data = ContactInput(
+                kind=kinds[i % len(kinds)],
+                name=f"Contact {i}",
+                email=f"poc{i}@org{i % 50}.example.org",
+                languages=("en",),
+                timezone="Asia/Singapore",
+            )
+            values.append({**data.clean(), "groups": [], "org_id": orgs[i % 50].id})
+        node.coordination.directory.contacts.add_many(values, None, node.clock())
+
+        started = time.perf_counter()
+        deadline = node.clock() + timedelta(days=2)
+        check_id, targets = node.coordination.checks.start(
+            None, "Bench ping", deadline, organiser=orgs[0].id
+        )
+        queued = time.perf_counter() - started
+        started = time.perf_counter()
+        delivered = 0
+        while delivered < len(targets):
+            done = node.coordination.notifier.deliver_due()
+            if done.failed or done.retried:
+                raise SystemExit(f"delivery failed: {done}")
+            delivered += done.sent
+        send = time.perf_counter() - started
+        deadline_wait = time.monotonic() + 10
+        while sink.count < len(targets) and time.monotonic() < deadline_wait:
+            time.sleep(0.05)
+        assert sink.count == len(targets) == len(sink.recipients), (sink.count, len(targets))
+        rows.append(
+            ("check start: tokens + queue", f"{len(targets):,} contacts", f"{queued:.2f} s")
+        )
+        rows.append(
+            (
+                "e-mails delivered to SMTP sink",
+                f"{sink.count:,}",
+                f"{send:.2f} s ({sink.count / send:,.0f}/s)",
+            )
+        )
+
+        base = f"http://127.0.0.1:{http_port}"
+        proc = start_server(env, workdir, base)
+        try:
+            paths = [f"/api/v1/checks/ack/{t['token']}" for t in targets]
+            started = time.perf_counter()
+            latencies = asyncio.run(post_all(base, paths, args.concurrency))
+            elapsed = time.perf_counter() - started
+            rate = len(paths) / elapsed
+            rows.append(
+                (
+                    "acknowledgements through the API",
+                    f"{len(paths):,}",
+                    f"{rate:,.0f}/s (target >= 1,000); p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
+                    f"p99 {pct(latencies, 0.99) * 1000:.1f} ms",
+                )
+            )
+            started = time.perf_counter()
+            results = node.coordination.checks.results(None, check_id)
+            report = time.perf_counter() - started
+            assert results["acknowledged"] == len(paths), results["acknowledged"]
+            rows.append(("check report", f"{len(paths):,} answers", f"{report * 1000:.0f} ms"))
+
+            now = datetime.now(UTC)
+            batch = []
+            states = ["submitted", "acknowledged", "in_progress", "responded", "closed"]
+            with node.engine.execution_options(writer=True).begin() as conn:
+                for i in range(args.requests):
+                    submitted = now - timedelta(minutes=args.requests - i)
+                    batch.append(
+                        {
+                            "case_id": f"case--bench-{i}",
+                            "kind": "assistance",
+                            "requester_org": orgs[(i + 1) % 50].id,
+                            "recipient_org": orgs[i % 50].id,
+                            "urgency": "high",
+                            "tlp": "TLP:AMBER",
+                            "title": f"Request {i}",
+                            "details": {
+                                "description": "bench",
+                                "sector": "energy",
+                                "incident_category": "availability/ddos",
+                                "asks": ["mitigation"],
+                            },
+                            "evidence": [],
+                            "state": states[i % len(states)],
+                            "created": submitted,
+                            "submitted": submitted,
+                            "ack_due": submitted + timedelta(hours=8),
+                            "respond_due": submitted + timedelta(hours=72),
+                        }
+                    )
+                    if len(batch) == 5000:
+                        conn.execute(insert(coord_requests), batch)
+                        batch = []
+                if batch:
+                    conn.execute(insert(coord_requests), batch)
+            token = node.accounts.create_token(None, orgs[0].name, "liaison", "bench", None)
+            headers = {"Authorization": f"Bearer {token.plaintext}"}
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+                for label, url in (
+                    ("inbox first page", "/api/v1/requests?box=inbox&limit=50"),
+                    ("inbox, state filter", "/api/v1/requests?box=inbox&state=submitted"),
+                ):
+                    client.get(url)  # warm-up
+                    times = []
+                    for _ in range(args.samples):
+                        t0 = time.perf_counter()
+                        response = client.get(url)
+                        times.append(time.perf_counter() - t0)
+                        assert response.status_code == 200 and response.json()["items"]
+                    rows.append(
+                        (
+                            f"{label} ({args.requests:,} stored)",
+                            f"{args.samples} GETs",
+                            f"p50 {statistics.median(times) * 1000:.1f} ms, "
+                            f"p99 {pct(times, 0.99) * 1000:.1f} ms (target <= 50 ms)",
+                        )
+                    )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            controller.stop()
+            node.close()
+
+    print(f"Accord coordination bench (SQLite, load average {os.getloadavg()[0]:.2f})")
+    width = max(len(r[0]) for r in rows)
+    for what, size, result in rows:
+        print(f"{what:<{width}}  {size:>16}  {result}")
+
+
+if __name__ == "__main__":
+    main()

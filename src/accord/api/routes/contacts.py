@@ -1,0 +1,140 @@
+"""The directory of points of contact: search, edit, history, export, import."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import Response
+
+from accord.api.coordinate_schemas import ContactCreate, ContactPublic
+from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.coordinate.contacts import Contact, ContactInput
+from accord.coordinate.directory import to_csv, to_json, to_vcard
+from accord.domain.model import Principal
+from accord.errors import InvalidInput
+from accord.node import Node
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+
+def _public(contact: Contact) -> ContactPublic:
+    return ContactPublic.model_validate(contact, from_attributes=True)
+
+
+def _input(body: ContactCreate) -> ContactInput:
+    return ContactInput(
+        kind=body.kind,
+        name=body.name,
+        role=body.role,
+        email=body.email,
+        phone=body.phone,
+        messaging=body.messaging,
+        languages=tuple(body.languages),
+        timezone=body.timezone,
+        public_key=body.public_key,
+        groups=tuple(body.groups),
+        backups=tuple(body.backups),
+    )
+
+
+def _org_ref(node: Node, principal: Principal, ref: str | None) -> str:
+    if ref:
+        return ref
+    if principal.org is None:
+        raise InvalidInput("name the organisation")
+    return node.accounts.orgs.get(principal.org).identity_id
+
+
+@router.get("", response_model=list[ContactPublic])
+def read_contacts(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    state: Annotated[list[str] | None, Query(description="ISO 3166-1 alpha-2; repeat.")] = None,
+    kind: str | None = None,
+    language: Annotated[str | None, Query(description="ISO 639-1.")] = None,
+) -> list[ContactPublic]:
+    """Search the contacts you may see by state, kind and operational language."""
+    found = node.coordination.directory.search(
+        principal, states=state, kind=kind, language=language
+    )
+    return [_public(c) for c in found]
+
+
+@router.post("", response_model=ContactPublic, status_code=status.HTTP_201_CREATED)
+def create_contact(
+    body: ContactCreate, node: NodeDep, principal: CurrentPrincipal
+) -> ContactPublic:
+    """Add a point of contact (liaisons of the organisation, or admins)."""
+    org = _org_ref(node, principal, body.organisation)
+    return _public(node.coordination.directory.add(principal, org, _input(body)))
+
+
+@router.get("/export")
+def read_contacts_export(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    format: Annotated[str, Query(pattern="^(json|csv|vcard)$")] = "json",
+    state: Annotated[list[str] | None, Query()] = None,
+    kind: str | None = None,
+    language: str | None = None,
+) -> Response:
+    """Export the contacts you may see as JSON, CSV or vCard 4.0."""
+    found = node.coordination.directory.search(
+        principal, states=state, kind=kind, language=language
+    )
+    if format == "csv":
+        return Response(to_csv(found), media_type="text/csv; charset=utf-8")
+    if format == "vcard":
+        return Response(to_vcard(found), media_type="text/vcard; charset=utf-8")
+    return Response(to_json(found), media_type="application/json")
+
+
+@router.post("/import", response_model=list[ContactPublic], status_code=status.HTTP_201_CREATED)
+async def create_contacts_import(
+    request: Request, node: NodeDep, principal: CurrentPrincipal, organisation: str | None = None
+) -> list[ContactPublic]:
+    """Import contacts from CSV (the export's columns): every row, or none with each error."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("the CSV must be UTF-8") from None
+    org = _org_ref(node, principal, organisation)
+    return [_public(c) for c in node.coordination.directory.import_csv(principal, org, text)]
+
+
+@router.get("/{contact_id}", response_model=ContactPublic)
+def read_contact(contact_id: int, node: NodeDep, principal: CurrentPrincipal) -> ContactPublic:
+    """One contact; 404 when it is restricted to groups you are not in."""
+    return _public(node.coordination.directory.get(principal, contact_id))
+
+
+@router.put("/{contact_id}", response_model=ContactPublic)
+def update_contact(
+    contact_id: int, body: ContactCreate, node: NodeDep, principal: CurrentPrincipal
+) -> ContactPublic:
+    """Replace a contact's fields; the old version stays in its history."""
+    return _public(node.coordination.directory.update(principal, contact_id, _input(body)))
+
+
+@router.post("/{contact_id}/confirm", response_model=ContactPublic)
+def create_contact_confirmation(
+    contact_id: int, node: NodeDep, principal: CurrentPrincipal
+) -> ContactPublic:
+    """Mark a contact as confirmed current now."""
+    return _public(node.coordination.directory.confirm(principal, contact_id))
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_contact(contact_id: int, node: NodeDep, principal: CurrentPrincipal) -> Response:
+    """Retire a contact (its history is kept)."""
+    node.coordination.directory.delete(principal, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{contact_id}/history")
+def read_contact_history(
+    contact_id: int, node: NodeDep, principal: CurrentPrincipal
+) -> list[dict[str, object]]:
+    """Every version of a contact, oldest first."""
+    return node.coordination.directory.history(principal, contact_id)

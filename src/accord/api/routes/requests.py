@@ -1,0 +1,112 @@
+"""Assistance requests (norm 13(h)) and consultations: file, move, thread, audit, metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from accord.api.coordinate_schemas import (
+    MessageCreate,
+    RequestAction,
+    RequestCreate,
+    RequestsPublic,
+)
+from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.coordinate.requests import RequestDraft
+from accord.coordinate.taxonomy import incident_categories, sectors
+from accord.coordinate.workflow import Action
+from accord.errors import InvalidInput
+
+router = APIRouter(tags=["requests"])
+
+
+@router.get("/taxonomies")
+def read_taxonomies() -> dict[str, Any]:
+    """The incident categories (RSIT) and critical-infrastructure sectors requests use."""
+    return {"incident_categories": incident_categories(), "sectors": sectors()}
+
+
+@router.post("/requests", response_model=RequestsPublic, status_code=status.HTTP_201_CREATED)
+def create_request(
+    body: RequestCreate, node: NodeDep, principal: CurrentPrincipal
+) -> RequestsPublic:
+    """File a request: one per recipient, with a shared case id; submitted unless a draft."""
+    draft = RequestDraft(
+        **{
+            **body.model_dump(exclude={"recipients", "asks", "questions", "evidence"}),
+            "recipients": tuple(body.recipients),
+            "asks": tuple(body.asks),
+            "questions": tuple(body.questions),
+            "evidence": tuple(body.evidence),
+        }
+    )
+    return RequestsPublic(
+        items=node.coordination.requests.create(principal, draft), next_before=None
+    )
+
+
+@router.get("/requests", response_model=RequestsPublic)
+def read_requests(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    box: Annotated[str, Query(pattern="^(inbox|outbox)$")] = "inbox",
+    state: str | None = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RequestsPublic:
+    """Your organisation's inbox (addressed to it) or outbox, newest first."""
+    items = node.coordination.requests.box(principal, box, state, before, limit)
+    return RequestsPublic(items=items, next_before=items[-1]["id"] if len(items) == limit else None)
+
+
+@router.get("/requests/metrics")
+def read_request_metrics(node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Per recipient state: median hours to acknowledge and respond, share overdue."""
+    return node.coordination.requests.metrics()
+
+
+@router.get("/requests/{request_id}")
+def read_request(request_id: int, node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """One request, with the actions open to you; 404 unless you are a party."""
+    return node.coordination.requests.get(principal, request_id)
+
+
+@router.post("/requests/{request_id}/actions")
+def create_request_action(
+    request_id: int, body: RequestAction, node: NodeDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Move a request on; 409 listing the allowed actions when this one is not."""
+    try:
+        action = Action(body.action)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown action {body.action!r}; use one of: {', '.join(Action)}"
+        ) from None
+    return node.coordination.requests.act(principal, request_id, action, body.reason)
+
+
+@router.get("/requests/{request_id}/audit")
+def read_request_audit(
+    request_id: int, node: NodeDep, principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    """Every transition of a request, oldest first."""
+    return node.coordination.requests.audit(principal, request_id)
+
+
+@router.get("/requests/{request_id}/messages")
+def read_request_messages(
+    request_id: int, node: NodeDep, principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    """The request's thread, oldest first."""
+    return node.coordination.requests.messages(principal, request_id)
+
+
+@router.post("/requests/{request_id}/messages", status_code=status.HTTP_201_CREATED)
+def create_request_message(
+    request_id: int, body: MessageCreate, node: NodeDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Add a message, with STIX attachments you may read."""
+    return node.coordination.requests.post_message(
+        principal, request_id, body.body, body.attachments
+    )

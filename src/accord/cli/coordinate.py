@@ -1,0 +1,236 @@
+"""Points of contact, communication checks, requests and notifications from the console."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from accord.cli.common import app, err, open_node, out
+from accord.coordinate.contacts import ContactInput
+from accord.coordinate.directory import to_csv, to_json, to_vcard
+from accord.coordinate.workflow import Action
+from accord.domain.model import Principal, Role
+from accord.errors import InvalidInput
+from accord.node import Node
+
+contact_app = typer.Typer(help="The directory of points of contact.", no_args_is_help=True)
+check_app = typer.Typer(help="Communication checks.", no_args_is_help=True)
+request_app = typer.Typer(help="Assistance requests and consultations.", no_args_is_help=True)
+notify_app = typer.Typer(help="Notifications: deliver and inspect the log.", no_args_is_help=True)
+app.add_typer(contact_app, name="contact")
+app.add_typer(check_app, name="check")
+app.add_typer(request_app, name="request")
+app.add_typer(notify_app, name="notify")
+
+Org = Annotated[str, typer.Option("--org", help="Organisation (name or identity id).")]
+
+
+def _as(node: Node, org_ref: str, role: Role) -> Principal:
+    org = node.accounts.orgs.find(org_ref)
+    return Principal(org=org.id, role=role, groups=node.accounts.groups.of_org(org.id))
+
+
+@contact_app.command("add")
+def contact_add(
+    org: Org,
+    kind: Annotated[
+        str, typer.Option(help="diplomatic, technical, policy, law-enforcement, 24-7-desk")
+    ],
+    name: Annotated[str, typer.Option(help="Person or desk name.")],
+    role: Annotated[str, typer.Option(help="Their role.")] = "",
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone in E.164, e.g. +6561234567.")] = None,
+    messaging: Annotated[str | None, typer.Option(help="Secure-messaging handle.")] = None,
+    language: Annotated[list[str], typer.Option(help="ISO 639-1 code; repeat.")] = ["en"],  # noqa: B006
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+    group: Annotated[list[str], typer.Option(help="Restrict to this sharing group; repeat.")] = [],  # noqa: B006
+) -> None:
+    """Add a point of contact to an organisation."""
+    data = ContactInput(
+        kind=kind,
+        name=name,
+        role=role,
+        email=email,
+        phone=phone,
+        messaging=messaging,
+        languages=tuple(language),
+        timezone=timezone,
+        groups=tuple(group),
+    )
+    added = open_node().coordination.directory.add(None, org, data)
+    out.print(f"contact {added.id} added to {added.organisation_name}")
+
+
+@contact_app.command("list")
+def contact_list(
+    state: Annotated[list[str] | None, typer.Option(help="ISO 3166-1 alpha-2; repeat.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Contact kind.")] = None,
+    language: Annotated[str | None, typer.Option(help="ISO 639-1 code.")] = None,
+) -> None:
+    """Search the directory by state, kind and language."""
+    table = Table("id", "state", "organisation", "kind", "name", "email", "phone", "languages")
+    for c in open_node().coordination.directory.search(
+        None, states=state, kind=kind, language=language
+    ):
+        table.add_row(
+            str(c.id),
+            c.state or "-",
+            c.organisation_name,
+            c.kind,
+            c.name,
+            c.email or "-",
+            c.phone or "-",
+            " ".join(c.languages),
+        )
+    out.print(table)
+
+
+@contact_app.command("export")
+def contact_export(
+    format: Annotated[str, typer.Option(help="json, csv or vcard.")] = "json",
+    output: Annotated[Path | None, typer.Option("-o", help="File; omit: standard output.")] = None,
+) -> None:
+    """Export the directory as JSON, CSV or vCard 4.0."""
+    found = open_node().coordination.directory.search(None)
+    writers = {
+        "json": lambda: to_json(found).decode(),
+        "csv": lambda: to_csv(found),
+        "vcard": lambda: to_vcard(found),
+    }
+    if format not in writers:
+        raise InvalidInput("format must be json, csv or vcard")
+    text = writers[format]()
+    if output is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        err.print(f"{len(found)} contacts written to {output}")
+
+
+@contact_app.command("import")
+def contact_import(path: Path, org: Org) -> None:
+    """Import contacts from CSV: every row, or none (each bad row is listed)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    added = open_node().coordination.directory.import_csv(None, org, text)
+    out.print(f"{len(added)} contacts imported")
+
+
+@contact_app.command("history")
+def contact_history(contact_id: int) -> None:
+    """Every version of a contact."""
+    for h in open_node().coordination.directory.history(None, contact_id):
+        out.print(f"v{h['version']}  {h['at']:%Y-%m-%d %H:%M}  {h['action']}")
+
+
+@check_app.command("start")
+def check_start(
+    org: Org,
+    title: Annotated[str, typer.Option(help="What the check is.")],
+    hours: Annotated[float, typer.Option(help="Deadline, hours from now.", min=0.01)] = 24,
+    group: Annotated[str | None, typer.Option(help="Only this sharing group's members.")] = None,
+    state: Annotated[list[str] | None, typer.Option(help="Only these states; repeat.")] = None,
+) -> None:
+    """Start a communication check; e-mails go out on the next scheduler run."""
+    node = open_node()
+    organiser = node.accounts.orgs.find(org)
+    deadline = node.clock() + timedelta(hours=hours)
+    check_id, targets = node.coordination.checks.start(
+        None, title, deadline, organiser=organiser.id, group=group, states=state
+    )
+    out.print(
+        f"check {check_id} started over {len(targets)} contacts, due {deadline:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@check_app.command("results")
+def check_results(check_id: int) -> None:
+    """Response rates, times and who never answered, as JSON."""
+    results = open_node().coordination.checks.results(None, check_id)
+    out.print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode(), markup=False)
+
+
+@request_app.command("list")
+def request_list(
+    org: Org,
+    box: Annotated[str, typer.Option(help="inbox or outbox.")] = "inbox",
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+) -> None:
+    """An organisation's requests, newest first."""
+    node = open_node()
+    table = Table("id", "kind", "urgency", "state", "escalated", "title")
+    for r in node.coordination.requests.box(_as(node, org, Role.READER), box, state, None, 200):
+        table.add_row(
+            str(r["id"]), r["kind"], r["urgency"], r["state"], r["escalated"] or "-", r["title"]
+        )
+    out.print(table)
+
+
+@request_app.command("act")
+def request_act(
+    request_id: int,
+    action: Annotated[str, typer.Argument(help="submit, acknowledge, start, respond, close, …")],
+    org: Org,
+    reason: Annotated[str, typer.Option(help="Required to decline.")] = "",
+) -> None:
+    """Move a request on, acting as a liaison of ``--org``."""
+    node = open_node()
+    try:
+        chosen = Action(action)
+    except ValueError:
+        raise InvalidInput(f"unknown action {action!r}; use one of: {', '.join(Action)}") from None
+    done = node.coordination.requests.act(_as(node, org, Role.LIAISON), request_id, chosen, reason)
+    out.print(f"request {request_id} is now {done['state']}")
+
+
+@request_app.command("metrics")
+def request_metrics() -> None:
+    """Per state: median hours to acknowledge and to respond, share overdue."""
+    table = Table("state", "requests", "median h to ack", "median h to respond", "overdue")
+    for state, m in open_node().coordination.requests.metrics().items():
+        table.add_row(
+            state,
+            str(m["requests"]),
+            _num(m["median_hours_to_acknowledge"]),
+            _num(m["median_hours_to_respond"]),
+            f"{m['share_overdue']:.0%}",
+        )
+    out.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@notify_app.command("run")
+def notify_run() -> None:
+    """Send reminders, escalate overdue requests and deliver what is due, once."""
+    done = open_node().coordination.tick()
+    out.print(
+        f"{done.reminders} reminders, {done.escalations} escalations; delivered "
+        f"{done.delivery.sent}, retrying {done.delivery.retried}, failed {done.delivery.failed}"
+    )
+
+
+@notify_app.command("log")
+def notify_log(
+    status: Annotated[str | None, typer.Option(help="pending, sent or failed.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 50,
+) -> None:
+    """The notification log."""
+    table = Table("id", "channel", "target", "topic", "status", "attempts", "last error")
+    rows = open_node().coordination.notifier.repo.log(
+        status=status, topic=None, before=None, limit=limit
+    )
+    for r in rows:
+        table.add_row(
+            str(r.id), r.channel, r.target, r.topic, r.status, str(r.attempts), r.last_error or "-"
+        )
+    out.print(table)

@@ -1,0 +1,328 @@
+"""The directory of points of contact: who to call in each state, kept current, with history.
+
+Visibility: an organisation may restrict a contact to named sharing groups; anyone
+else on the node then finds no such contact (absent and hidden look the same).
+Editing is for the operator, node admins, and the organisation's own liaisons.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from accord.coordinate.contacts import FIELDS, Contact, ContactInput
+from accord.coordinate.taxonomy import parse_language
+from accord.domain.model import Principal, Role
+from accord.domain.states import parse_state
+from accord.errors import Forbidden, InvalidInput, NotFound, Problem
+from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.coordinate import ContactRepository, aware
+
+_EDITORS = frozenset({Role.ADMIN, Role.LIAISON})
+
+
+class Directory:
+    def __init__(
+        self,
+        contacts: ContactRepository,
+        orgs: OrganisationRepository,
+        groups: GroupRepository,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.contacts = contacts
+        self._orgs = orgs
+        self._groups = groups
+        self._clock = clock
+
+    # Writing --------------------------------------------------------------------------
+    def _may_edit(self, actor: Principal | None, org_id: int) -> None:
+        if actor is None or actor.is_admin():
+            return
+        if actor.org != org_id or actor.role not in _EDITORS:
+            raise Forbidden(
+                "only the organisation's liaisons or a node admin may edit its contacts"
+            )
+
+    def _values(self, org_id: int, data: ContactInput, index: int | None = None) -> dict[str, Any]:
+        values = data.clean(index)
+        slugs = {g.slug: g.id for g in self._groups.all()}
+        unknown = [s for s in data.groups if s not in slugs]
+        if unknown:
+            raise InvalidInput(
+                f"no sharing group {unknown[0]!r}",
+                [Problem(f"no sharing group {unknown[0]!r}", index, field="groups")],
+            )
+        values["groups"] = sorted({slugs[s] for s in data.groups})
+        own = {r.id for r in self.contacts.search(org_ids=[org_id])}
+        foreign = [b for b in values["backups"] if b not in own]
+        if foreign:
+            raise InvalidInput(
+                f"backup contact {foreign[0]} is not a contact of the same organisation",
+                [
+                    Problem(
+                        "backups must be contacts of the same organisation", index, field="backups"
+                    )
+                ],
+            )
+        return {**values, "org_id": org_id}
+
+    def add(self, actor: Principal | None, org_ref: str, data: ContactInput) -> Contact:
+        """Add a contact to an organisation's entry; InvalidInput lists every bad field."""
+        org = self._orgs.find(org_ref)
+        self._may_edit(actor, org.id)
+        contact_id = self.contacts.add(self._values(org.id, data), _org_of(actor), self._clock())
+        return self.get(actor, contact_id)
+
+    def update(self, actor: Principal | None, contact_id: int, data: ContactInput) -> Contact:
+        """Replace a contact's fields; the previous version stays in its history."""
+        row = self._visible_row(actor, contact_id)
+        self._may_edit(actor, row.org_id)
+        values = self._values(row.org_id, data)
+        if contact_id in values["backups"]:
+            raise InvalidInput("a contact cannot be its own backup")
+        self.contacts.update(contact_id, values, _org_of(actor), "updated", self._clock())
+        return self.get(actor, contact_id)
+
+    def confirm(self, actor: Principal | None, contact_id: int) -> Contact:
+        """Mark a contact as confirmed current today."""
+        row = self._visible_row(actor, contact_id)
+        self._may_edit(actor, row.org_id)
+        now = self._clock()
+        self.contacts.update(contact_id, {"last_confirmed": now}, _org_of(actor), "confirmed", now)
+        return self.get(actor, contact_id)
+
+    def delete(self, actor: Principal | None, contact_id: int) -> None:
+        """Retire a contact; its history is kept."""
+        row = self._visible_row(actor, contact_id)
+        self._may_edit(actor, row.org_id)
+        now = self._clock()
+        self.contacts.update(contact_id, {"deleted": now}, _org_of(actor), "deleted", now)
+
+    def import_csv(self, actor: Principal | None, org_ref: str, text: str) -> list[Contact]:
+        """Add every row of a CSV (header: the export's columns) or, if any row is bad, none.
+
+        Every bad row is reported with its row number (1 is the first data row).
+        """
+        org = self._orgs.find(org_ref)
+        self._may_edit(actor, org.id)
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [f for f in ("kind", "name") if f not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidInput(f"the CSV needs a header row with at least: kind, name ({missing})")
+        rows: list[dict[str, Any]] = []
+        problems: list[Problem] = []
+        for index, record in enumerate(reader, start=1):
+            try:
+                rows.append(self._values(org.id, _input(record), index))
+            except InvalidInput as exc:
+                problems.extend(exc.problems or [Problem(exc.detail, index)])
+        if problems:
+            raise InvalidInput(
+                f"{len({p.index for p in problems})} rows are invalid; nothing was imported",
+                problems,
+            )
+        if not rows:
+            raise InvalidInput("the CSV has no data rows")
+        before = {r.id for r in self.contacts.search(org_ids=[org.id])}
+        self.contacts.add_many(rows, _org_of(actor), self._clock())
+        added = [r for r in self.contacts.search(org_ids=[org.id]) if r.id not in before]
+        return self._contacts(added)
+
+    # Reading --------------------------------------------------------------------------
+    def visible(self, actor: Principal | None, row: Any) -> bool:
+        if actor is None or actor.is_admin() or actor.org == row.org_id:
+            return True
+        return not row.groups or bool(set(row.groups) & actor.groups)
+
+    def _visible_row(self, actor: Principal | None, contact_id: int) -> Any:
+        row = self.contacts.get(contact_id)
+        if not self.visible(actor, row):
+            raise NotFound(f"no contact {contact_id}")
+        return row
+
+    def get(self, actor: Principal | None, contact_id: int) -> Contact:
+        return self._contacts([self._visible_row(actor, contact_id)])[0]
+
+    def search(
+        self,
+        actor: Principal | None,
+        *,
+        states: Sequence[str] | None = None,
+        kind: str | None = None,
+        language: str | None = None,
+        org_ids: Sequence[int] | None = None,
+    ) -> list[Contact]:
+        """Contacts the actor may see, by state (ISO 3166), kind and operational language."""
+        try:
+            wanted_states = [parse_state(s) for s in states] if states else None
+            lang = parse_language(language) if language else None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        rows = self.contacts.search(org_ids=org_ids, states=wanted_states, kind=kind)
+        return self._contacts(
+            r for r in rows if self.visible(actor, r) and (lang is None or lang in r.languages)
+        )
+
+    def history(self, actor: Principal | None, contact_id: int) -> list[dict[str, Any]]:
+        """Every version of a contact, oldest first."""
+        row = self.contacts.get(contact_id, deleted=True)
+        if not self.visible(actor, row):
+            raise NotFound(f"no contact {contact_id}")
+        return [
+            {
+                "version": h.version,
+                "at": aware(h.at),
+                "action": h.action,
+                "actor": h.actor_org,
+                "contact": h.snapshot,
+            }
+            for h in self.contacts.history(row.id)
+        ]
+
+    def _contacts(self, rows: Iterable[Any]) -> list[Contact]:
+        rows = list(rows)
+        orgs = {o.id: o for o in self._orgs.all()}
+        slugs = {g.id: g.slug for g in self._groups.all()}
+        return [
+            Contact(
+                id=r.id,
+                organisation=orgs[r.org_id].identity_id,
+                organisation_name=orgs[r.org_id].name,
+                state=r.state,
+                kind=r.kind,
+                name=r.name,
+                role=r.role,
+                email=r.email,
+                phone=r.phone,
+                messaging=r.messaging,
+                languages=list(r.languages),
+                timezone=r.timezone,
+                public_key=r.public_key,
+                backups=list(r.backups),
+                groups=[slugs[g] for g in r.groups if g in slugs],
+                last_confirmed=aware(r.last_confirmed),
+                version=r.version,
+                updated=aware(r.updated) or r.updated,
+            )
+            for r in rows
+        ]
+
+
+def _org_of(actor: Principal | None) -> int | None:
+    return actor.org if actor is not None else None
+
+
+def _input(record: dict[str, Any]) -> ContactInput:
+    def cell(name: str) -> str:
+        value = record.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    return ContactInput(
+        kind=cell("kind"),
+        name=cell("name"),
+        role=cell("role"),
+        email=cell("email") or None,
+        phone=cell("phone") or None,
+        messaging=cell("messaging") or None,
+        languages=tuple(x for x in cell("languages").replace(",", " ").split() if x),
+        timezone=cell("timezone") or "UTC",
+        public_key=cell("public_key") or None,
+        groups=tuple(x for x in cell("groups").replace(",", " ").split() if x),
+    )
+
+
+# Exports ------------------------------------------------------------------------------
+def _plain(contact: Contact) -> dict[str, Any]:
+    data = {k: getattr(contact, k) for k in Contact.__dataclass_fields__}
+    for key in ("last_confirmed", "updated"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
+
+
+def to_json(contacts: Sequence[Contact]) -> bytes:
+    return orjson.dumps({"contacts": [_plain(c) for c in contacts]}, option=orjson.OPT_INDENT_2)
+
+
+CSV_COLUMNS = (
+    "id",
+    "organisation",
+    "organisation_name",
+    "state",
+    *FIELDS,
+    "groups",
+    "last_confirmed",
+)
+
+
+def to_csv(contacts: Sequence[Contact]) -> str:
+    """One row a contact; lists are space-separated, so the file re-imports as it is."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in contacts:
+        data = _plain(c)
+        writer.writerow(
+            [
+                " ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                for v in (data[k] for k in CSV_COLUMNS)
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _vtext(value: str) -> str:
+    # RFC 6350 3.4: backslash, comma, semicolon and newline are escaped in text values.
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    # RFC 6350 3.2: lines over 75 octets are folded with CRLF and one space.
+    raw = line.encode()
+    if len(raw) <= 75:
+        return line
+    parts, start = [], 0
+    while start < len(raw):
+        end = min(start + (75 if start == 0 else 74), len(raw))
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:  # never split a UTF-8 character
+            end -= 1
+        parts.append(raw[start:end].decode())
+        start = end
+    return "\r\n ".join(parts)
+
+
+def to_vcard(contacts: Sequence[Contact]) -> str:
+    """vCard 4.0 (RFC 6350), one card a contact."""
+    cards: list[str] = []
+    for c in contacts:
+        lines = [
+            "BEGIN:VCARD",
+            "VERSION:4.0",
+            f"UID:urn:accord:contact:{c.id}",
+            f"FN:{_vtext(c.name)}",
+            f"N:{_vtext(c.name)};;;;",
+            f"ORG:{_vtext(c.organisation_name)}",
+            "KIND:" + ("org" if c.kind == "24-7-desk" else "individual"),
+        ]
+        if c.role:
+            lines.append(f"TITLE:{_vtext(c.role)}")
+        lines.append(f"CATEGORIES:{_vtext(c.kind)}")
+        if c.email:
+            lines.append(f"EMAIL;TYPE=work:{c.email}")
+        if c.phone:
+            lines.append(f"TEL;VALUE=uri;TYPE=voice,work:tel:{c.phone}")
+        if c.messaging:
+            lines.append(f"IMPP:{_vtext(c.messaging)}")
+        for pref, lang in enumerate(c.languages, start=1):
+            lines.append(f"LANG;PREF={pref}:{lang}")
+        lines.append(f"TZ;VALUE=text:{_vtext(c.timezone)}")
+        if c.public_key:
+            lines.append(f"KEY;VALUE=text:{_vtext(c.public_key)}")
+        lines.append(f"REV:{c.updated.strftime('%Y%m%dT%H%M%SZ')}")
+        lines.append("END:VCARD")
+        cards.append("\r\n".join(_fold(line) for line in lines) + "\r\n")
+    return "".join(cards)

@@ -1,0 +1,514 @@
+"""Assistance requests (UN GGE norm 13(h)) and consultations, driven by ``workflow``.
+
+Only the two parties see a request; to anyone else it does not exist (404). Evidence
+is read through the policy gate as the requester: an object the requester cannot read
+is rejected exactly like one that does not exist. Every transition is permission-checked
+by ``workflow.decide`` and logged in the same transaction that changes the state.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from accord.coordinate import notify
+from accord.coordinate.taxonomy import parse_category, parse_sector
+from accord.coordinate.workflow import (
+    ACTING_ROLES,
+    FINAL,
+    Action,
+    Deadlines,
+    IllegalTransition,
+    Side,
+    State,
+    Urgency,
+    allowed_actions,
+    decide,
+    overdue_phase,
+)
+from accord.domain.model import Principal
+from accord.domain.tlp import TLP
+from accord.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from accord.store.accounts import OrganisationRepository
+from accord.store.coordinate import ContactRepository, RequestRepository, aware
+
+KINDS = ("assistance", "consultation")
+ASKS = ("information", "technical-assistance", "mitigation", "law-enforcement", "other")
+
+
+class EvidenceReader(Protocol):
+    """The policy gate's read: raises NotFound for absent and for invisible objects alike."""
+
+    def get(self, principal: Principal, stix_id: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDraft:
+    """A request as its author writes it, before the node checks it."""
+
+    kind: str
+    title: str
+    recipients: tuple[str, ...]
+    urgency: str
+    tlp: str = "TLP:AMBER"
+    description: str = ""
+    incident_category: str | None = None
+    sector: str | None = None
+    asks: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+    next_steps: str = ""
+    evidence: tuple[str, ...] = ()
+    requester_contact: int | None = None
+    deadline: datetime | None = None
+    submit: bool = True
+
+
+class Requests:
+    def __init__(
+        self,
+        repo: RequestRepository,
+        contacts: ContactRepository,
+        orgs: OrganisationRepository,
+        evidence: EvidenceReader,
+        notifier: notify.Notifier,
+        deadlines: dict[Urgency, Deadlines],
+        base_url: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.repo = repo
+        self._contacts = contacts
+        self._orgs = orgs
+        self._evidence = evidence
+        self._notifier = notifier
+        self._deadlines = deadlines
+        self._base_url = base_url
+        self._clock = clock
+
+    # Creating ---------------------------------------------------------------------------
+    def create(self, actor: Principal, draft: RequestDraft) -> list[dict[str, Any]]:
+        """One request per recipient, sharing a case id; submitted at once unless a draft."""
+        if (
+            actor.org is None
+            or actor.role is None
+            or not allowed_actions(State.DRAFT, Side.REQUESTER, actor.role)
+        ):
+            raise Forbidden(
+                "only an admin, analyst or liaison of an organisation may file requests"
+            )
+        details, problems = self._details(draft)
+        try:
+            urgency = Urgency(draft.urgency)
+        except ValueError:
+            problems.append(
+                Problem(f"urgency must be one of: {', '.join(Urgency)}", field="urgency")
+            )
+            urgency = Urgency.LOW
+        try:
+            tlp = TLP.parse(draft.tlp)
+        except ValueError as exc:
+            problems.append(Problem(str(exc), field="tlp"))
+            tlp = TLP.AMBER
+        recipients: list[int] = []
+        for ref in draft.recipients:
+            try:
+                org = self._orgs.find(ref)
+            except NotFound:
+                problems.append(Problem(f"no organisation {ref!r}", field="recipients"))
+                continue
+            if org.id == actor.org:
+                problems.append(Problem("an organisation cannot ask itself", field="recipients"))
+            recipients.append(org.id)
+        if not draft.recipients:
+            problems.append(Problem("name at least one recipient organisation", field="recipients"))
+        for stix_id in draft.evidence:
+            try:
+                self._evidence.get(actor, stix_id)
+            except NotFound:
+                problems.append(
+                    Problem("no such object that you may read", object_id=stix_id, field="evidence")
+                )
+        if draft.requester_contact is not None:
+            try:
+                contact = self._contacts.get(draft.requester_contact)
+                if contact.org_id != actor.org:
+                    raise NotFound("not ours")
+            except NotFound:
+                problems.append(
+                    Problem("not a contact of your organisation", field="requester_contact")
+                )
+        now = self._clock()
+        if draft.deadline is not None and (draft.deadline.tzinfo is None or draft.deadline <= now):
+            problems.append(
+                Problem("the deadline must be a future, timezone-aware time", field="deadline")
+            )
+        if not draft.title.strip():
+            problems.append(Problem("a request needs a title", field="title"))
+        if problems:
+            raise InvalidInput("the request has invalid fields; correct them", problems)
+        case_id = f"case--{uuid.uuid4()}"
+        rows, events = [], []
+        for recipient in dict.fromkeys(recipients):
+            row = {
+                "case_id": case_id,
+                "kind": draft.kind,
+                "requester_org": actor.org,
+                "requester_contact": draft.requester_contact,
+                "recipient_org": recipient,
+                "urgency": urgency.value,
+                "tlp": tlp.value,
+                "title": draft.title.strip()[:300],
+                "details": details,
+                "evidence": list(dict.fromkeys(draft.evidence)),
+                "state": State.DRAFT.value,
+                "created": now,
+                "deadline": draft.deadline,
+            }
+            rows.append(row)
+            events.append(self._event(actor, "create", None, State.DRAFT, now, ""))
+        ids = self.repo.add_many(rows, events)
+        if draft.submit:
+            for request_id in ids:
+                self.act(actor, request_id, Action.SUBMIT)
+        return [self.get(actor, i) for i in ids]
+
+    def _details(self, draft: RequestDraft) -> tuple[dict[str, Any], list[Problem]]:
+        problems: list[Problem] = []
+        if draft.kind not in KINDS:
+            problems.append(Problem(f"kind must be one of: {', '.join(KINDS)}", field="kind"))
+            return {}, problems
+        details: dict[str, Any] = {"description": draft.description.strip()}
+        if draft.kind == "assistance":
+            for name, value, parse in (
+                ("incident_category", draft.incident_category, parse_category),
+                ("sector", draft.sector, parse_sector),
+            ):
+                if value is None:
+                    problems.append(Problem(f"an assistance request needs {name}", field=name))
+                    continue
+                try:
+                    details[name] = parse(value)
+                except ValueError as exc:
+                    problems.append(Problem(str(exc), field=name))
+            bad = [a for a in draft.asks if a not in ASKS]
+            if bad or not draft.asks:
+                problems.append(Problem(f"asks must be some of: {', '.join(ASKS)}", field="asks"))
+            details["asks"] = sorted(set(draft.asks))
+        else:
+            if not draft.description.strip():
+                problems.append(Problem("describe the incident", field="description"))
+            if not draft.questions:
+                problems.append(
+                    Problem("a consultation asks at least one question", field="questions")
+                )
+            details["questions"] = [q.strip() for q in draft.questions if q.strip()]
+            details["next_steps"] = draft.next_steps.strip()
+            if draft.incident_category:
+                try:
+                    details["incident_category"] = parse_category(draft.incident_category)
+                except ValueError as exc:
+                    problems.append(Problem(str(exc), field="incident_category"))
+        return details, problems
+
+    # Moving -----------------------------------------------------------------------------
+    def side(self, actor: Principal, row: Any) -> Side | None:
+        if actor.org == row.requester_org:
+            return Side.REQUESTER
+        if actor.org == row.recipient_org and row.state != State.DRAFT:
+            return Side.RECIPIENT
+        return None
+
+    def _row(self, actor: Principal, request_id: int) -> Any:
+        row = self.repo.get(request_id)
+        if self.side(actor, row) is None:
+            raise NotFound(f"no request {request_id}")
+        return row
+
+    def act(
+        self, actor: Principal, request_id: int, action: Action, reason: str = ""
+    ) -> dict[str, Any]:
+        """Take ``action``; 409 listing the allowed actions when the workflow forbids it."""
+        row = self._row(actor, request_id)
+        state = State(row.state)
+        try:
+            target = decide(state, action, self.side(actor, row), actor.role, reason)
+        except IllegalTransition as exc:
+            allowed = ", ".join(exc.allowed) or "none"
+            raise Conflict(
+                f"{exc.why}; allowed now: {allowed}",
+                [Problem(f"allowed: {a}", field="action") for a in exc.allowed],
+            ) from None
+        now = self._clock()
+        values: dict[str, Any] = {"state": target.value}
+        if action is Action.SUBMIT:
+            limits = self._deadlines[Urgency(row.urgency)]
+            values.update(
+                submitted=now, ack_due=now + limits.acknowledge, respond_due=now + limits.respond
+            )
+        elif action is Action.ACKNOWLEDGE:
+            values["acknowledged"] = now
+        elif action is Action.RESPOND:
+            values["responded"] = now
+        elif action is Action.DECLINE:
+            values["decline_reason"] = reason.strip()
+        if target in FINAL:
+            values["finished"] = now
+        event = self._event(actor, action.value, state, target, now, reason.strip())
+        notices = self._notices(row, action, target, now)
+        self.repo.transition(request_id, state.value, values, event, notices)
+        return self.get(actor, request_id)
+
+    @staticmethod
+    def _event(
+        actor: Principal | None,
+        action: str,
+        source: State | None,
+        target: State | None,
+        now: datetime,
+        detail: str,
+    ) -> dict[str, Any]:
+        return {
+            "at": now,
+            "actor_org": actor.org if actor else None,
+            "actor_role": actor.role.value if actor and actor.role else None,
+            "action": action,
+            "source": source.value if source else None,
+            "target": target.value if target else None,
+            "detail": detail,
+        }
+
+    def _notices(
+        self, row: Any, action: Action, target: State, now: datetime
+    ) -> list[dict[str, Any]]:
+        """E-mails to the other party's contacts, and its webhooks, about one transition."""
+        to_org = (
+            row.recipient_org if action in (Action.SUBMIT, Action.WITHDRAW) else row.requester_org
+        )
+        if action is Action.CLOSE:
+            to_org = row.recipient_org
+        topic = f"request.{action.value}"
+        subject = f"[Accord {row.urgency}] {row.kind} request {row.id} is now {target}: {row.title}"
+        body = (
+            f"The {row.kind} request {row.id} ({row.title}) is now {target}.\n"
+            f"Open it: {self._base_url}/api/v1/requests/{row.id}\n"
+        )
+        out = [
+            notify.email(
+                to=c.email, subject=subject, body=body, topic=topic, org_id=to_org, now=now
+            )
+            for c in self._contacts.search(org_ids=[to_org])
+            if c.email and not c.groups
+        ]
+        payload = {"request": row.id, "case": row.case_id, "state": target.value}
+        return out + self._notifier.webhooks(to_org, topic, payload, now)
+
+    def escalate_overdue(self) -> int:
+        """Mark overdue requests escalated and notify the recipient's backups and liaison desks.
+
+        Runs from the scheduler; each request escalates once per late step.
+        """
+        now = self._clock()
+        count = 0
+        for row in self.repo.open_with_deadlines():
+            phase = overdue_phase(State(row.state), now, aware(row.ack_due), aware(row.respond_due))
+            if phase is None or row.escalated == phase:
+                continue
+            contacts = self._contacts.search(org_ids=[row.recipient_org])
+            backups = {b for c in contacts for b in c.backups}
+            # Escalation goes to every backup contact and to the liaison desks (diplomatic, 24/7).
+            chosen = [
+                c for c in contacts if c.id in backups or c.kind in ("diplomatic", "24-7-desk")
+            ]
+            subject = f"[Accord ESCALATION] {row.kind} request {row.id} is overdue to {phase}"
+            body = (
+                f"The {row.urgency} {row.kind} request {row.id} ({row.title}) was due to be "
+                f"{'acknowledged' if phase == 'acknowledge' else 'answered'} by "
+                f"{aware(row.ack_due if phase == 'acknowledge' else row.respond_due)}.\n"
+                f"Open it: {self._base_url}/api/v1/requests/{row.id}\n"
+            )
+            notices = [
+                notify.email(
+                    to=c.email,
+                    subject=subject,
+                    body=body,
+                    topic="request.escalated",
+                    org_id=row.recipient_org,
+                    now=now,
+                )
+                for c in chosen
+                if c.email
+            ]
+            notices += self._notifier.webhooks(
+                row.recipient_org, "request.escalated", {"request": row.id, "overdue": phase}, now
+            )
+            state = State(row.state)
+            event = self._event(None, "escalate", state, state, now, f"overdue to {phase}")
+            try:
+                self.repo.transition(row.id, state.value, {"escalated": phase}, event, notices)
+                count += 1
+            except Conflict:
+                continue  # moved on meanwhile; the next run looks again
+        return count
+
+    # Reading ----------------------------------------------------------------------------
+    def get(self, actor: Principal, request_id: int) -> dict[str, Any]:
+        row = self._row(actor, request_id)
+        return self.view(actor, row)
+
+    def view(
+        self, actor: Principal, row: Any, identities: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        """A request as a party sees it, with the actions open to ``actor`` now."""
+        if identities is None:
+            identities = self._orgs.identities([row.requester_org, row.recipient_org])
+        now = self._clock()
+        state = State(row.state)
+        return {
+            "id": row.id,
+            "case": row.case_id,
+            "kind": row.kind,
+            "title": row.title,
+            "requester": identities[row.requester_org],
+            "recipient": identities[row.recipient_org],
+            "requester_contact": row.requester_contact,
+            "urgency": row.urgency,
+            "tlp": row.tlp,
+            "details": row.details,
+            "evidence": row.evidence,
+            "state": state.value,
+            "escalated": row.escalated,
+            "overdue": overdue_phase(state, now, aware(row.ack_due), aware(row.respond_due)),
+            "allowed_actions": [
+                a.value for a in allowed_actions(state, self.side(actor, row), actor.role)
+            ],
+            "created": aware(row.created),
+            "deadline": aware(row.deadline),
+            "submitted": aware(row.submitted),
+            "acknowledge_due": aware(row.ack_due),
+            "respond_due": aware(row.respond_due),
+            "acknowledged": aware(row.acknowledged),
+            "responded": aware(row.responded),
+            "finished": aware(row.finished),
+            "decline_reason": row.decline_reason,
+        }
+
+    def box(
+        self, actor: Principal, box: str, state: str | None, before: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The actor's inbox (addressed to its organisation) or outbox, newest first."""
+        if actor.org is None:
+            raise Forbidden("only an organisation has requests")
+        if box not in ("inbox", "outbox"):
+            raise InvalidInput("box must be 'inbox' or 'outbox'")
+        if state is not None and state not in set(State):
+            raise InvalidInput(f"unknown state {state!r}; use one of: {', '.join(State)}")
+        rows = self.repo.page(org_id=actor.org, box=box, state=state, before=before, limit=limit)
+        identities = self._orgs.identities(
+            o for r in rows for o in (r.requester_org, r.recipient_org)
+        )
+        return [self.view(actor, r, identities) for r in rows]
+
+    def audit(self, actor: Principal, request_id: int) -> list[dict[str, Any]]:
+        self._row(actor, request_id)
+        identities = self._orgs.identities(
+            e.actor_org for e in self.repo.events(request_id) if e.actor_org is not None
+        )
+        return [
+            {
+                "at": aware(e.at),
+                "actor": identities.get(e.actor_org) if e.actor_org else None,
+                "role": e.actor_role,
+                "action": e.action,
+                "from": e.source,
+                "to": e.target,
+                "detail": e.detail,
+            }
+            for e in self.repo.events(request_id)
+        ]
+
+    # Messages ---------------------------------------------------------------------------
+    def post_message(
+        self, actor: Principal, request_id: int, body: str, attachments: Sequence[str]
+    ) -> dict[str, Any]:
+        """Add to the request's thread; attachments are STIX ids the author may read."""
+        row = self._row(actor, request_id)
+        if actor.role not in ACTING_ROLES:
+            raise Forbidden("readers may follow a request's thread, not write to it")
+        if not body.strip():
+            raise InvalidInput("a message needs text")
+        problems = []
+        for stix_id in attachments:
+            try:
+                self._evidence.get(actor, stix_id)
+            except NotFound:
+                problems.append(
+                    Problem(
+                        "no such object that you may read", object_id=stix_id, field="attachments"
+                    )
+                )
+        if problems:
+            raise InvalidInput("an attachment is not available to you", problems)
+        now = self._clock()
+        message_id = self.repo.add_message(
+            {
+                "request_id": row.id,
+                "at": now,
+                "author_org": actor.org,
+                "body": body.strip(),
+                "attachments": list(dict.fromkeys(attachments)),
+            }
+        )
+        return next(m for m in self.messages(actor, request_id) if m["id"] == message_id)
+
+    def messages(self, actor: Principal, request_id: int) -> list[dict[str, Any]]:
+        self._row(actor, request_id)
+        rows = self.repo.messages(request_id)
+        identities = self._orgs.identities(m.author_org for m in rows)
+        return [
+            {
+                "id": m.id,
+                "at": aware(m.at),
+                "author": identities[m.author_org],
+                "body": m.body,
+                "attachments": m.attachments,
+            }
+            for m in rows
+        ]
+
+    # Figures ----------------------------------------------------------------------------
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Per recipient state: median hours to acknowledge and to respond, share overdue."""
+        now = self._clock()
+        by_state: dict[str, list[Any]] = {}
+        for row in self.repo.for_metrics():
+            by_state.setdefault(row.recipient_state or "international", []).append(row)
+        out: dict[str, dict[str, Any]] = {}
+        for state, rows in sorted(by_state.items()):
+            to_ack = [
+                _hours(aware(r.acknowledged), aware(r.submitted)) for r in rows if r.acknowledged
+            ]
+            to_respond = [
+                _hours(aware(r.responded), aware(r.submitted)) for r in rows if r.responded
+            ]
+            late = [
+                r
+                for r in rows
+                if overdue_phase(State(r.state), now, aware(r.ack_due), aware(r.respond_due))
+                or (r.acknowledged and aware(r.acknowledged) > aware(r.ack_due))  # type: ignore[operator]
+                or (r.responded and aware(r.responded) > aware(r.respond_due))  # type: ignore[operator]
+            ]
+            out[state] = {
+                "requests": len(rows),
+                "median_hours_to_acknowledge": statistics.median(to_ack) if to_ack else None,
+                "median_hours_to_respond": statistics.median(to_respond) if to_respond else None,
+                "share_overdue": len(late) / len(rows),
+            }
+        return out
+
+
+def _hours(later: datetime | None, earlier: datetime | None) -> float:
+    assert later is not None and earlier is not None
+    return (later - earlier) / timedelta(hours=1)

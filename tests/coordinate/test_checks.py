@@ -1,0 +1,103 @@
+"""Communication checks: tokens by e-mail and API, idempotent acknowledgement, forged and
+expired links, reminders on the injected clock, results and trend.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.conftest import Clock
+from tests.coordinate.conftest import Region, contact
+
+LINK = re.compile(r"http://\S+/api/v1/checks/ack/(ack_[A-Za-z0-9_-]+)")
+
+
+def _start(region: Region, clock: Clock, **fields: object) -> dict[str, object]:
+    body = {"title": "Q4 ping", "deadline": (clock.now + timedelta(hours=8)).isoformat(), **fields}
+    response = region.client.post("/api/v1/checks", json=body, headers=region.auth["sg-liaison"])
+    assert response.status_code == 201, response.text
+    started: dict[str, object] = response.json()
+    return started
+
+
+def test_check_over_a_group_by_email_with_results(region: Region, clock: Clock) -> None:
+    my1 = contact(region, "my", email="a@mycert.example.org")
+    my2 = contact(region, "my", email="b@mycert.example.org", kind="diplomatic")
+    contact(region, "th", email="c@thaicert.example.org")
+    started = _start(region, clock, group="asean-certs")
+    targets = started["targets"]
+    assert isinstance(targets, list) and len(targets) == 2  # ThaiCERT is not in the group
+    region.node.coordination.tick()
+    mails = region.smtp.to("a@mycert.example.org")
+    assert len(mails) == 1
+    body = mails[0].get_content()
+    token = LINK.search(body).group(1)  # type: ignore[union-attr]
+    assert token == next(t["token"] for t in targets if t["contact"] == my1["id"])
+    c = region.client
+    shown = c.get(f"/api/v1/checks/ack/{token}").json()
+    assert shown["acknowledged"] is None and shown["contact"] == "Duty officer"
+    clock.advance(minutes=30)
+    first = c.post(f"/api/v1/checks/ack/{token}").json()
+    clock.advance(minutes=5)
+    again = c.post(f"/api/v1/checks/ack/{token}").json()
+    assert first["acknowledged"] == again["acknowledged"]  # idempotent
+    got = c.get(f"/api/v1/contacts/{my1['id']}", headers=region.auth["my"]).json()
+    assert got["last_confirmed"] == first["acknowledged"]
+    results = c.get(f"/api/v1/checks/{started['id']}", headers=region.auth["sg"]).json()
+    assert results["rate"] == 0.5 and results["median_seconds"] == 1800
+    assert results["p90_seconds"] == 1800
+    assert results["by_kind"]["technical"]["rate"] == 1.0
+    assert results["by_kind"]["diplomatic"]["rate"] == 0.0
+    assert results["by_state"]["MY"] == {"contacts": 2, "acknowledged": 1, "rate": 0.5}
+    assert [n["contact"] for n in results["never_answered"]] == [my2["id"]]
+    assert c.get(f"/api/v1/checks/{started['id']}", headers=region.auth["th"]).status_code == 404
+
+
+def test_forged_and_expired_tokens(region: Region, clock: Clock) -> None:
+    contact(region, "my")
+    started = _start(region, clock)
+    token = started["targets"][0]["token"]  # type: ignore[index]
+    c = region.client
+    assert c.post("/api/v1/checks/ack/ack_" + "A" * 43).status_code == 404
+    assert c.post(f"/api/v1/checks/ack/{token[:-1]}x").status_code == 404
+    assert c.get("/api/v1/checks/ack/nonsense").status_code == 404
+    clock.advance(hours=9)
+    expired = c.post(f"/api/v1/checks/ack/{token}")
+    assert expired.status_code == 409 and "expired" in expired.json()["detail"]
+    assert c.get(f"/api/v1/checks/ack/{token}").json()["expired"] is True
+
+
+def test_reminder_goes_once_to_those_who_have_not_answered(region: Region, clock: Clock) -> None:
+    contact(region, "my", email="quick@mycert.example.org")
+    contact(region, "my", email="slow@mycert.example.org")
+    started = _start(region, clock)
+    quick = next(t for t in started["targets"] if t["contact"] == 1)  # type: ignore[attr-defined]
+    region.client.post(f"/api/v1/checks/ack/{quick['token']}")
+    clock.advance(hours=5)
+    assert region.node.coordination.tick().reminders == 0
+    clock.advance(hours=1, minutes=1)  # 75 % of the 8 h window
+    assert region.node.coordination.tick().reminders == 1
+    assert region.node.coordination.tick().reminders == 0
+    slow = [m["Subject"] for m in region.smtp.to("slow@mycert.example.org")]
+    assert len(slow) == 2 and slow[1].startswith("[Accord] Reminder")
+    assert len(region.smtp.to("quick@mycert.example.org")) == 1
+
+
+def test_trend_across_checks_and_bad_input(region: Region, clock: Clock) -> None:
+    contact(region, "my")
+    first = _start(region, clock)
+    region.client.post(f"/api/v1/checks/ack/{first['targets'][0]['token']}")  # type: ignore[index]
+    _start(region, clock, title="Q1 ping")
+    trend = region.client.get("/api/v1/checks/trend", headers=region.auth["sg"]).json()
+    assert [t["rate"] for t in trend] == [1.0, 0.0]
+    c, h = region.client, region.auth["sg-liaison"]
+    past = {"title": "late", "deadline": (clock.now - timedelta(hours=1)).isoformat()}
+    assert c.post("/api/v1/checks", json=past, headers=h).status_code == 400
+    naive = {"title": "naive", "deadline": "2030-01-01T00:00:00"}
+    assert c.post("/api/v1/checks", json=naive, headers=h).status_code == 400
+    none = {"title": "x", "deadline": "2030-01-01T00:00:00Z", "states": ["TH"]}
+    assert c.post("/api/v1/checks", json=none, headers=h).status_code == 400
+    bad_state = {**none, "states": ["ZZ"]}
+    assert c.post("/api/v1/checks", json=bad_state, headers=h).status_code == 400
+    assert c.post("/api/v1/checks", json=none, headers=region.auth["sg"]).status_code == 403
