@@ -1,0 +1,52 @@
+"""Matching: check a batch of observables against the indicators the caller may read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.detect_schemas import CorrelationPublic, MatchesPublic, MatchPublic, MatchRequest
+from accord.domain.model import Principal
+from accord.node import Node
+
+router = APIRouter(tags=["detection"])
+
+
+def _match(node: Node, principal: Principal, body: MatchRequest) -> MatchesPublic:
+    loaded = node.detection.load(principal, subdomains=body.subdomains)
+    hits = node.detection.match_values(loaded, body.observables)
+    return MatchesPublic(
+        matches=[
+            MatchPublic(
+                index=i,
+                observable=body.observables[i],
+                indicator_id=h.indicator_id,
+                value=h.value,
+                field=h.field,
+            )
+            for i, found in enumerate(hits)
+            for h in found
+        ],
+        indicators=len(loaded.matchers),
+        fallback=loaded.matchers.stats.fallback,
+    )
+
+
+@router.post("/match", response_model=MatchesPublic)
+async def create_match(
+    body: MatchRequest, node: NodeDep, principal: CurrentPrincipal
+) -> MatchesPublic:
+    """Match observables against every indicator the caller may read, valid and not revoked."""
+    return await run_in_threadpool(_match, node, principal, body)
+
+
+@router.get("/objects/{stix_id}/correlations", response_model=list[CorrelationPublic])
+def read_correlations(
+    stix_id: str, node: NodeDep, principal: CurrentPrincipal
+) -> list[CorrelationPublic]:
+    """Objects the caller may read that share an observable value with this one."""
+    return [
+        CorrelationPublic(kind=c.kind, value=c.value, id=c.stix_id, type=c.type, owner=c.owner)
+        for c in node.correlations.of(principal, stix_id)
+    ]

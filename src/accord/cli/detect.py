@@ -1,0 +1,76 @@
+"""``accord match``: check logs against the indicators an organisation may read."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from accord.cli.common import act_as, app, err, open_node, progress
+from accord.detect.readers import FORMATS, ReadStats, parse_mapping, read_log
+from accord.detect.service import Match, tally
+
+
+@app.command()
+def match(
+    logs: Annotated[list[str], typer.Argument(help="Log files (gzip too); '-' reads stdin.")],
+    org: Annotated[str, typer.Option("--org", help="Match as this organisation.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"Log format: {', '.join(FORMATS)}.")
+    ] = "auto",
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="COLUMN=KIND for CSV/JSON (kinds: ipv4, domain, md5…)."),
+    ] = None,
+    subdomains: Annotated[
+        bool, typer.Option(help="A domain indicator also matches its subdomains.")
+    ] = False,
+    sightings: Annotated[
+        bool, typer.Option("--sightings", help="Report sightings back to indicators' owners.")
+    ] = False,
+) -> None:
+    """Print matches as JSON Lines on stdout and a summary table on stderr."""
+    node = open_node()
+    principal = act_as(node, org)
+    mapping = parse_mapping(field or []) or None
+    loaded = node.detection.load(principal, subdomains=subdomains)
+    stats = ReadStats()
+    found: list[Match] = []
+    with progress() as bar:
+        task = bar.add_task("matching", total=None)
+        for path in logs:
+            records = read_log(path, stats, fmt=fmt, mapping=mapping)
+            for hit in node.detection.match_records(loaded, records):
+                sys.stdout.write(orjson.dumps(hit.as_dict()).decode() + "\n")
+                found.append(hit)
+            bar.update(task, completed=stats.records)
+    sys.stdout.flush()
+    tallies = tally(found)
+    table = Table("", "count", title="accord match")
+    rows = [
+        ("indicators compiled", loaded.matchers.stats.compiled),
+        ("indicators on stix2-matcher (fallback)", loaded.matchers.stats.fallback),
+        ("indicators rejected (unparseable)", len(loaded.matchers.stats.rejected)),
+        ("indicators left out: revoked, expired, not yet valid", None),
+        ("lines read", stats.lines),
+        ("records", stats.records),
+        ("malformed lines", stats.malformed),
+        ("matches", len(found)),
+        ("indicators matched", len(tallies)),
+    ]
+    for label, value in rows:
+        shown = (
+            f"{loaded.revoked}, {loaded.expired}, {loaded.not_yet_valid}"
+            if value is None
+            else str(value)
+        )
+        table.add_row(label, shown)
+    err.print(table)
+    for name, line, reason in stats.examples:
+        err.print(f"malformed: {name} line {line}: {reason}", markup=False, highlight=False)
+    if sightings and tallies:
+        report = node.detection.report_sightings(principal, loaded, tallies)
+        err.print(f"{len(report.stored)} sightings reported to the indicators' owners")

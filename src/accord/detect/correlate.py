@@ -1,0 +1,142 @@
+"""Correlation: the same observable value in objects of different organisations.
+
+Every stored version's values (an indicator's compiled pattern values, a
+cyber-observable's value or hashes) go into the observable index inside the
+ingest transaction (``index_versions``, an ``Exchange`` listener), so correlation
+costs ingest one insert and a lookup costs a few indexed queries. A lookup shows
+only objects the gate lets the reader see, and a value carried by more than
+``common_threshold`` objects is "common" and skipped without a word, because even
+saying so would reveal that objects the reader may not see exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from accord.detect.observables import DOMAIN, DST, EMAIL, HASH_ALGORITHMS, address_key
+from accord.detect.patterns import PatternError, Unsupported, compile_pattern
+from accord.detect.warninglists import Warninglists
+from accord.domain.model import Principal
+from accord.exchange.service import Exchange
+from accord.store.accounts import OrganisationRepository
+from accord.store.detect import ObservableIndexRepository
+from accord.store.objects import NewVersion, ObjectBatch, VersionQuery
+
+_VALUE_TYPES = ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr")
+_CASELESS = (DOMAIN, EMAIL)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Correlation:
+    """Another readable object carrying one of the same values."""
+
+    kind: str
+    value: str
+    stix_id: str
+    type: str
+    owner: str
+
+
+def _normal(kind: str, value: str) -> tuple[str, str]:
+    if kind == DST:
+        kind = address_key(value) or DOMAIN
+    if kind in _CASELESS or ":hashes." in kind:
+        value = value.lower()
+    return kind, value
+
+
+def values_of(obj: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (observable key, value) pairs an object carries, normalised for comparison."""
+    found: set[tuple[str, str]] = set()
+    sco_type = obj.get("type")
+    if sco_type == "indicator" and obj.get("pattern_type", "stix") == "stix":
+        pattern = obj.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                conjunctions = compile_pattern(pattern)
+            except (PatternError, Unsupported):
+                conjunctions = ()
+            for conjunction in conjunctions:
+                for test in conjunction.tests:
+                    for value in test.values:
+                        found.add(_normal(f"{conjunction.type}:{test.path}", value))
+    elif sco_type in _VALUE_TYPES and isinstance(obj.get("value"), str):
+        found.add(_normal(f"{sco_type}:value", obj["value"]))
+    elif sco_type in ("file", "x509-certificate") and isinstance(obj.get("hashes"), dict):
+        for algorithm in HASH_ALGORITHMS:
+            value = obj["hashes"].get(algorithm)
+            if isinstance(value, str):
+                found.add(_normal(f"{sco_type}:hashes.{algorithm}", value))
+    return found
+
+
+class Correlations:
+    """Index values on ingest; answer which readable objects share an object's values."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        index: ObservableIndexRepository,
+        orgs: OrganisationRepository,
+        *,
+        common_threshold: int = 50,
+        excluded: Sequence[str] = (),
+        warninglists: Warninglists | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._index = index
+        self._orgs = orgs
+        self.common_threshold = common_threshold
+        self._excluded = frozenset(v.lower() for v in excluded)
+        self._warninglists = warninglists
+
+    def _wanted(self, value: str) -> bool:
+        if value.lower() in self._excluded:
+            return False
+        return not (self._warninglists and self._warninglists.check(value))
+
+    def index_versions(self, batch: ObjectBatch, versions: Sequence[NewVersion]) -> None:
+        """Record the values of newly stored versions, in their transaction."""
+        for version in versions:
+            if version.type not in ("indicator", "file", "x509-certificate", *_VALUE_TYPES):
+                continue
+            values = [kv for kv in values_of(orjson.loads(version.doc)) if self._wanted(kv[1])]
+            ObservableIndexRepository.add(
+                batch.connection, version.stix_id, version.modified, version.owner, values
+            )
+
+    def of(self, principal: Principal, stix_id: str) -> list[Correlation]:
+        """Objects ``principal`` may read that share a value with ``stix_id`` (NotFound if
+        ``stix_id`` is absent or unreadable), by value, then id."""
+        row, _ = self._exchange.get(principal, stix_id)
+        found: list[tuple[str, str, str, int]] = []
+        for value in self._index.values(stix_id, row.modified):
+            if not self._wanted(value.value):
+                continue
+            if self._index.object_count(value.key) > self.common_threshold:
+                continue
+            carriers = [
+                c
+                for c in self._index.carriers(value.key, 4 * self.common_threshold + 4)
+                if c.stix_id != stix_id
+            ]
+            if not carriers:
+                continue
+            ids = tuple(sorted({c.stix_id for c in carriers}))
+            query = VersionQuery(ids=ids, versions=("last",), limit=len(ids))
+            visible = {r.stix_id: r for r in self._exchange.store.versions_page(principal, query)}
+            for carrier in carriers:
+                other = visible.get(carrier.stix_id)
+                if other is not None and other.modified == carrier.modified:
+                    found.append((value.kind, value.value, other.stix_id, other.owner))
+                    visible.pop(carrier.stix_id)
+        identities = self._orgs.identities({owner for *_, owner in found})
+        types = {sid: sid.split("--", 1)[0] for _, _, sid, _ in found}
+        return sorted(
+            Correlation(kind, value, sid, types[sid], identities.get(owner, ""))
+            for kind, value, sid, owner in found
+        )

@@ -1,0 +1,253 @@
+"""Detection for one node: load the indicators a principal may use, match, report sightings.
+
+Indicators are read only through the policy gate (``Exchange.iter_all``): a
+principal matches with what it may read, valid now and not revoked. Sightings go
+back to each indicator's owner under the indicator's own marking, as STIX
+``sighting`` objects the matching organisation owns, scoped to the owner
+organisation as recipient, so federation carries them to the owner's node.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+import orjson
+
+from accord.detect.matcher import Hit, MatcherSet
+from accord.detect.observables import objects_of
+from accord.detect.readers import LogRecord
+from accord.detect.warninglists import Warninglists, shipped
+from accord.domain.model import Principal
+from accord.domain.scope import Scope
+from accord.domain.stix import format_timestamp, parse_timestamp
+from accord.domain.tlp import MARKING_IDS, TLP
+from accord.errors import Forbidden
+from accord.exchange.service import Exchange, IngestReport, ShareRequest
+from accord.store.accounts import OrganisationRepository
+from accord.store.objects import ObjectQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an indicator came from: its owner organisation and its marking."""
+
+    owner: int
+    tlp: TLP
+
+
+@dataclass(slots=True)
+class LoadedIndicators:
+    """A principal's usable indicators, compiled, with what was left out and why."""
+
+    matchers: MatcherSet
+    sources: dict[str, Source]
+    revoked: int = 0
+    expired: int = 0
+    not_yet_valid: int = 0
+    not_stix: int = 0
+    # Indicators with a value on a warning list, and the lists: flagged, still used.
+    flagged: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One indicator matched by one record."""
+
+    record: str
+    indicator_id: str
+    value: str | None
+    field: str | None
+    seen: datetime
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "indicator_id": self.indicator_id,
+            "value": self.value,
+            "field": self.field,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(slots=True)
+class Tally:
+    """Sightings of one indicator: how many, first and last seen."""
+
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    def add(self, seen: datetime) -> None:
+        self.count += 1
+        self.first_seen = seen if self.first_seen is None else min(self.first_seen, seen)
+        self.last_seen = seen if self.last_seen is None else max(self.last_seen, seen)
+
+
+@dataclass(slots=True)
+class SightingReport:
+    """What ``report_sightings`` stored: sighting ids per indicator, and what it skipped."""
+
+    stored: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _stamp_valid(obj: dict[str, Any], key: str) -> datetime | None:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+class Detection:
+    """Matching of logs and observables against the indicators a principal may read."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        orgs: OrganisationRepository,
+        clock: Callable[[], datetime],
+        warninglists: Warninglists | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._orgs = orgs
+        self._clock = clock
+        self.warninglists = warninglists or shipped()
+
+    def load(self, principal: Principal, *, subdomains: bool = False) -> LoadedIndicators:
+        """Compile every indicator ``principal`` may read that is valid now and not revoked."""
+        now = self._clock()
+        loaded = LoadedIndicators(MatcherSet((), subdomains=subdomains), {})
+        query = ObjectQuery(types=("indicator",), limit=1000)
+        for rows in self._exchange.iter_all(principal, query):
+            for row in rows:
+                if row.revoked:
+                    loaded.revoked += 1
+                    continue
+                obj = orjson.loads(row.doc)
+                if obj.get("pattern_type", "stix") != "stix" or not isinstance(
+                    obj.get("pattern"), str
+                ):
+                    loaded.not_stix += 1
+                    continue
+                valid_from = _stamp_valid(obj, "valid_from")
+                valid_until = _stamp_valid(obj, "valid_until")
+                if valid_from is not None and valid_from > now:
+                    loaded.not_yet_valid += 1
+                    continue
+                if valid_until is not None and valid_until <= now:
+                    loaded.expired += 1
+                    continue
+                loaded.matchers.add(row.stix_id, obj["pattern"])
+                loaded.sources[row.stix_id] = Source(row.owner, row.tlp)
+        self._flag(loaded)
+        return loaded
+
+    def _flag(self, loaded: LoadedIndicators) -> None:
+        matchers = loaded.matchers
+        for index, conjunction in matchers.conjunctions:
+            for test in conjunction.tests:
+                values = list(test.values)
+                if test.subnet is not None:
+                    s = test.subnet
+                    kind = IPv4Address if s.version == 4 else IPv6Address
+                    values.append(f"{kind(s.network)}/{s.prefix}")
+                for value in values:
+                    found = self.warninglists.check(value)
+                    if found:
+                        stix_id = matchers.ids[index]
+                        merged = set(loaded.flagged.get(stix_id, ())) | set(found)
+                        loaded.flagged[stix_id] = tuple(sorted(merged))
+
+    def match_records(
+        self, loaded: LoadedIndicators, records: Iterable[LogRecord]
+    ) -> Iterator[Match]:
+        """Every (record, indicator) match, in record order."""
+        matchers = loaded.matchers
+        warned: dict[str, tuple[str, ...]] = {}
+        for record in records:
+            objects = objects_of(record.fields, record.field_map)
+            if not objects:
+                continue
+            hits = matchers.match(objects)
+            if hits:
+                seen = record.seen or self._clock()
+                for hit in hits:
+                    warnings: tuple[str, ...] = ()
+                    if hit.value is not None:
+                        warnings = warned.get(hit.value) or self.warninglists.check(hit.value)
+                        if len(warned) < 100_000:
+                            warned[hit.value] = warnings
+                    yield Match(record.ref, hit.indicator_id, hit.value, hit.field, seen, warnings)
+
+    def match_values(self, loaded: LoadedIndicators, values: Iterable[str]) -> list[list[Hit]]:
+        """For each bare observable value (its kind recognised), the indicators it matches."""
+        return [
+            loaded.matchers.match(objects_of({"value": value}, {"value": "auto"}))
+            for value in values
+        ]
+
+    def report_sightings(
+        self,
+        principal: Principal,
+        loaded: LoadedIndicators,
+        tallies: dict[str, Tally],
+    ) -> SightingReport:
+        """Store one sighting per sighted indicator, shared back to the indicator's owner.
+
+        Each sighting is owned by ``principal``'s organisation, marked with the
+        indicator's TLP and distributed to the owner organisation as recipient (only
+        kept by ourselves when we own the indicator). Each is its own transaction.
+        """
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only an admin or analyst may report sightings")
+        ours = self._orgs.get(principal.org).identity_id
+        owners = self._orgs.identities({loaded.sources[i].owner for i in tallies})
+        now = format_timestamp(self._clock())
+        report = SightingReport()
+        for indicator_id, tally in sorted(tallies.items()):
+            source = loaded.sources[indicator_id]
+            if tally.count < 1 or tally.first_seen is None or tally.last_seen is None:
+                report.skipped.append(indicator_id)
+                continue
+            sighting_id = f"sighting--{uuid.uuid4()}"
+            sighting: dict[str, Any] = {
+                "type": "sighting",
+                "spec_version": "2.1",
+                "id": sighting_id,
+                "created": now,
+                "modified": now,
+                "created_by_ref": ours,
+                "sighting_of_ref": indicator_id,
+                "count": min(tally.count, 999_999_999),
+                "first_seen": format_timestamp(tally.first_seen),
+                "last_seen": format_timestamp(tally.last_seen),
+                "where_sighted_refs": [ours],
+                "object_marking_refs": [MARKING_IDS[source.tlp]],
+            }
+            if source.owner == principal.org:
+                request = ShareRequest(tlp=source.tlp, scope=Scope.ORGANISATION)
+            else:
+                request = ShareRequest(
+                    tlp=source.tlp, scope=Scope.RECIPIENTS, recipients=(owners[source.owner],)
+                )
+            result: IngestReport = self._exchange.ingest(principal, sighting, request)
+            if result.stored:
+                report.stored[indicator_id] = sighting_id
+        return report
+
+
+def tally(matches: Iterable[Match]) -> dict[str, Tally]:
+    """Matches aggregated per indicator."""
+    tallies: dict[str, Tally] = {}
+    for m in matches:
+        tallies.setdefault(m.indicator_id, Tally()).add(m.seen)
+    return tallies

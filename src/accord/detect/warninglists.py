@@ -1,0 +1,73 @@
+"""Warning lists: values that are almost never worth an alert (private ranges, examples…).
+
+Small lists ship in ``accord/detect/data`` (one value a line, ``#`` comments):
+address ranges as CIDR, domains as names that also cover their subdomains. An
+indicator or a match on a listed value is flagged, never dropped: the analyst decides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+
+from accord.detect.matcher import parent_domains
+
+SHIPPED = ("private", "documentation", "resolvers", "top-domains")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Warninglists:
+    """Named lists of networks and domains; ``check`` says which lists hold a value."""
+
+    def __init__(self, lists: Mapping[str, Iterable[str]]) -> None:
+        self._networks: list[tuple[str, Network]] = []
+        self._domains: dict[str, list[str]] = {}
+        for name, values in lists.items():
+            for value in values:
+                try:
+                    self._networks.append((name, ipaddress.ip_network(value, strict=False)))
+                except ValueError:
+                    self._domains.setdefault(value.lower().rstrip("."), []).append(name)
+
+    def check(self, value: str) -> tuple[str, ...]:
+        """The names of the lists ``value`` (an address, CIDR, domain or URL) is on."""
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            net = None
+        if net is not None:
+            return tuple(
+                sorted(
+                    {
+                        name
+                        for name, listed in self._networks
+                        if listed.version == net.version and net.subnet_of(listed)  # type: ignore[arg-type]
+                    }
+                )
+            )
+        host = value.split("://", 1)[1].split("/", 1)[0] if "://" in value else value
+        host = host.rsplit("@", 1)[-1].split(":", 1)[0].lower().rstrip(".")
+        if host and host[0].isdigit():
+            found = self.check(host) if host != value else ()
+            if found:
+                return found
+        names: set[str] = set()
+        for candidate in (host, *parent_domains(host)):
+            names.update(self._domains.get(candidate, ()))
+        return tuple(sorted(names))
+
+
+@cache
+def shipped() -> Warninglists:
+    """The lists shipped with Accord."""
+    folder = resources.files("accord.detect") / "data"
+    lists: dict[str, list[str]] = {}
+    for name in SHIPPED:
+        text = (folder / f"{name}.txt").read_text()
+        lists[name] = [
+            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        ]
+    return Warninglists(lists)
