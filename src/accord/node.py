@@ -12,6 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from accord.accounts import Accounts
+from accord.coordinate.service import Coordination
+from accord.detect.correlate import Correlations
+from accord.detect.service import Detection
+from accord.detect.warninglists import shipped
 from accord.exchange.service import Exchange
 from accord.exchange.taxii import Taxii
 from accord.federation.keys import load_or_create
@@ -24,6 +28,7 @@ from accord.store.accounts import (
     UserRepository,
 )
 from accord.store.db import create_db_engine, migrate
+from accord.store.detect import ObservableIndexRepository
 from accord.store.objects import SQLObjectStore
 from accord.store.peers import PeerRepository
 from accord.store.statuses import StatusRepository
@@ -56,6 +61,11 @@ class Node:
             default_tlp=settings.default_tlp,
             clock=clock,
         )
+        self.detection = Detection(self.exchange, orgs, clock)
+        self.correlations = Correlations(
+            self.exchange, ObservableIndexRepository(self.engine), orgs, warninglists=shipped()
+        )
+        self.exchange.listeners.append(self.correlations.index_versions)
         self.taxii = Taxii(self.exchange, orgs, groups, StatusRepository(self.engine), clock)
         self.federation = Federation(
             self.key,
@@ -68,6 +78,8 @@ class Node:
             clock,
             timedelta(seconds=settings.federation_max_skew),
         )
+
+        self.coordination = Coordination(self.engine, settings, orgs, groups, self.exchange, clock)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:

@@ -36,6 +36,30 @@ class Settings(BaseSettings):
         default=300, gt=0, description="Largest clock difference accepted from a peer, seconds."
     )
     page_size_max: int = Field(default=10_000, ge=1, description="Largest page a list returns.")
+    # Coordination (points of contact, checks, requests): notifications and deadlines.
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for notifications.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade SMTP with STARTTLS.")
+    smtp_username: str | None = Field(default=None, description="SMTP login; omit: none.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_sender: str = Field(
+        default="accord@localhost", description="From address of notifications."
+    )
+    smtp_timeout: float = Field(default=10, gt=0, description="Seconds to wait for SMTP.")
+    notify_attempts: int = Field(default=5, ge=1, description="Tries before giving up a message.")
+    notify_backoff: float = Field(
+        default=30, gt=0, description="Seconds before the first retry; doubles each time."
+    )
+    coordination_interval: float = Field(
+        default=30, ge=0.1, description="Seconds between reminder/escalation/delivery runs."
+    )
+    check_reminder_at: float = Field(
+        default=0.75, gt=0, lt=1, description="Share of a check's window after which to remind."
+    )
+    request_deadlines: dict[str, tuple[float, float]] = Field(
+        default={"critical": (2, 24), "high": (8, 72), "medium": (24, 168), "low": (72, 720)},
+        description="Hours to acknowledge and to respond, per urgency (JSON).",
+    )
 
     @field_validator("node_state")
     @classmethod
@@ -46,6 +70,16 @@ class Settings(BaseSettings):
     @classmethod
     def _tlp(cls, value: object) -> object:
         return TLP.parse(value) if isinstance(value, str) else value
+
+    @field_validator("request_deadlines")
+    @classmethod
+    def _deadlines(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        wanted = {"critical", "high", "medium", "low"}
+        if set(value) != wanted:
+            raise ValueError(f"give hours for exactly: {', '.join(sorted(wanted))}")
+        if any(not 0 < ack <= respond for ack, respond in value.values()):
+            raise ValueError("each urgency needs 0 < hours to acknowledge <= hours to respond")
+        return value
 
     @property
     def base_url(self) -> str:

@@ -33,9 +33,12 @@ def _settings(database_url: str, name: str) -> Settings:
 
 @contextmanager
 def cluster(
-    tmp: Path, names: list[str], edges: list[tuple[str, str]]
+    tmp: Path, names: list[str], edges: list[tuple[str, str]], sync_interval: str = "3600"
 ) -> Iterator[dict[str, Member]]:
-    """Start one node per name (the first on PostgreSQL when configured) and peer the edges."""
+    """Start one node per name (the first on PostgreSQL when configured) and peer the edges.
+
+    A node's scheduler reads its peers afresh on every round, so peering after start works.
+    """
     with ExitStack() as stack:
         members: dict[str, Member] = {}
         for i, name in enumerate(names):
@@ -47,7 +50,7 @@ def cluster(
             node = Node.open(_settings(url, name))
             stack.callback(node.close)
             base, env = stack.enter_context(
-                running_node(work, database_url=url, node_name=name, sync_interval="3600")
+                running_node(work, database_url=url, node_name=name, sync_interval=sync_interval)
             )
             members[name] = Member(name, base, url, env, node)
         for a, b in edges:

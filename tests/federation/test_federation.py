@@ -248,6 +248,19 @@ def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:
         assert shared["n1"] not in {r.row.stix_id for r in back}
 
 
+def test_serve_syncs_on_schedule(tmp_path: Path) -> None:
+    with cluster(tmp_path, NAMES[:2], [("alpha", "bravo")], sync_interval="1") as m:
+        alpha = m["alpha"].node
+        alpha.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
+        obj = indicator(tlp=TLP.GREEN)
+        alpha.exchange.ingest(_as(alpha, "alpha-cert"), obj, ShareRequest(scope=Scope.FEDERATION))
+        deadline = time.monotonic() + 90
+        while obj["id"] not in _ids(m["bravo"].node) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert obj["id"] in _ids(m["bravo"].node)
+        assert alpha.federation.peers.get("bravo").last_success is not None
+
+
 def _feed_id() -> str:
     from accord.domain.collections import FEDERATION_COLLECTION
 

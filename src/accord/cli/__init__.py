@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from sqlalchemy.exc import OperationalError
 
-from accord.cli import accounts, federation, node, objects  # noqa: F401  (they register commands)
+from accord.cli import accounts, coordinate, detect, federation, node, objects  # noqa: F401  (they register commands)
 from accord.cli.common import app, err
 from accord.errors import AccordError
 

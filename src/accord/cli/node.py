@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from accord.cli.common import app, err, open_node, out, progress
+from accord.coordinate.service import CoordinationScheduler
 from accord.federation.scheduler import SyncScheduler
 from accord.node import Node
 from accord.settings import Settings
@@ -27,10 +28,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (ACCORD_PORT).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (ACCORD_WORKERS).")] = None,
 ) -> None:
-    """Run the node's web server, and sync with peers on schedule."""
+    """Run the node's web server; sync with peers, send reminders and escalations on schedule."""
     import uvicorn
 
-    from accord.api import create_app
+    from accord.api import create_app, settle
 
     for key, value in (("host", host), ("port", port), ("workers", workers)):
         if value is not None:  # worker processes read their settings from the environment
@@ -44,9 +45,13 @@ def serve(
     # One scheduler per node, in this process, however many workers serve HTTP.
     scheduler = SyncScheduler(node)
     scheduler.start()
-    app_or_factory: Any = (
-        create_app(node=node) if settings.workers == 1 else "accord.api:create_app"
-    )
+    coordination = CoordinationScheduler(node.coordination, settings.coordination_interval)
+    coordination.start()
+    if settings.workers == 1:
+        app_or_factory: Any = create_app(node=node)
+        settle()
+    else:
+        app_or_factory = "accord.api:create_server_app"
     try:
         uvicorn.run(
             app_or_factory,
@@ -57,6 +62,7 @@ def serve(
             log_level="warning",
         )
     finally:
+        coordination.stop()
         scheduler.stop()
 
 
