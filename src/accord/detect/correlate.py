@@ -101,13 +101,13 @@ class Correlations:
 
     def index_versions(self, batch: ObjectBatch, versions: Sequence[NewVersion]) -> None:
         """Record the values of newly stored versions, in their transaction."""
+        entries = []
         for version in versions:
             if version.type not in ("indicator", "file", "x509-certificate", *_VALUE_TYPES):
                 continue
             values = [kv for kv in values_of(orjson.loads(version.doc)) if self._wanted(kv[1])]
-            ObservableIndexRepository.add(
-                batch.connection, version.stix_id, version.modified, version.owner, values
-            )
+            entries.append((version.stix_id, version.modified, version.owner, values))
+        ObservableIndexRepository.add(batch.connection, entries)  # one multi-row insert
 
     def of(self, principal: Principal, stix_id: str) -> list[Correlation]:
         """Objects ``principal`` may read that share a value with ``stix_id`` (NotFound if

@@ -23,31 +23,41 @@ class Warninglists:
     """Named lists of networks and domains; ``check`` says which lists hold a value."""
 
     def __init__(self, lists: Mapping[str, Iterable[str]]) -> None:
-        self._networks: list[tuple[str, Network]] = []
+        # Networks by (IP version, prefix length): a lookup is one shift and one dict hit
+        # per prefix length listed, not a walk over every listed network. Ingest asks
+        # this for every value of every indicator.
+        self._networks: dict[tuple[int, int], dict[int, set[str]]] = {}
         self._domains: dict[str, list[str]] = {}
         for name, values in lists.items():
             for value in values:
                 try:
-                    self._networks.append((name, ipaddress.ip_network(value, strict=False)))
+                    net: Network = ipaddress.ip_network(value, strict=False)
                 except ValueError:
                     self._domains.setdefault(value.lower().rstrip("."), []).append(name)
+                    continue
+                table = self._networks.setdefault((net.version, net.prefixlen), {})
+                table.setdefault(int(net.network_address), set()).add(name)
+
+    def _in_networks(self, net: Network) -> set[str]:
+        bits = net.max_prefixlen
+        address = int(net.network_address)
+        names: set[str] = set()
+        for (version, prefixlen), table in self._networks.items():
+            if version == net.version and prefixlen <= net.prefixlen:
+                shift = bits - prefixlen
+                names.update(table.get((address >> shift) << shift, ()))
+        return names
 
     def check(self, value: str) -> tuple[str, ...]:
         """The names of the lists ``value`` (an address, CIDR, domain or URL) is on."""
-        try:
-            net = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            net = None
+        net: Network | None = None
+        if "." in value or ":" in value:  # hashes and names without dots are never networks
+            try:
+                net = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                net = None
         if net is not None:
-            return tuple(
-                sorted(
-                    {
-                        name
-                        for name, listed in self._networks
-                        if listed.version == net.version and net.subnet_of(listed)  # type: ignore[arg-type]
-                    }
-                )
-            )
+            return tuple(sorted(self._in_networks(net)))
         host = value.split("://", 1)[1].split("/", 1)[0] if "://" in value else value
         host = host.rsplit("@", 1)[-1].split(":", 1)[0].lower().rstrip(".")
         if host and host[0].isdigit():

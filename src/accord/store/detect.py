@@ -58,8 +58,10 @@ class ObservableIndexRepository:
 
     @staticmethod
     def add(
-        conn: Connection, stix_id: str, modified: str, owner: int, values: Iterable[tuple[str, str]]
+        conn: Connection,
+        entries: Iterable[tuple[str, str, int, Iterable[tuple[str, str]]]],
     ) -> None:
+        """Index (stix_id, modified, owner, values) entries with one statement."""
         rows = [
             {
                 "stix_id": stix_id,
@@ -69,6 +71,7 @@ class ObservableIndexRepository:
                 "value": value,
                 "value_key": value_key(kind, value),
             }
+            for stix_id, modified, owner, values in entries
             for kind, value in sorted(set(values))
         ]
         if rows:

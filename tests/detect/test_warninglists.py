@@ -1,0 +1,34 @@
+"""The warninglists' network lookup: it says what a walk over every listed network says."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accord.detect.warninglists import Warninglists
+
+
+@given(
+    listed=st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 32)), min_size=1, max_size=12
+    ),
+    probes=st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(16, 32)), max_size=12),
+)
+def test_network_lookup_equals_brute_force(
+    listed: list[tuple[int, int]], probes: list[tuple[int, int]]
+) -> None:
+    nets = {
+        f"l{i}": [str(ipaddress.ip_network((addr, plen), strict=False))]
+        for i, (addr, plen) in enumerate(listed)
+    }
+    lists = Warninglists(nets)
+    for addr, plen in probes:
+        probe = ipaddress.ip_network((addr, plen), strict=False)
+        expected = sorted(
+            name
+            for name, (value,) in nets.items()
+            if probe.subnet_of(ipaddress.ip_network(value))  # type: ignore[arg-type]
+        )
+        assert list(lists.check(str(probe))) == expected
