@@ -101,3 +101,21 @@ def test_trend_across_checks_and_bad_input(region: Region, clock: Clock) -> None
     bad_state = {**none, "states": ["ZZ"]}
     assert c.post("/api/v1/checks", json=bad_state, headers=h).status_code == 400
     assert c.post("/api/v1/checks", json=none, headers=region.auth["sg"]).status_code == 403
+
+
+def test_acknowledgement_writes_a_history_row_like_a_manual_confirm(
+    region: Region, clock: Clock
+) -> None:
+    made = contact(region, "my")
+    c = region.client
+    confirmed = c.post(f"/api/v1/contacts/{made['id']}/confirm", headers=region.auth["my"])
+    assert confirmed.status_code == 200
+    token = _start(region, clock)["targets"][0]["token"]  # type: ignore[index]
+    clock.advance(minutes=10)
+    acked = c.post(f"/api/v1/checks/ack/{token}").json()
+    assert c.post(f"/api/v1/checks/ack/{token}").status_code == 200  # a repeat adds nothing
+    history = c.get(f"/api/v1/contacts/{made['id']}/history", headers=region.auth["my"]).json()
+    assert [h["action"] for h in history] == ["created", "confirmed", "confirmed"]
+    assert [h["version"] for h in history] == [1, 2, 3]
+    got = c.get(f"/api/v1/contacts/{made['id']}", headers=region.auth["my"]).json()
+    assert got["version"] == 3 and got["last_confirmed"] == acked["acknowledged"]

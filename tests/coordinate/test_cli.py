@@ -8,6 +8,7 @@ import orjson
 import pytest
 import vobject
 
+from accord.cli.common import open_node
 from tests.coordinate.conftest import Sink
 from tests.test_cli import run
 
@@ -76,3 +77,66 @@ def test_directory_check_and_log(
     assert code == 2 and "unknown action" in err
     code, _, err = run(capsys, "request", "act", "7", "close", "--org", "MyCERT")
     assert code == 5 and "no request" in err
+
+
+def test_request_new_files_both_kinds_and_contact_show(capsys: pytest.CaptureFixture[str]) -> None:
+    for name, state in (("SingCERT", "SG"), ("MyCERT", "MY"), ("ThaiCERT", "TH")):
+        assert run(capsys, "org", "add", name, "--kind", "national-cert", "--state", state)[0] == 0
+    code, out, err = run(
+        capsys,
+        *("contact", "add", "--org", "MyCERT", "--kind", "technical", "--name", "Desk"),
+        *("--email", "desk@mycert.example.org", "--language", "ms"),
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, "contact", "show", "1")
+    assert code == 0 and "desk@mycert.example.org" in out and "MyCERT" in out
+    assert run(capsys, "contact", "show", "99")[0] == 5
+    code, out, err = run(
+        capsys,
+        *("request", "new", "--kind", "assistance", "--org", "SingCERT"),
+        *("--to", "MyCERT", "--to", "ThaiCERT", "--urgency", "high"),
+        *("--category", "availability/ddos", "--sector", "energy", "--ask", "mitigation"),
+        *("--title", "DDoS on the grid", "--tlp", "green"),
+        *("--deadline", "2099-01-01T00:00:00+08:00"),
+    )
+    assert code == 0, err
+    assert "request 1 to" in out and "request 2 to" in out and "submitted" in out
+    code, out, _ = run(capsys, "request", "list", "--org", "MyCERT")
+    assert "DDoS on the grid" in out and "submitted" in out
+    code, out, err = run(
+        capsys,
+        *("request", "new", "--kind", "consultation", "--org", "MyCERT", "--to", "SingCERT"),
+        *("--urgency", "low", "--title", "Attribution of the grid attack", "--draft"),
+        *("--description", "Traffic from a shared host.", "--question", "Do you see it too?"),
+    )
+    assert code == 0 and "request 3" in out and "draft" in out, err
+    code, _, err = run(
+        capsys,
+        *("request", "new", "--kind", "assistance", "--org", "SingCERT", "--to", "Nowhere"),
+        *("--urgency", "soon", "--title", "X", "--evidence", "indicator--nope"),
+    )
+    assert code == 2 and "invalid fields" in err and "Traceback" not in err
+    code, _, err = run(
+        capsys,
+        *("request", "new", "--kind", "consultation", "--org", "SingCERT", "--to", "MyCERT"),
+        *("--urgency", "low", "--title", "X", "--question", "Q?", "--deadline", "tomorrow"),
+    )
+    assert code == 2 and "invalid deadline" in err
+
+
+def test_webhooks_are_listed_and_deleted_by_the_operator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(capsys, "org", "add", "MyCERT", "--kind", "national-cert", "--state", "MY")[0] == 0
+    node = open_node()
+    org_id = node.accounts.orgs.find("MyCERT").id
+    hook_id = node.coordination.notifier.add_webhook(
+        org_id, "https://soc.example.org/h", "s3cret-webhook-key-0123456789"
+    )
+    node.close()
+    code, out, _ = run(capsys, "webhook", "list")
+    assert code == 0 and "https://soc.example.org/h" in out and "s3cret" not in out
+    code, out, _ = run(capsys, "webhook", "delete", str(hook_id))
+    assert code == 0 and "deleted" in out
+    code, _, err = run(capsys, "webhook", "delete", str(hook_id))
+    assert code == 5 and "no webhook" in err

@@ -251,3 +251,35 @@ def test_starttls_verifies_the_server_certificate(
         controller.stop()
     assert outcomes == [0, 1]  # an untrusted certificate is refused, a trusted one used
     assert [m["To"] for m in sink.messages] == ["d@example.org"]
+
+
+def test_admins_list_and_delete_webhooks_and_only_http_urls_register(region: Region) -> None:
+    c = region.client
+    hook = c.post(
+        "/api/v1/webhooks",
+        json={"url": "https://soc.mycert.example.org/hook", "secret": SECRET},
+        headers=region.auth["my"],
+    )
+    assert hook.status_code == 201
+    for url in ("ftp://soc.example.org/hook", "javascript:alert(1)", "https://", "http:///x"):
+        bad = c.post(
+            "/api/v1/webhooks", json={"url": url, "secret": SECRET}, headers=region.auth["my"]
+        )
+        assert bad.status_code == 400, url
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert bad.json()["problems"][0]["field"] == "url"
+    listed = c.get("/api/v1/webhooks", headers=region.auth["admin"])
+    assert listed.status_code == 200
+    assert [(h["id"], h["organisation"], h["url"]) for h in listed.json()] == [
+        (hook.json()["id"], region.my.identity_id, "https://soc.mycert.example.org/hook")
+    ]
+    assert SECRET not in listed.text
+    assert c.get("/api/v1/webhooks", headers=region.auth["my"]).status_code == 403
+    path = f"/api/v1/webhooks/{hook.json()['id']}"
+    assert c.delete(path, headers=region.auth["my"]).status_code == 403
+    assert c.delete(path, headers=region.auth["admin"]).status_code == 204
+    assert c.delete(path, headers=region.auth["admin"]).status_code == 404
+    assert c.get("/api/v1/webhooks", headers=region.auth["admin"]).json() == []
+    assert (
+        region.node.coordination.notifier.webhooks(region.my.id, "t", {}, region.node.clock()) == []
+    )

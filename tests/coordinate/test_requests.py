@@ -261,3 +261,32 @@ def test_consultation_uses_the_same_engine_and_its_own_template(region: Region) 
     assert items[0]["details"]["questions"] == ["Is this a research scanner?"]
     assert _act(region, "th", items[0]["id"], "acknowledge").json()["state"] == "acknowledged"
     assert _act(region, "my", items[1]["id"], "decline", "not ours").json()["state"] == "declined"
+
+
+def test_requester_deadline_shortens_the_respond_deadline_and_drives_escalation(
+    region: Region, clock: Clock
+) -> None:
+    wanted_by = clock.now + timedelta(hours=6)
+    filed = _file(region, urgency="high", deadline=wanted_by.isoformat())
+    assert datetime.fromisoformat(filed["respond_due"]) == wanted_by  # not the high urgency's
+    assert datetime.fromisoformat(filed["deadline"]) == wanted_by
+    # A deadline earlier than even the time to acknowledge makes both due then.
+    soon = clock.now + timedelta(minutes=30)
+    tight = _file(region, deadline=soon.isoformat())
+    assert datetime.fromisoformat(tight["acknowledge_due"]) == soon
+    assert datetime.fromisoformat(tight["respond_due"]) == soon
+    # A later deadline leaves the urgency's in place.
+    loose = _file(region, deadline=(clock.now + timedelta(days=30)).isoformat())
+    assert datetime.fromisoformat(loose["respond_due"]) == clock.now + timedelta(hours=24)
+    for rid in (filed["id"], tight["id"], loose["id"]):
+        assert _act(region, "my", rid, "acknowledge").status_code == 200
+    clock.advance(hours=5, minutes=59)
+    assert region.node.coordination.tick().escalations == 1  # only the tight one
+    clock.advance(minutes=2)
+    assert region.node.coordination.tick().escalations == 1  # now the requester's deadline
+    view = region.client.get(f"/api/v1/requests/{filed['id']}", headers=region.auth["my"]).json()
+    assert view["escalated"] == "respond" and view["overdue"] == "respond"
+    loose_view = region.client.get(
+        f"/api/v1/requests/{loose['id']}", headers=region.auth["my"]
+    ).json()
+    assert loose_view["escalated"] is None

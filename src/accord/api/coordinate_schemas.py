@@ -100,5 +100,5 @@ class CheckStarted(BaseModel):
 
 # What an organisation sends to register a webhook.
 class WebhookCreate(BaseModel):
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(description="An http(s) URL the node posts signed notifications to.")
     secret: str = Field(min_length=16, max_length=128)

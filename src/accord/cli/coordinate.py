@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from rich.table import Table
 from accord.cli.common import app, err, open_node, out
 from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
+from accord.coordinate.requests import RequestDraft
 from accord.coordinate.workflow import Action
 from accord.domain.model import Principal, Role
 from accord.errors import InvalidInput
@@ -22,10 +23,12 @@ contact_app = typer.Typer(help="The directory of points of contact.", no_args_is
 check_app = typer.Typer(help="Communication checks.", no_args_is_help=True)
 request_app = typer.Typer(help="Assistance requests and consultations.", no_args_is_help=True)
 notify_app = typer.Typer(help="Notifications: deliver and inspect the log.", no_args_is_help=True)
+webhook_app = typer.Typer(help="Organisations' webhooks (operator).", no_args_is_help=True)
 app.add_typer(contact_app, name="contact")
 app.add_typer(check_app, name="check")
 app.add_typer(request_app, name="request")
 app.add_typer(notify_app, name="notify")
+app.add_typer(webhook_app, name="webhook")
 
 Org = Annotated[str, typer.Option("--org", help="Organisation (name or identity id).")]
 
@@ -123,6 +126,30 @@ def contact_import(path: Path, org: Org) -> None:
     out.print(f"{len(added)} contacts imported")
 
 
+@contact_app.command("show")
+def contact_show(contact_id: int) -> None:
+    """One contact, every field."""
+    c = open_node().coordination.directory.get(None, contact_id)
+    for label, value in (
+        ("id", c.id),
+        ("organisation", f"{c.organisation_name} ({c.organisation})"),
+        ("state", c.state or "-"),
+        ("kind", c.kind),
+        ("name", c.name),
+        ("role", c.role or "-"),
+        ("email", c.email or "-"),
+        ("phone", c.phone or "-"),
+        ("messaging", c.messaging or "-"),
+        ("languages", " ".join(c.languages)),
+        ("timezone", c.timezone),
+        ("backups", " ".join(map(str, c.backups)) or "-"),
+        ("groups", " ".join(c.groups) or "-"),
+        ("last confirmed", f"{c.last_confirmed:%Y-%m-%d %H:%M} UTC" if c.last_confirmed else "-"),
+        ("version", c.version),
+    ):
+        out.print(f"{label:<15} {value}", markup=False, highlight=False)
+
+
 @contact_app.command("history")
 def contact_history(contact_id: int) -> None:
     """Every version of a contact."""
@@ -155,6 +182,74 @@ def check_results(check_id: int) -> None:
     """Response rates, times and who never answered, as JSON."""
     results = open_node().coordination.checks.results(None, check_id)
     out.print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode(), markup=False)
+
+
+@request_app.command("new")
+def request_new(
+    org: Annotated[str, typer.Option("--org", help="Requesting organisation (name or id).")],
+    kind: Annotated[str, typer.Option(help="assistance or consultation.")],
+    to: Annotated[list[str], typer.Option("--to", help="Recipient organisation; repeat.")],
+    urgency: Annotated[str, typer.Option(help="critical, high, medium or low.")],
+    title: Annotated[str, typer.Option(help="One line saying what is asked.")],
+    category: Annotated[
+        str | None, typer.Option(help="RSIT incident category, e.g. availability/ddos.")
+    ] = None,
+    sector: Annotated[str | None, typer.Option(help="Critical-infrastructure sector.")] = None,
+    ask: Annotated[
+        list[str],
+        typer.Option(help="information, technical-assistance, mitigation, …; repeat."),
+    ] = [],  # noqa: B006
+    question: Annotated[list[str], typer.Option(help="A consultation's question; repeat.")] = [],  # noqa: B006
+    description: Annotated[str, typer.Option(help="What happened.")] = "",
+    next_steps: Annotated[str, typer.Option(help="Proposed next steps (consultation).")] = "",
+    evidence: Annotated[list[str], typer.Option(help="STIX id you may read; repeat.")] = [],  # noqa: B006
+    tlp: Annotated[str, typer.Option(help="TLP of the request.")] = "TLP:AMBER",
+    deadline: Annotated[
+        str | None, typer.Option(help="Answer wanted by, ISO 8601 with offset.")
+    ] = None,
+    contact: Annotated[int | None, typer.Option(help="Your point of contact's id.")] = None,
+    draft: Annotated[bool, typer.Option(help="Keep it a draft; do not submit.")] = False,
+) -> None:
+    """File an assistance request or consultation as a liaison of ``--org``."""
+    wanted_by = None
+    if deadline is not None:
+        try:
+            wanted_by = datetime.fromisoformat(deadline)
+        except ValueError:
+            raise InvalidInput(
+                f"invalid deadline {deadline!r}; write ISO 8601 with an offset, "
+                "e.g. 2026-03-01T18:00:00+08:00"
+            ) from None
+    node = open_node()
+    filed = node.coordination.requests.create(
+        _as(node, org, Role.LIAISON),
+        RequestDraft(
+            kind=kind,
+            title=title,
+            recipients=tuple(to),
+            urgency=urgency,
+            tlp=tlp,
+            description=description,
+            incident_category=category,
+            sector=sector,
+            asks=tuple(ask),
+            questions=tuple(question),
+            next_steps=next_steps,
+            evidence=tuple(evidence),
+            requester_contact=contact,
+            deadline=wanted_by,
+            submit=not draft,
+        ),
+    )
+    for r in filed:
+        due = r["respond_due"]
+        out.print(
+            f"request {r['id']} to {r['recipient']} is {r['state']}"
+            + (f", answer due {due:%Y-%m-%d %H:%M} UTC" if due else "")
+            + f" (case {r['case']})",
+            markup=False,
+            highlight=False,
+        )
 
 
 @request_app.command("list")
@@ -234,3 +329,19 @@ def notify_log(
             str(r.id), r.channel, r.target, r.topic, r.status, str(r.attempts), r.last_error or "-"
         )
     out.print(table)
+
+
+@webhook_app.command("list")
+def webhook_list() -> None:
+    """Every organisation's webhooks (secrets are never shown)."""
+    table = Table("id", "organisation", "url", "created")
+    for h in open_node().coordination.notifier.list_webhooks(None):
+        table.add_row(str(h["id"]), h["organisation"], h["url"], f"{h['created']:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@webhook_app.command("delete")
+def webhook_delete(webhook_id: int) -> None:
+    """Remove a webhook; nothing more is queued for it."""
+    open_node().coordination.notifier.delete_webhook(None, webhook_id)
+    out.print(f"webhook {webhook_id} deleted")

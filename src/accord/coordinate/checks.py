@@ -3,7 +3,8 @@
 Each contact in a check gets its own acknowledgement token: 256 random bits, sent once
 (by e-mail and to the organiser through the API) and stored only as a SHA-256 hash,
 compared in constant time. Acknowledging is idempotent; after the deadline a token
-answers "expired". A successful acknowledgement updates the contact's "last confirmed".
+answers "expired". A successful acknowledgement updates the contact's "last confirmed",
+writing a new version to its history exactly as a manual confirm does.
 """
 
 from __future__ import annotations

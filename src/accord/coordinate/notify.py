@@ -19,12 +19,16 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from accord.accounts import require_admin
+from accord.domain.model import Principal
+from accord.errors import InvalidInput, Problem
 from accord.settings import Settings
-from accord.store.coordinate import NotificationRepository
+from accord.store.coordinate import NotificationRepository, aware
 
 
 def email(
@@ -44,6 +48,21 @@ def email(
         "attempts": 0,
         "next_attempt": now,
     }
+
+
+def check_webhook_url(url: str) -> None:
+    """Raise InvalidInput unless ``url`` is an absolute http:// or https:// URL with a host."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        reason = f"a webhook URL must be http:// or https:// with a host, not {url!r}"
+        raise InvalidInput(
+            f"{reason}; e.g. https://soc.example.org/accord-hook",
+            [Problem(reason, field="url")],
+        )
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -71,6 +90,30 @@ class Notifier:
         self._settings = settings
         self._clock = clock
         self._http = http or (lambda: httpx.Client(timeout=settings.smtp_timeout))
+
+    def add_webhook(self, org_id: int, url: str, secret: str) -> int:
+        """Register a webhook; its URL must be http(s) with a host, or InvalidInput (400)."""
+        check_webhook_url(url)
+        return self.repo.add_webhook(org_id, url.strip(), secret, self._clock())
+
+    def list_webhooks(self, actor: Principal | None) -> list[dict[str, Any]]:
+        """Every organisation's webhooks, secrets left out (node admins; None: the operator)."""
+        require_admin(actor)
+        return [
+            {
+                "id": h.id,
+                "organisation": h.identity_id,
+                "organisation_name": h.org_name,
+                "url": h.url,
+                "created": aware(h.created),
+            }
+            for h in self.repo.all_webhooks()
+        ]
+
+    def delete_webhook(self, actor: Principal | None, hook_id: int) -> None:
+        """Remove a webhook (node admins; None: the operator); NotFound when absent."""
+        require_admin(actor)
+        self.repo.delete_webhook(hook_id)
 
     def webhooks(
         self, org_id: int, topic: str, payload: dict[str, Any], now: datetime

@@ -244,10 +244,8 @@ class Requests:
         now = self._clock()
         values: dict[str, Any] = {"state": target.value}
         if action is Action.SUBMIT:
-            limits = self._deadlines[Urgency(row.urgency)]
-            values.update(
-                submitted=now, ack_due=now + limits.acknowledge, respond_due=now + limits.respond
-            )
+            ack_due, respond_due = self.due_dates(row.urgency, aware(row.deadline), now)
+            values.update(submitted=now, ack_due=ack_due, respond_due=respond_due)
         elif action is Action.ACKNOWLEDGE:
             values["acknowledged"] = now
         elif action is Action.RESPOND:
@@ -260,6 +258,24 @@ class Requests:
         notices = self._notices(row, action, target, now)
         self.repo.transition(request_id, state.value, values, event, notices)
         return self.get(actor, request_id)
+
+    def due_dates(
+        self, urgency: str, wanted_by: datetime | None, submitted: datetime
+    ) -> tuple[datetime, datetime]:
+        """The acknowledge-by and respond-by times of a request submitted at ``submitted``.
+
+        Each urgency gives a time to acknowledge and a time to respond (setting
+        ``request_deadlines``). When the requester named a deadline (``wanted_by``), the
+        effective respond-by is the earlier of it and the urgency's, and acknowledging is
+        due no later than responding. Escalation and the overdue figures use these, so a
+        requester's deadline drives escalation as much as the urgency does. A deadline
+        already past at submission makes the request overdue at once.
+        """
+        limits = self._deadlines[Urgency(urgency)]
+        respond_due = submitted + limits.respond
+        if wanted_by is not None:
+            respond_due = min(respond_due, wanted_by)
+        return min(submitted + limits.acknowledge, respond_due), respond_due
 
     @staticmethod
     def _event(

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -223,11 +224,6 @@ _ACK_TARGET = (
     )
     .values(acknowledged=bindparam("b_now"))
 )
-_CONFIRM_CONTACT = (
-    update(coord_contacts)
-    .where(coord_contacts.c.id == bindparam("b_id"))
-    .values(last_confirmed=bindparam("b_now"))
-)
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -250,6 +246,50 @@ def _writer(engine: Engine) -> Iterator[Connection]:
         return
     with _SQLITE_WRITERS, engine.execution_options(writer=True).begin() as conn:
         yield conn
+
+
+def _history(
+    conn: Connection,
+    contact_id: int,
+    version: int,
+    actor_org: int | None,
+    action: str,
+    snapshot: dict[str, Any],
+    now: datetime,
+) -> None:
+    plain = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in snapshot.items()}
+    conn.execute(
+        insert(coord_contact_history).values(
+            contact_id=contact_id,
+            version=version,
+            at=now,
+            actor_org=actor_org,
+            action=action,
+            snapshot=plain,
+        )
+    )
+
+
+def _update_contact(
+    conn: Connection,
+    contact_id: int,
+    values: dict[str, Any],
+    actor_org: int | None,
+    action: str,
+    now: datetime,
+) -> None:
+    """Change a live contact and write its next version to the history, in ``conn``."""
+    current = conn.execute(select(coord_contacts).where(coord_contacts.c.id == contact_id)).first()
+    if current is None or current.deleted is not None:
+        raise NotFound(f"no contact {contact_id}")
+    version = current.version + 1
+    conn.execute(
+        update(coord_contacts)
+        .where(coord_contacts.c.id == contact_id)
+        .values(**values, version=version, updated=now)
+    )
+    after = conn.execute(select(coord_contacts).where(coord_contacts.c.id == contact_id)).one()
+    _history(conn, contact_id, version, actor_org, action, dict(after._mapping), now)
 
 
 class ContactRepository:
@@ -275,7 +315,7 @@ class ContactRepository:
         contact_id: int = conn.execute(
             insert(coord_contacts).values(**row).returning(coord_contacts.c.id)
         ).scalar_one()
-        self._history(conn, contact_id, 1, actor_org, "created", {**row, "id": contact_id}, now)
+        _history(conn, contact_id, 1, actor_org, "created", {**row, "id": contact_id}, now)
         return contact_id
 
     def update(
@@ -287,48 +327,12 @@ class ContactRepository:
         now: datetime,
     ) -> None:
         with _writer(self._engine) as conn:
-            current = conn.execute(
-                select(coord_contacts).where(coord_contacts.c.id == contact_id)
-            ).first()
-            if current is None or current.deleted is not None:
-                raise NotFound(f"no contact {contact_id}")
-            version = current.version + 1
-            conn.execute(
-                update(coord_contacts)
-                .where(coord_contacts.c.id == contact_id)
-                .values(**values, version=version, updated=now)
-            )
-            after = conn.execute(
-                select(coord_contacts).where(coord_contacts.c.id == contact_id)
-            ).one()
-            self._history(conn, contact_id, version, actor_org, action, dict(after._mapping), now)
+            _update_contact(conn, contact_id, values, actor_org, action, now)
 
     def confirm_many(self, contact_ids: Iterable[int], now: datetime) -> None:
         """Record that each contact answered a check now (a change like any other)."""
         for contact_id in contact_ids:
             self.update(contact_id, {"last_confirmed": now}, None, "confirmed", now)
-
-    @staticmethod
-    def _history(
-        conn: Connection,
-        contact_id: int,
-        version: int,
-        actor_org: int | None,
-        action: str,
-        snapshot: dict[str, Any],
-        now: datetime,
-    ) -> None:
-        plain = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in snapshot.items()}
-        conn.execute(
-            insert(coord_contact_history).values(
-                contact_id=contact_id,
-                version=version,
-                at=now,
-                actor_org=actor_org,
-                action=action,
-                snapshot=plain,
-            )
-        )
 
     def get(self, contact_id: int, *, deleted: bool = False) -> Row[Any]:
         """A live contact (``deleted``: or a retired one), with its organisation's state."""
@@ -538,8 +542,12 @@ class CheckRepository:
             done = conn.execute(_ACK_TARGET, {"b_id": target_id, "b_now": now})
             if done.rowcount != 1:
                 return False
-            # "last confirmed" moves without a history row per ack: the target row records it.
-            conn.execute(_CONFIRM_CONTACT, {"b_id": contact_id, "b_now": now})
+            # Confirming through a check is a change like a manual confirm: same history row,
+            # same transaction. A contact retired since the check started keeps its history.
+            try:
+                _update_contact(conn, contact_id, {"last_confirmed": now}, None, "confirmed", now)
+            except NotFound:
+                pass
             return True
 
     def targets(self, check_id: int) -> list[Row[Any]]:
@@ -659,3 +667,24 @@ class NotificationRepository:
                     .order_by(coord_webhooks.c.id)
                 ).all()
             )
+
+    def all_webhooks(self) -> list[Row[Any]]:
+        """Every webhook with its organisation's name and identity id."""
+        query = (
+            select(
+                coord_webhooks,
+                organisations.c.name.label("org_name"),
+                organisations.c.identity_id,
+            )
+            .join(organisations, organisations.c.id == coord_webhooks.c.org_id)
+            .order_by(coord_webhooks.c.id)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def delete_webhook(self, hook_id: int) -> None:
+        """Remove a webhook; NotFound when there is none with this id."""
+        with _writer(self._engine) as conn:
+            done = conn.execute(delete(coord_webhooks).where(coord_webhooks.c.id == hook_id))
+            if done.rowcount != 1:
+                raise NotFound(f"no webhook {hook_id}; list them with GET /api/v1/webhooks")

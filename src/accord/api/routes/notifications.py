@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
 
 from accord.accounts import require_admin
 from accord.api.coordinate_schemas import WebhookCreate
@@ -55,7 +56,18 @@ def create_webhook(
     """Register a webhook for your organisation's request events, signed with your secret."""
     if principal.org is None or principal.role not in (Role.ADMIN, Role.LIAISON):
         raise Forbidden("only an organisation's liaisons or admins register webhooks")
-    hook_id = node.coordination.notifier.repo.add_webhook(
-        principal.org, body.url, body.secret, node.clock()
-    )
-    return {"id": hook_id, "url": body.url}
+    hook_id = node.coordination.notifier.add_webhook(principal.org, body.url, body.secret)
+    return {"id": hook_id, "url": body.url.strip()}
+
+
+@router.get("/webhooks")
+def read_webhooks(node: NodeDep, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Every organisation's webhooks, without their secrets (admins only)."""
+    return node.coordination.notifier.list_webhooks(principal)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(webhook_id: int, node: NodeDep, principal: CurrentPrincipal) -> Response:
+    """Remove a webhook; nothing more is queued for it (admins only)."""
+    node.coordination.notifier.delete_webhook(principal, webhook_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
