@@ -169,7 +169,7 @@ def test_sync_killed_midway_resumes_without_loss_or_duplicates(tmp_path: Path) -
     with cluster(tmp_path, NAMES[:2], [("alpha", "bravo")]) as m:
         alpha, bravo = m["alpha"], m["bravo"]
         alpha.node.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
-        total = 3000
+        total = 5000
         objs = [indicator(f"10.0.{i // 250}.{i % 250}", tlp=TLP.GREEN) for i in range(total)]
         for start in range(0, total, 1000):
             alpha.node.exchange.ingest(
@@ -181,13 +181,14 @@ def test_sync_killed_midway_resumes_without_loss_or_duplicates(tmp_path: Path) -
                 },
                 ShareRequest(scope=Scope.FEDERATION),
             )
-        env = {**bravo.env, "ACCORD_FEDERATION_PAGE": "100"}
+        env = {**bravo.env, "ACCORD_FEDERATION_PAGE": "50"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "accord", "sync", "alpha"], env=env, cwd=tmp_path
         )
         deadline = time.monotonic() + 60
-        while len(_ids(bravo.node)) < 500 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        while len(_ids(bravo.node)) < 300 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the sync finished before it could be killed"
         proc.kill()  # SIGKILL, mid-sync
         proc.wait()
         partial = len(_ids(bravo.node))

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from accord.cli.common import app, err, open_node, out, progress
-from accord.coordinate.service import CoordinationScheduler
-from accord.federation.scheduler import SyncScheduler
+from accord.coordinate.service import coordination_scheduler
+from accord.federation.scheduler import sync_scheduler
 from accord.node import Node
 from accord.settings import Settings
 
@@ -43,9 +43,9 @@ def serve(
         f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"
     )
     # One scheduler per node, in this process, however many workers serve HTTP.
-    scheduler = SyncScheduler(node)
+    scheduler = sync_scheduler(node)
     scheduler.start()
-    coordination = CoordinationScheduler(node.coordination, settings.coordination_interval)
+    coordination = coordination_scheduler(node.coordination, settings.coordination_interval)
     coordination.start()
     if settings.workers == 1:
         app_or_factory: Any = create_app(node=node)

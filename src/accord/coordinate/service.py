@@ -8,7 +8,6 @@ moving their clock, so no test waits on real time.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from accord.coordinate.directory import Directory
 from accord.coordinate.notify import Delivery, Notifier
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
+from accord.periodic import Periodic
 from accord.settings import Settings
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.coordinate import (
@@ -82,27 +82,12 @@ class Coordination:
         return Tick(reminders, escalations, self.notifier.deliver_due())
 
 
-class CoordinationScheduler:
-    """Runs ``Coordination.tick`` every ``coordination_interval`` seconds until stopped."""
+def coordination_scheduler(coordination: Coordination, interval: float) -> Periodic:
+    """A background job running ``Coordination.tick`` every ``interval`` seconds."""
 
-    def __init__(self, coordination: Coordination, interval: float) -> None:
-        self._coordination = coordination
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="accord-coordinate", daemon=True)
+    def tick() -> None:
+        done = coordination.tick()
+        if done.reminders or done.escalations or done.delivery.sent:
+            log.info("coordination: %s", done)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                done = self._coordination.tick()
-                if done.reminders or done.escalations or done.delivery.sent:
-                    log.info("coordination: %s", done)
-            except Exception:  # the scheduler must outlive any one bad run
-                log.exception("coordination run crashed")
+    return Periodic("coordinate", interval, tick)
