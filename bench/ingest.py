@@ -50,13 +50,11 @@ import argparse
 import base64
 import contextlib
 import importlib.util
-import math
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,7 +62,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +70,26 @@ from typing import Any
 
 import httpx
 import orjson
-import psutil
+
+from support import (
+    CpuMeter,
+    Database,
+    RssSampler,
+    Server,
+    SetupError,
+    Skip,
+    accord_env,
+    add_org,
+    add_token,
+    free_port,
+    indicator,
+    mark,
+    p50_p99_ms,
+    percentile,
+    postgres_database,
+    sqlite_database,
+    table,
+)
 
 TARGET_INGEST = 10_000.0
 TARGET_READ = 50_000.0
@@ -82,19 +99,9 @@ PROBES = 50  # GETs per latency probe in --grow mode
 WARM_UP = 100  # objects posted (hidden from B) before timing starts
 OUTSIDER_PROBES = 10  # anonymous GETs (which may read nothing) per --grow probe
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-HOST = "127.0.0.1"
-STAMP = "2026-11-01T10:00:00.000Z"
 VISIBLE = {"tlp": "TLP:GREEN", "scope": "community"}
 HIDDEN = {"tlp": "TLP:AMBER", "scope": "organisation"}
 ORGS = ("Bench Sharer A", "Bench Reader B")
-
-
-class SetupError(Exception):
-    """An expected failure (no database, server did not start): one line, no traceback."""
-
-
-class Skip(Exception):
-    """This backend cannot run here (e.g. PostgreSQL unreachable); the others still do."""
 
 
 # Results ---------------------------------------------------------------------------------
@@ -128,54 +135,12 @@ class Result:
     cpu: dict[str, str] = field(default_factory=dict)  # phase: average cores busy, by whom
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
-def p50_p99_ms(seconds: Sequence[float]) -> tuple[float, float]:
-    return percentile(seconds, 50) * 1000, percentile(seconds, 99) * 1000
-
-
 def _fractions(n: int) -> list[float]:
     rng = random.Random(7)
     return [rng.random() for _ in range(n)]
 
 
 # Workload --------------------------------------------------------------------------------
-def _pattern(rng: random.Random, n: int) -> str:
-    kind = n % 4
-    if kind == 0:
-        octets = f"{rng.randrange(1, 224)}.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-        return f"[ipv4-addr:value = '{octets}']"
-    if kind == 1:
-        return f"[domain-name:value = 'host{n}.bad-{rng.randrange(10**6)}.example']"
-    if kind == 2:
-        return f"[url:value = 'https://cdn{n % 97}.example.net/p/{n}/{rng.randrange(10**9)}']"
-    digest = f"{rng.getrandbits(256):064x}"
-    return f"[file:hashes.'SHA-256' = '{digest}']"
-
-
-def indicator(rng: random.Random, n: int, creator: str) -> dict[str, Any]:
-    return {
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
-        "created": STAMP,
-        "modified": STAMP,
-        "created_by_ref": creator,
-        "name": f"bench indicator {n}",
-        "indicator_types": ["malicious-activity"],
-        "pattern": _pattern(rng, n),
-        "pattern_type": "stix",
-        "valid_from": STAMP,
-    }
-
-
 @dataclass(frozen=True)
 class Bundle:
     index: int  # global bundle number: even ones are visible to B
@@ -200,166 +165,7 @@ def make_bundles(
     return bundles
 
 
-# Server process --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def accord_env(database_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
-    env.update(
-        ACCORD_DATABASE_URL=database_url,
-        ACCORD_HOST=HOST,
-        ACCORD_PORT=str(port),
-        ACCORD_NODE_NAME="bench",
-        NO_COLOR="1",
-        COLUMNS="200",
-    )
-    return env
-
-
-def accord_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """Run ``python -m accord ARGS``; its stdout, or SetupError with its one-line error."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "accord", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SetupError(f"`accord {' '.join(args[:2])}` failed: {lines[-1] if lines else '?'}")
-    return proc.stdout
-
-
-class Server:
-    """``python -m accord serve`` in ``workdir``; always stopped by ``stop``."""
-
-    def __init__(self, env: dict[str, str], workdir: Path, port: int) -> None:
-        self.base = f"http://{HOST}:{port}"
-        self.log_path = workdir / "server.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "accord", "serve"],
-            env=env,
-            cwd=workdir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SetupError(f"the server exited ({self.proc.returncode}): {self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base}/api/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise SetupError(f"the server did not answer /api/v1/health in {timeout:.0f}s")
-
-    def log_tail(self) -> str:
-        lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no output"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-class CpuMeter:
-    """CPU seconds used by the server, PostgreSQL's processes and this client, by phase."""
-
-    def __init__(self, server_pid: int, postgres: bool) -> None:
-        self._server = psutil.Process(server_pid)
-        self._with_postgres = postgres
-        self.used: dict[str, dict[str, float]] = {}
-        self.wall: dict[str, float] = {}
-
-    def _now(self) -> dict[tuple[str, int], float]:
-        """CPU seconds so far of each process that counts, by (who, pid)."""
-        procs = [("server", self._server), ("client", psutil.Process())]
-        with contextlib.suppress(psutil.Error):
-            procs += [("server", c) for c in self._server.children(recursive=True)]
-        if self._with_postgres:  # PostgreSQL backends come and go: look them up each time
-            procs += [
-                ("postgres", p)
-                for p in psutil.process_iter(["name"])
-                if p.info["name"] in ("postgres", "postmaster")
-            ]
-        seconds = {}
-        for who, p in procs:
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                seconds[(who, p.pid)] = t.user + t.system
-        return seconds
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        before, start = self._now(), time.perf_counter()
-        try:
-            yield
-        finally:
-            after = self._now()
-            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - start
-            used = self.used.setdefault(name, {"server": 0.0, "postgres": 0.0, "client": 0.0})
-            for key, value in after.items():  # a process born in the phase counts in full
-                used[key[0]] += max(0.0, value - before.get(key, 0.0))
-
-    def summary(self, name: str) -> str:
-        """Average cores busy during phase ``name``."""
-        wall = self.wall.get(name)
-        if not wall:
-            return "-"
-        used = self.used[name]
-        parts = [f"{k} {used[k] / wall:.2f}" for k in ("server", "postgres", "client")]
-        if not self._with_postgres:
-            parts.pop(1)
-        return ", ".join(parts)
-
-
-class RssSampler:
-    """Peak resident memory of a process and its children, sampled every ``interval``."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self._proc = psutil.Process(pid)
-        self._interval = interval
-        self._stop = threading.Event()
-        self.peak = 0
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                procs = [self._proc, *self._proc.children(recursive=True)]
-                total = 0
-                for p in procs:
-                    with contextlib.suppress(psutil.Error):
-                        total += p.memory_info().rss
-                self.peak = max(self.peak, total)
-            except psutil.Error:
-                return
-            self._stop.wait(self._interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
+# Server profiling ------------------------------------------------------------------------
 class Profiler:
     """py-spy sampling of the server for one phase (``--profile``); collapsed stacks."""
 
@@ -485,67 +291,6 @@ def _frame(raw: str) -> str:
     return f"{m.group(1)} ({path})"
 
 
-# Databases -------------------------------------------------------------------------------
-@dataclass
-class Database:
-    url: str
-    # Refreshes planner statistics before reads where nothing else would (PostgreSQL with
-    # autovacuum off); a no-op otherwise.
-    analyze: Callable[[], None] = lambda: None
-
-
-@contextlib.contextmanager
-def sqlite_database(workdir: Path) -> Iterator[Database]:
-    yield Database(f"sqlite:///{workdir / 'accord.db'}")
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str, analyze: bool) -> Iterator[Database]:
-    """A scratch database on the PostgreSQL server, dropped afterwards."""
-    from sqlalchemy import create_engine, make_url, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    url = make_url(admin_url)
-    if url.host not in (HOST, "localhost"):
-        raise SetupError("--pg-url must point at 127.0.0.1")
-    name = f"accord_bench_{os.getpid()}_{random.randrange(10**6)}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise Skip(f"PostgreSQL is not reachable at {url.host}:{url.port} ({reason})") from None
-    scratch = url.set(database=name)
-    database = Database(scratch.render_as_string(hide_password=False))
-    stats = create_engine(scratch, isolation_level="AUTOCOMMIT")
-    try:
-        with stats.connect() as conn:
-            autovacuum = conn.execute(text("SHOW autovacuum")).scalar()
-        if autovacuum != "on" and analyze:
-            print(
-                "note: autovacuum is off on this PostgreSQL server; the bench runs ANALYZE "
-                "(untimed) before each read phase in its place (--no-analyze: don't)",
-                flush=True,
-            )
-
-            def run_analyze() -> None:
-                with stats.connect() as conn:
-                    conn.execute(text("ANALYZE"))
-
-            database.analyze = run_analyze
-        yield database
-    finally:
-        stats.dispose()
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        except SQLAlchemyError as exc:
-            print(f"note: could not drop scratch database {name}: {exc}", file=sys.stderr)
-        engine.dispose()
-
-
 # The run ---------------------------------------------------------------------------------
 @dataclass
 class Node:
@@ -558,24 +303,8 @@ class Node:
 def setup_node(database_url: str, workdir: Path) -> Node:
     port = free_port()
     env = accord_env(database_url, port)
-    identities = []
-    for name in ORGS:
-        out = accord_cli(
-            ["org", "add", name, "--kind", "national-cert", "--state", "SG"], env, workdir
-        )
-        found = re.search(r"identity--[0-9a-f-]{36}", out)
-        if not found:
-            raise SetupError(f"`accord org add` printed no identity id: {out.strip()!r}")
-        identities.append(found.group(0))
-    tokens = []
-    for name in ORGS:
-        out = accord_cli(
-            ["token", "create", name, "--role", "analyst", "--name", "bench"], env, workdir
-        )
-        token = next((t for t in out.split() if t.startswith("accord_")), None)
-        if token is None:
-            raise SetupError("`accord token create` printed no token")
-        tokens.append(token)
+    identities = [add_org(name, env, workdir) for name in ORGS]
+    tokens = [add_token(name, env, workdir) for name in ORGS]
     server = Server(env, workdir, port)
     return Node(server, tokens[0], tokens[1], identities[0])
 
@@ -851,27 +580,6 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, db: Datab
 
 
 # Output ----------------------------------------------------------------------------------
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(
-        h.rjust(w) if i else h.ljust(w)
-        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-    )
-    out = [line, "  ".join("-" * w for w in widths)]
-    for r in rows:
-        out.append(
-            "  ".join(
-                c.rjust(w) if i else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-        )
-    return "\n".join(out)
-
-
-def _mark(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
 def report(results: list[Result], args: argparse.Namespace) -> None:
     print()
     print(
@@ -922,12 +630,12 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"<= {TARGET_RSS_MB:.0f}",
         ]
     )
-    print(_table(headers, rows))
+    print(table(headers, rows))
     for r in results:
         marks = (
-            f"ingest {_mark(r.ingest_rate >= TARGET_INGEST)}, "
-            f"read {_mark(r.read_rate >= TARGET_READ)}, "
-            f"RSS {_mark(r.peak_rss_mb <= TARGET_RSS_MB)}"
+            f"ingest {mark(r.ingest_rate >= TARGET_INGEST)}, "
+            f"read {mark(r.read_rate >= TARGET_READ)}, "
+            f"RSS {mark(r.peak_rss_mb <= TARGET_RSS_MB)}"
         )
         check = (
             f"B read {r.read_objects:,} of {r.expected_visible:,} shared visibly "
@@ -963,7 +671,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             for g in r.grow
         ]
         print(
-            _table(
+            table(
                 [
                     "stored",
                     "ingest obj/s",

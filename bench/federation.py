@@ -1,0 +1,352 @@
+"""Federation throughput: how fast objects replicate node to node, and around a ring.
+
+What it measures, with real node processes (``python -m accord serve``, SQLite each,
+in temporary directories, on loopback ports):
+
+- node ``a`` is peered with ``b`` and with ``c`` (tokens exchanged both ways), then
+  loaded, untimed, with ``--objects`` TLP:GREEN indicators shared with the federation
+  (100,000 by default; POSTed to ``/api/v1/objects`` in bundles of 1,000);
+- pull: ``b`` runs ``accord sync a`` (the CLI, as an operator would) and pulls them all;
+- push: ``a`` runs ``accord sync c`` and pushes them all;
+- ring: four more nodes join ``a`` in a five-node ring n1 (= a) .. n5 with edges
+  n_i - n_(i+1) and n5 - n1, each peered both ways. Rounds of syncs go around the ring
+  (n2 syncs with n1, n3 with n2, ..., n1 with n5) until every node holds every object.
+
+Every message is signed by its sender and verified on receipt (always, in Accord).
+Each sync is timed from the CLI's start to its exit (its ~1-2 s start-up included);
+the receiver's stored count is checked after each. Reported: seconds and objects/s per
+sync, the ring's total time and rate per hop. Target (2-core machine): >= 5,000
+objects/s node to node.
+
+``--page`` sets objects per signed message (``ACCORD_FEDERATION_PAGE``; 1,000 by default).
+Run it as, for example::
+
+    .venv/bin/python bench/federation.py
+    .venv/bin/python bench/federation.py --objects 10000 --no-ring
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import orjson
+
+from support import (
+    RssSampler,
+    Server,
+    SetupError,
+    accord_cli,
+    accord_env,
+    add_org,
+    add_token,
+    free_port,
+    indicator,
+    load_note,
+    mark,
+    table,
+)
+
+if TYPE_CHECKING:
+    from accord.node import Node
+
+TARGET_RATE = 5_000.0
+BUNDLE = 1000
+SYNC_TIMEOUT = 3600.0
+_REPORT = re.compile(r"^(\S+): pulled (\d+), pushed (\d+)", re.MULTILINE)
+
+
+@dataclass
+class Member:
+    """One node: its server process, the CLI's environment, and a handle on its database."""
+
+    name: str
+    workdir: Path
+    env: dict[str, str]
+    server: Server
+    node: Node  # imported late: main() first checks that accord is importable
+    rss: RssSampler
+
+    def stored(self) -> int:
+        """STIX object versions stored on this node (every version, whatever its sharing)."""
+        return self.node.exchange.store.count_versions()
+
+
+@dataclass
+class Sync:
+    """One ``accord sync PEER`` run by ``member``."""
+
+    label: str
+    member: str
+    peer: str
+    seconds: float
+    pulled: int
+    pushed: int
+    moved: int  # objects the receiver stored that it did not have before
+    expected: int  # objects the receiver should hold afterwards
+    held: int  # objects the receiver holds afterwards
+
+    @property
+    def rate(self) -> float:
+        return self.moved / self.seconds if self.seconds else 0.0
+
+
+# Nodes -----------------------------------------------------------------------------------
+def start_member(root: Path, name: str, page: int, stack: ExitStack) -> Member:
+    from accord.node import Node
+    from accord.settings import Settings
+
+    workdir = root / name
+    workdir.mkdir()
+    url = f"sqlite:///{workdir / 'node.db'}"
+    port = free_port()
+    env = accord_env(url, port, name, sync_interval="3600", federation_page=str(page))
+    settings = Settings(database_url=url, node_name=name, _env_file=None)
+    node = Node.open(settings)
+    stack.callback(node.close)
+    server = Server(env, workdir, port)
+    stack.callback(server.stop)
+    server.wait_healthy()
+    rss = RssSampler(server.proc.pid)
+    stack.callback(rss.stop)
+    return Member(name, workdir, env, server, node, rss)
+
+
+def peer(a: Member, b: Member) -> None:
+    """Peer ``a`` and ``b`` both ways, each holding a token for the other."""
+    na, nb = a.node, b.node
+    _, token_for_b = na.federation.add_peer(b.name, b.server.base, nb.key.public_b64, None)
+    _, token_for_a = nb.federation.add_peer(a.name, a.server.base, na.key.public_b64, token_for_b)
+    na.federation.peers.set_token(na.federation.peers.get(b.name).id, token_for_a)
+
+
+def load(member: Member, objects: int) -> float:
+    """Share ``objects`` TLP:GREEN indicators with the federation on ``member`` through its
+    API, from two client threads; the seconds it took."""
+    org = f"Bench Federation Sharer {member.name}"
+    identity = add_org(org, member.env, member.workdir)
+    token = add_token(org, member.env, member.workdir)
+    params = {"tlp": "TLP:GREEN", "scope": "federation"}
+
+    def post(start: int) -> int:
+        n = min(BUNDLE, objects - start)
+        rng = random.Random(start)
+        body = orjson.dumps(
+            {
+                "type": "bundle",
+                "id": f"bundle--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+                "objects": [indicator(rng, start + i, identity, green=True) for i in range(n)],
+            }
+        )
+        response = clients[start // BUNDLE % 2].post("/api/v1/objects", params=params, content=body)
+        if response.status_code != 201:
+            raise SetupError(f"loading {member.name}: POST answered {response.status_code}")
+        stored: int = orjson.loads(response.content)["stored"]
+        return stored
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    clients = [
+        httpx.Client(base_url=member.server.base, headers=headers, timeout=600) for _ in range(2)
+    ]
+    start = time.perf_counter()
+    try:
+        # Two threads, each bundle on the client of its parity: keep-alive, no sharing.
+        with ThreadPoolExecutor(2) as pool:
+            stored = sum(pool.map(post, range(0, objects, BUNDLE)))
+    finally:
+        for c in clients:
+            c.close()
+    if stored != objects:
+        raise SetupError(f"loading {member.name}: stored {stored:,} of {objects:,}")
+    return time.perf_counter() - start
+
+
+def sync(label: str, member: Member, peer_name: str, receiver: Member, expected: int) -> Sync:
+    """Time ``accord sync PEER`` run as ``member``; check what ``receiver`` holds after."""
+    before = receiver.stored()
+    start = time.perf_counter()
+    out = accord_cli(["sync", peer_name], member.env, member.workdir, timeout=SYNC_TIMEOUT)
+    seconds = time.perf_counter() - start
+    found = _REPORT.search(out)
+    if not found:
+        raise SetupError(f"`accord sync {peer_name}` printed no report: {out.strip()[-200:]!r}")
+    held = receiver.stored()
+    return Sync(
+        label,
+        member.name,
+        peer_name,
+        seconds,
+        int(found.group(2)),
+        int(found.group(3)),
+        held - before,
+        expected,
+        held,
+    )
+
+
+# Scenarios -------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    pairs: list[Sync]  # node to node
+    hops: list[Sync]  # around the ring
+    ring_seconds: float
+    ring_complete: bool  # every ring node holds every object
+    peak_rss_mb: float  # of the largest node server
+
+
+def run(args: argparse.Namespace, root: Path) -> Outcome:
+    """Start, peer and load the nodes, then time the syncs."""
+    n = args.objects
+    with ExitStack() as stack:
+        names = ["a", "b", "c"] + ([f"n{i}" for i in range(2, 6)] if args.ring else [])
+        print(f"starting {len(names)} nodes ...", flush=True)
+        members = {name: start_member(root, name, args.page, stack) for name in names}
+        a, b, c = members["a"], members["b"], members["c"]
+        peer(a, b)
+        peer(a, c)
+        ring = [a, *(members[f"n{i}"] for i in range(2, 6))] if args.ring else []
+        for i, m in enumerate(ring):
+            peer(m, ring[(i + 1) % len(ring)])
+
+        print(f"loading a with {n:,} federation-scoped TLP:GREEN indicators ...", flush=True)
+        seconds = load(a, n)
+        print(f"  loaded in {seconds:.1f} s ({n / seconds:,.0f} obj/s)", flush=True)
+
+        pairs = []
+        print("b pulls from a (accord sync a, run as b) ...", flush=True)
+        pairs.append(sync("pull a -> b", b, "a", b, n))
+        print("a pushes to c (accord sync c, run as a) ...", flush=True)
+        pairs.append(sync("push a -> c", a, "c", c, n))
+
+        hops: list[Sync] = []
+        ring_seconds = 0.0
+        complete = False
+        if ring:
+            names_ring = [m.name for m in ring]
+            print(f"ring {' - '.join(names_ring)} - {names_ring[0]} ...", flush=True)
+            start = time.perf_counter()
+            for round_no in range(1, len(ring) + 1):
+                for i in range(1, len(ring) + 1):
+                    me, prev = ring[i % len(ring)], ring[i - 1]
+                    hop = sync(f"round {round_no}: {me.name} <-> {prev.name}", me, prev.name, me, n)
+                    hops.append(hop)
+                    print(
+                        f"  {hop.label}: pulled {hop.pulled:,}, pushed {hop.pushed:,} "
+                        f"in {hop.seconds:.1f} s",
+                        flush=True,
+                    )
+                complete = all(m.stored() == n for m in ring)
+                if complete:
+                    break
+            ring_seconds = time.perf_counter() - start
+        peak = max(m.rss.peak_mb for m in members.values())
+    return Outcome(pairs, hops, ring_seconds, complete, peak)
+
+
+# Output ----------------------------------------------------------------------------------
+def _rows(syncs: list[Sync]) -> list[list[str]]:
+    return [
+        [
+            s.label,
+            f"{s.pulled:,}",
+            f"{s.pushed:,}",
+            f"{s.moved:,}",
+            f"{s.seconds:.1f}",
+            f"{s.rate:,.0f}" if s.moved else "-",
+            f"{s.held:,} / {s.expected:,}",
+        ]
+        for s in syncs
+    ]
+
+
+HEADERS = ["sync", "pulled", "pushed", "new on receiver", "seconds", "obj/s", "receiver holds"]
+
+
+def report(args: argparse.Namespace, load: str, outcome: Outcome) -> bool:
+    """Print the tables; whether every check and target passed."""
+    print()
+    print(
+        f"Federation benchmark: {args.objects:,} indicators, {args.page:,} objects a signed "
+        f"message, signatures verified on receipt, SQLite nodes, {load}"
+    )
+    print(table(HEADERS, _rows(outcome.pairs)))
+    ok = True
+    for s in outcome.pairs:
+        exact = s.held == s.expected
+        ok &= exact and s.rate >= TARGET_RATE
+        print(
+            f"{s.label}: {s.rate:,.0f} obj/s, target >= {TARGET_RATE:,.0f}: "
+            f"{mark(s.rate >= TARGET_RATE)}; receiver holds {s.held:,} of {s.expected:,} "
+            f"({'exact' if exact else 'MISMATCH'})"
+        )
+    hops = outcome.hops
+    if hops:
+        print()
+        print("Five-node ring n1 (= a) .. n5, each node syncing with its predecessor in turn")
+        print(table(HEADERS, _rows(hops)))
+        carrying = [h for h in hops if h.moved]
+        complete = outcome.ring_complete
+        hop_rate = (
+            sum(h.moved for h in carrying) / sum(h.seconds for h in carrying) if carrying else 0
+        )
+        ok &= complete
+        print(
+            f"ring: {args.objects:,} objects reached all 5 nodes in {outcome.ring_seconds:.1f} s "
+            f"({len(hops)} syncs, {len(carrying)} carrying new objects); "
+            f"per hop {hop_rate:,.0f} obj/s (target >= {TARGET_RATE:,.0f}: "
+            f"{mark(hop_rate >= TARGET_RATE)}); {'complete' if complete else 'INCOMPLETE'}"
+        )
+    print(f"peak RSS of one node's server: {outcome.peak_rss_mb:.0f} MB")
+    return ok
+
+
+# Entry point -----------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--objects", type=int, default=100_000, help="indicators to replicate")
+    p.add_argument("--page", type=int, default=1000, help="objects per signed message")
+    p.add_argument("--no-ring", dest="ring", action="store_false", help="skip the ring")
+    args = p.parse_args(argv)
+    if args.objects < 1 or not 1 <= args.page <= 10_000:
+        p.error("--objects must be positive and --page within 1..10000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if importlib.util.find_spec("accord") is None:
+        print("error: the accord package is not importable; use .venv/bin/python")
+        return 2
+    note = load_note()
+    root = Path(tempfile.mkdtemp(prefix="accord-bench-federation-"))
+    try:
+        outcome = run(args, root)
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0 if report(args, note, outcome) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
