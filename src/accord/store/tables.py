@@ -147,6 +147,8 @@ stix_objects = Table(
     # One per branch of the policy gate, so a listing can merge ordered scans.
     Index("ix_stix_objects_scope_latest", "scope", "is_latest", "pk"),
     Index("ix_stix_objects_group_latest", "group_id", "is_latest", "pk"),
+    # TAXII pages walk the latest versions in date_added order.
+    Index("ix_stix_objects_latest_added", "is_latest", "date_added", "pk"),
     Index("ix_stix_objects_modified", "modified"),
     Index("ix_stix_objects_date_added", "date_added"),
 )

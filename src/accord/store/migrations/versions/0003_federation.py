@@ -74,6 +74,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("via", sa.Text(), nullable=False, server_default=""))
         batch_op.create_index("ix_stix_objects_scope_latest", ["scope", "is_latest", "pk"])
         batch_op.create_index("ix_stix_objects_group_latest", ["group_id", "is_latest", "pk"])
+        batch_op.create_index("ix_stix_objects_latest_added", ["is_latest", "date_added", "pk"])
 
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("peer_id", sa.Integer(), nullable=True))
@@ -93,6 +94,7 @@ def downgrade() -> None:
         batch_op.drop_column("peer_id")
 
     with op.batch_alter_table("stix_objects", schema=None) as batch_op:
+        batch_op.drop_index("ix_stix_objects_latest_added")
         batch_op.drop_index("ix_stix_objects_group_latest")
         batch_op.drop_index("ix_stix_objects_scope_latest")
         batch_op.drop_column("via")
