@@ -25,7 +25,12 @@ test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
+	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/taxii.py
+	$(BIN)/python bench/federation.py
+	$(BIN)/python bench/coordinate.py
+	$(BIN)/python bench/match.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
