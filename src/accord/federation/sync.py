@@ -143,16 +143,22 @@ def sync_peer(
                         progress("pulled", got.stored + got.duplicates)
                     if not got.more:
                         break
-            while True:
-                peer = peers.get(name)
-                out = federation.outgoing(peer, peer.push_after, page)
-                if out.count == 0 or out.last is None:
-                    break
-                client.push(out.body, out.signature)
-                peers.advance_push(peer.id, out.last, out.count)
-                report.pushed += out.count
-                if progress:
-                    progress("pushed", out.count)
+            # The next message is composed and signed while the current one is in flight;
+            # the cursor moves only after the peer accepted each message, in order.
+            peer = peers.get(name)
+            out = federation.outgoing(peer, peer.push_after, page)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
+                while out.count and out.last is not None:
+                    sending = sender.submit(client.push, out.body, out.signature)
+                    upcoming = federation.outgoing(peer, out.last, page) if out.more else None
+                    sending.result()
+                    peers.advance_push(peer.id, out.last, out.count)
+                    report.pushed += out.count
+                    if progress:
+                        progress("pushed", out.count)
+                    if upcoming is None:
+                        break
+                    out = upcoming
         finally:
             client.close()
     except httpx.HTTPError as exc:
