@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import Select
 
 from accord.errors import Conflict, NotFound
 from accord.store.tables import BigPK, metadata, organisations
@@ -292,6 +293,12 @@ def _update_contact(
     _history(conn, contact_id, version, actor_org, action, dict(after._mapping), now)
 
 
+def _rows(engine: Engine, query: Select[Any]) -> list[Row[Any]]:
+    """Every row of ``query``, on a connection of its own."""
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
 class ContactRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -370,14 +377,12 @@ class ContactRepository:
             return list(conn.execute(query.order_by(coord_contacts.c.id)).all())
 
     def history(self, contact_id: int) -> list[Row[Any]]:
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(coord_contact_history)
-                    .where(coord_contact_history.c.contact_id == contact_id)
-                    .order_by(coord_contact_history.c.version)
-                ).all()
-            )
+        return _rows(
+            self._engine,
+            select(coord_contact_history)
+            .where(coord_contact_history.c.contact_id == contact_id)
+            .order_by(coord_contact_history.c.version),
+        )
 
 
 class RequestRepository:
@@ -456,14 +461,12 @@ class RequestRepository:
             return list(conn.execute(query).all())
 
     def events(self, request_id: int) -> list[Row[Any]]:
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(coord_request_events)
-                    .where(coord_request_events.c.request_id == request_id)
-                    .order_by(coord_request_events.c.id)
-                ).all()
-            )
+        return _rows(
+            self._engine,
+            select(coord_request_events)
+            .where(coord_request_events.c.request_id == request_id)
+            .order_by(coord_request_events.c.id),
+        )
 
     def add_message(self, values: dict[str, Any]) -> int:
         with _writer(self._engine) as conn:
@@ -473,14 +476,12 @@ class RequestRepository:
             return message_id
 
     def messages(self, request_id: int) -> list[Row[Any]]:
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(coord_messages)
-                    .where(coord_messages.c.request_id == request_id)
-                    .order_by(coord_messages.c.id)
-                ).all()
-            )
+        return _rows(
+            self._engine,
+            select(coord_messages)
+            .where(coord_messages.c.request_id == request_id)
+            .order_by(coord_messages.c.id),
+        )
 
     def for_metrics(self) -> list[Row[Any]]:
         """Submitted requests with their recipient's state, for per-state figures."""
@@ -523,14 +524,12 @@ class CheckRepository:
         return row
 
     def by_organiser(self, org_id: int) -> list[Row[Any]]:
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(coord_checks)
-                    .where(coord_checks.c.organiser_org == org_id)
-                    .order_by(coord_checks.c.created, coord_checks.c.id)
-                ).all()
-            )
+        return _rows(
+            self._engine,
+            select(coord_checks)
+            .where(coord_checks.c.organiser_org == org_id)
+            .order_by(coord_checks.c.created, coord_checks.c.id),
+        )
 
     def target_by_hash(self, token_hash: str) -> Row[Any] | None:
         with self._engine.connect() as conn:
@@ -659,14 +658,12 @@ class NotificationRepository:
             return hook_id
 
     def webhooks(self, org_id: int) -> list[Row[Any]]:
-        with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(coord_webhooks)
-                    .where(coord_webhooks.c.org_id == org_id)
-                    .order_by(coord_webhooks.c.id)
-                ).all()
-            )
+        return _rows(
+            self._engine,
+            select(coord_webhooks)
+            .where(coord_webhooks.c.org_id == org_id)
+            .order_by(coord_webhooks.c.id),
+        )
 
     def all_webhooks(self) -> list[Row[Any]]:
         """Every webhook with its organisation's name and identity id."""
