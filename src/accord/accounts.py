@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -155,8 +156,11 @@ class Accounts:
         user_role = _role(role)
         return self.users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
 
-    def login(self, username: str, password: str) -> NewToken:
-        """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
+    def _password_matches(self, username: str, password: str) -> Any:
+        """The user's row when the password matches; NotAuthenticated otherwise.
+
+        An unknown username is checked against a dummy hash, so both failures take as long.
+        """
         row = self.users.by_username(username)
         try:
             _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
@@ -164,6 +168,11 @@ class Accounts:
             raise NotAuthenticated(_BAD_LOGIN) from None
         if row is None:
             raise NotAuthenticated(_BAD_LOGIN)
+        return row
+
+    def login(self, username: str, password: str) -> NewToken:
+        """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
+        row = self._password_matches(username, password)
         if row.disabled is not None:
             raise NotAuthenticated("this account is disabled; ask a node admin")
         if _HASHER.check_needs_rehash(row.password_hash):
@@ -183,12 +192,8 @@ class Accounts:
         cached = self._basic_cache.get(key)
         if cached and cached[1] > now:
             return cached[0]
-        row = self.users.by_username(username)
-        try:
-            _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            raise NotAuthenticated(_BAD_LOGIN) from None
-        if row is None or row.disabled is not None:
+        row = self._password_matches(username, password)
+        if row.disabled is not None:
             raise NotAuthenticated(_BAD_LOGIN)
         principal = Principal(
             org=row.org_id, role=Role(row.role), groups=self.groups.of_org(row.org_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -95,9 +94,6 @@ class Health(BaseModel):
     state: str
     version: str
     database: str
-
-
-ProblemDoc = dict[str, Any]
 
 
 # A username and password, exchanged for a short-lived token.

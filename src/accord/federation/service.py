@@ -22,7 +22,7 @@ import orjson
 import rfc8785
 
 from accord.accounts import Accounts
-from accord.domain.model import OrgKind
+from accord.domain.model import OrgKind, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
     as_utc,
@@ -116,10 +116,10 @@ class Federation:
             "last_error": peer.last_error,
         }
 
-    def audience(self, peer: Peer) -> PeerAudience:
+    def audience(self, peer: Peer, groups: list[SharingGroup] | None = None) -> PeerAudience:
         orgs = self.peers.org_ids(peer.id)
-        groups = frozenset(g.id for g in self._groups.all() if g.members & orgs)
-        return PeerAudience(peer.node_id, orgs, groups)
+        shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
+        return PeerAudience(peer.node_id, orgs, shared)
 
     # Sending ------------------------------------------------------------------------
     def hello(self, peer: Peer) -> Outgoing:
@@ -131,11 +131,12 @@ class Federation:
 
     def outgoing(self, peer: Peer, after: tuple[str, int] | None, limit: int) -> Outgoing:
         """The next signed message for ``peer``: versions after ``after`` it may receive."""
-        audience = self.audience(peer)
+        groups = self._groups.all()
+        audience = self.audience(peer, groups)
         rows = self._exchange.store.travel_page(self.key.node_id, audience, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        slugs = {g.id: g.slug for g in self._groups.all()}
+        slugs = {g.id: g.slug for g in groups}
         identities = self._orgs.identities(
             {r.row.owner for r in rows} | {o for r in rows for o in r.recipients}
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.domain.model import Organisation, OrgKind, Role, SharingGroup
@@ -125,7 +125,7 @@ class OrganisationRepository:
 
     def count(self) -> int:
         with self._engine.connect() as conn:
-            return len(conn.execute(select(organisations.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(organisations)).scalar_one())
 
 
 class GroupRepository:
