@@ -6,6 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
+# axe-core, for the browser tests' accessibility checks (htmx ships vendored in the package).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -21,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
@@ -33,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

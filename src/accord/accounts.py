@@ -203,6 +203,29 @@ class Accounts:
         self._basic_cache[key] = (principal, now + BASIC_CACHE)
         return principal
 
+    # Web sessions -------------------------------------------------------------------
+    def open_session(self, token: str) -> NewToken:
+        """Trade an API token for a session token acting the same way.
+
+        The web console keeps only session tokens in its cookie: signing out revokes
+        the session and never the API token, which also stays out of the browser.
+        """
+        principal = self.authenticate(token)
+        if principal.org is None or principal.role is None or principal.token_id is None:
+            raise NotAuthenticated("a peer node's token cannot sign in to the console")
+        row = self.tokens.get(principal.token_id)
+        lifetime = SESSION
+        if row.expires is not None:
+            lifetime = min(SESSION, as_utc(row.expires) - self._clock())
+        return self._issue(
+            principal.org, principal.role, f"session via token {row.id}", lifetime, row.user_id
+        )
+
+    def end_session(self, principal: Principal) -> None:
+        """Revoke the session token behind ``principal`` (signing out)."""
+        if principal.token_id is not None:
+            self.tokens.revoke(principal.token_id, self._clock())
+
     # Tokens -------------------------------------------------------------------------
     def create_token(
         self,

@@ -26,6 +26,7 @@ from accord.api.routes import (
 from accord.exchange.validation import validate_objects
 from accord.node import Node
 from accord.settings import Settings
+from accord.web import install as install_console
 
 
 def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.include_router(api)
     app.include_router(federation.router)  # before taxii: its collection path is literal
     app.include_router(taxii.router)
+    install_console(app)
     return app
 
 

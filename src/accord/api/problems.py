@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -60,6 +61,13 @@ def _is_taxii(request: Request) -> bool:
 
 
 def from_error(exc: AccordError, request: Request | None = None) -> Response:
+    if request is not None:
+        # A console page (accord.web) answers errors with a page of its own.
+        page_error: Callable[[Request, AccordError], Response] | None = getattr(
+            request.state, "page_error", None
+        )
+        if page_error is not None:
+            return page_error(request, exc)
     extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else None
     if request is not None and _is_taxii(request):
         return taxii_error(exc.status, exc.title, exc.detail, extra)

@@ -38,6 +38,7 @@ from accord.exchange.validation import validate_objects
 from accord.policy import share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
+    Arrival,
     ExistingVersion,
     NewVersion,
     ObjectBatch,
@@ -46,7 +47,16 @@ from accord.store.objects import (
     ObjectStore,
 )
 
-_SEARCHED = ("name", "description", "pattern", "value", "aliases", "x_mitre_aliases")
+# ``sighting_of_ref`` lets an indicator's page find the sightings reported against it.
+_SEARCHED = (
+    "name",
+    "description",
+    "pattern",
+    "value",
+    "aliases",
+    "x_mitre_aliases",
+    "sighting_of_ref",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +375,16 @@ class Exchange:
         if latest is None:
             raise NotFound(f"no object {stix_id!r}")
         return latest, self.store.versions(principal, stix_id)
+
+    def arrivals(self, principal: Principal, since: datetime, cap: int) -> list[Arrival]:
+        """The newest readable objects added after ``since`` (at most ``cap``), newest first."""
+        return self.store.arrivals(principal, format_timestamp(since), cap)
+
+    def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
+        """Sightings ``principal`` may read that report ``stix_id`` seen."""
+        query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
+        rows = self.store.list_latest(principal, query)
+        return [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
 
     def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
         """Pass an object on within what its marking and its source allow."""

@@ -270,6 +270,13 @@ class TokenRepository:
         with self._engine.connect() as conn:
             return conn.execute(select(tokens).where(tokens.c.key == key)).first()
 
+    def get(self, token_id: int) -> Any:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+        if row is None:
+            raise NotFound(f"no token with id {token_id}")
+        return row
+
     def list(self, org_id: int | None = None) -> list[Any]:
         query = select(tokens).order_by(tokens.c.id)
         if org_id is not None:

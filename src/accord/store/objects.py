@@ -97,6 +97,15 @@ class ObjectRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a readable object arrived, and how it is marked and scoped."""
+
+    date_added: str
+    tlp: TLP
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectQuery:
     """Filters for listing the latest versions, with a keyset cursor (``after`` a pk)."""
 
@@ -132,6 +141,7 @@ class ObjectStore(Protocol):
 
     def batch(self) -> AbstractContextManager[ObjectBatch]: ...
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]: ...
+    def arrivals(self, principal: Principal, since: str, cap: int) -> list[Arrival]: ...
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None: ...
     def versions(self, principal: Principal, stix_id: str) -> list[ObjectRow]: ...
     def access(
@@ -326,12 +336,7 @@ class SQLObjectStore:
             yield ObjectBatch(conn)
 
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]:
-        """The latest versions ``principal`` may read, in storage order, after the cursor.
-
-        Each branch of the gate is its own ordered, limited scan; their union, cut to the
-        page, is what is read. A page costs about the same whether the reader may see
-        everything or almost nothing.
-        """
+        """The latest versions ``principal`` may read, in storage order, after the cursor."""
         c = stix_objects.c
         filters: list[ColumnElement[bool]] = [c.is_latest.is_(True)]
         if query.types:
@@ -347,15 +352,20 @@ class SQLObjectStore:
             filters.append(c.search_text.like(pattern, escape="\\"))
         if query.after is not None:
             filters.append(c.pk > query.after)
-        scans = [
-            select(c.pk).where(branch, *filters).order_by(c.pk).limit(query.limit).subquery()
-            for branch in policy.readable_branches(principal)
-        ]
-        merged = union(*(select(scan.c.pk) for scan in scans)).subquery()
-        page = select(merged.c.pk).order_by(merged.c.pk).limit(query.limit)
+        page = _merged_scans(principal, filters, query.limit, newest_first=False)
         stmt = select(*_ROW_COLUMNS).where(c.pk.in_(page)).order_by(c.pk)
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]
+
+    def arrivals(self, principal: Principal, since: str, cap: int) -> list[Arrival]:
+        """When, how marked and how scoped the newest readable objects added after ``since``
+        arrived: at most ``cap`` of them, newest first, so the cost has a ceiling."""
+        c = stix_objects.c
+        filters = [c.is_latest.is_(True), c.date_added > since]
+        page = _merged_scans(principal, filters, cap, newest_first=True)
+        stmt = select(c.date_added, c.tlp, c.scope).where(c.pk.in_(page))
+        with self._engine.connect() as conn:
+            return [Arrival(r.date_added, TLP(r.tlp), Scope(r.scope)) for r in conn.execute(stmt)]
 
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None:
         c = stix_objects.c
@@ -502,6 +512,29 @@ class SQLObjectStore:
         return [
             TravelRow(_row(r), r.group_id, frozenset(recipients.get(r.pk, ())), r.via) for r in rows
         ]
+
+
+def _merged_scans(
+    principal: Principal, filters: list[ColumnElement[bool]], limit: int, *, newest_first: bool
+) -> Any:
+    """The pks of the first ``limit`` rows ``principal`` may read, in pk order.
+
+    Each branch of the gate is its own ordered, limited scan; their union, cut to the
+    page, is what is read. A page costs about the same whether the reader may see
+    everything or almost nothing.
+    """
+    c = stix_objects.c
+    order = c.pk.desc() if newest_first else c.pk
+    scans = [
+        select(c.pk).where(branch, *filters).order_by(order).limit(limit).subquery()
+        for branch in policy.readable_branches(principal)
+    ]
+    merged = union(*(select(scan.c.pk) for scan in scans)).subquery()
+    return (
+        select(merged.c.pk)
+        .order_by(merged.c.pk.desc() if newest_first else merged.c.pk)
+        .limit(limit)
+    )
 
 
 def _after_keyset(added: str, pk: int) -> ColumnElement[bool]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
+from fastapi.responses import RedirectResponse, Response
 
 from accord.api.coordinate_schemas import CheckCreate, CheckStarted
 from accord.api.deps import CurrentPrincipal, NodeDep
@@ -30,9 +31,15 @@ def create_check(body: CheckCreate, node: NodeDep, principal: CurrentPrincipal) 
     return CheckStarted(id=check_id, targets=targets)
 
 
-@router.get("/ack/{token}")
-def read_check_ack(token: str, node: NodeDep) -> dict[str, Any]:
-    """What an acknowledgement link is for, and whether it was used (no token needed)."""
+@router.get("/ack/{token}", response_model=None)
+def read_check_ack(token: str, node: NodeDep, request: Request) -> dict[str, Any] | Response:
+    """What an acknowledgement link is for, and whether it was used (no token needed).
+
+    A browser (asking for HTML) following the link from the e-mail is sent to the
+    console's one-button page; a program gets JSON, and may POST here to acknowledge.
+    """
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(f"/ack/{token}", status_code=303)
     return node.coordination.checks.show(token)
 
 

@@ -1,0 +1,93 @@
+"""The directory of points of contact: search, one contact, export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from accord.api.deps import NodeDep
+from accord.coordinate.contacts import ContactKind
+from accord.coordinate.directory import to_csv, to_json, to_vcard
+from accord.domain.states import states
+from accord.web.pages import ViewerDep
+from accord.web.render import headers, page
+
+router = APIRouter()
+
+_EXPORTS = {
+    "json": ("application/json", "json"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "vcard": ("text/vcard; charset=utf-8", "vcf"),
+}
+
+
+@router.get("/directory")
+def read_directory(
+    request: Request,
+    node: NodeDep,
+    viewer: ViewerDep,
+    state: str = "",
+    kind: str = "",
+    language: str = "",
+) -> Response:
+    found = node.coordination.directory.search(
+        viewer.principal,
+        states=[state] if state else None,
+        kind=kind or None,
+        language=language or None,
+    )
+    return page(
+        request,
+        "directory.html",
+        viewer,
+        title="Directory",
+        contacts=found,
+        state=state,
+        kind=kind,
+        language=language,
+        states=sorted(states().items(), key=lambda item: item[1]),
+        kinds=list(ContactKind),
+    )
+
+
+@router.get("/directory/export")
+def read_directory_export(
+    request: Request,
+    node: NodeDep,
+    viewer: ViewerDep,
+    format: Annotated[str, Query(pattern="^(json|csv|vcard)$")] = "json",
+    state: str = "",
+    kind: str = "",
+    language: str = "",
+) -> Response:
+    found = node.coordination.directory.search(
+        viewer.principal,
+        states=[state] if state else None,
+        kind=kind or None,
+        language=language or None,
+    )
+    media_type, extension = _EXPORTS[format]
+    body = {"json": to_json, "csv": to_csv, "vcard": to_vcard}[format](found)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            **headers(request),
+            "Content-Disposition": f'attachment; filename="accord-contacts.{extension}"',
+        },
+    )
+
+
+@router.get("/directory/{contact_id}")
+def read_contact(request: Request, node: NodeDep, viewer: ViewerDep, contact_id: int) -> Response:
+    contact = node.coordination.directory.get(viewer.principal, contact_id)
+    return page(
+        request,
+        "contact.html",
+        viewer,
+        title=contact.name,
+        contact=contact,
+        history=node.coordination.directory.history(viewer.principal, contact_id),
+    )
