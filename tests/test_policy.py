@@ -122,6 +122,27 @@ def test_gate_sql_equals_reference_model(node: Node, world: World) -> None:
             visible = node.exchange.store.latest(p, stix_id) is not None
             assert visible == (stix_id in allowed)
             assert bool(node.exchange.store.versions(p, stix_id)) == (stix_id in allowed)
+        # The overview's hourly counts: each version once, as the owner's distribution
+        # admits it (onward shares are not counted, so counts never exceed the listing).
+        counted = sum(a.versions for a in node.exchange.store.arrivals(p, "2000-01-01T00"))
+        direct = [
+            i for i, a in expected.items() if can_read(p, ObjectAccess(a.owner, a.distribution))
+        ]
+        assert counted == len(direct), p
+
+    # Deleting a version takes it out of the counts.
+    gone = versions[0]
+    node.exchange.store.delete_versions(gone.owner, gone.stix_id, ("all",))
+    owner = Principal(
+        org=gone.owner, role=Role.READER, groups=node.accounts.groups.of_org(gone.owner)
+    )
+    counted = sum(a.versions for a in node.exchange.store.arrivals(owner, "2000-01-01T00"))
+    direct = [
+        i
+        for i, a in expected.items()
+        if i != gone.stix_id and can_read(owner, ObjectAccess(a.owner, a.distribution))
+    ]
+    assert counted == len(direct)
 
 
 def _access(tlp: TLP, scope: Scope, **kw: object) -> ObjectAccess:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,9 @@ MIN_PASSWORD = 12
 SESSION = timedelta(hours=12)
 BASIC_CACHE = timedelta(minutes=1)
 _HASHER = PasswordHasher()
+# Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
+# rather than growing the process by 64 MiB per concurrent attempt.
+_VERIFYING = threading.BoundedSemaphore(4)
 # Verified against when the username is unknown, so both failures take as long.
 _DUMMY_HASH = _HASHER.hash("accord-no-such-user")
 
@@ -163,7 +167,8 @@ class Accounts:
         """
         row = self.users.by_username(username)
         try:
-            _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+            with _VERIFYING:
+                _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             raise NotAuthenticated(_BAD_LOGIN) from None
         if row is None:

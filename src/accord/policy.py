@@ -29,7 +29,13 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from accord.domain.model import Principal
 from accord.domain.scope import ALLOWED_SCOPES, Distribution, Scope, reshare_problem
 from accord.domain.tlp import TLP
-from accord.store.tables import object_recipients, object_shares, share_recipients, stix_objects
+from accord.store.tables import (
+    object_arrivals,
+    object_recipients,
+    object_shares,
+    share_recipients,
+    stix_objects,
+)
 
 _AUTHENTICATED_SCOPES = (Scope.COMMUNITY, Scope.FEDERATION)
 
@@ -133,6 +139,25 @@ def readable_branches(principal: Principal) -> list[ColumnElement[bool]]:
 def readable(principal: Principal) -> ColumnElement[bool]:
     """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
     return or_(*readable_branches(principal))
+
+
+def counted(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on ``object_arrivals``: the rows that count versions ``principal`` may
+    read, each version once (the owner counts base rows only; others, what admits them).
+
+    Versions passed on to ``principal`` by an onward share are not counted: the counts
+    may fall short of what the principal can list, never exceed it.
+    """
+    a = object_arrivals.c
+    admitting = or_(
+        *_admitting(principal, a.scope, a.tlp, a.group_id, a.recipient_org == principal.org)
+    )
+    if principal.org is None:
+        return admitting
+    return or_(
+        and_(a.owner_org == principal.org, a.recipient_org == 0),
+        and_(a.owner_org != principal.org, admitting),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,9 +376,9 @@ class Exchange:
             raise NotFound(f"no object {stix_id!r}")
         return latest, self.store.versions(principal, stix_id)
 
-    def arrivals(self, principal: Principal, since: datetime, cap: int) -> list[Arrival]:
-        """The newest readable objects added after ``since`` (at most ``cap``), newest first."""
-        return self.store.arrivals(principal, format_timestamp(since), cap)
+    def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
+        """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
+        return self.store.arrivals(principal, format_timestamp(since)[:13])
 
     def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
         """Sightings ``principal`` may read that report ``stix_id`` seen."""

@@ -7,6 +7,7 @@ happen in a ``batch``: one transaction, writers serialised, all or nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -30,6 +31,8 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from accord import policy
@@ -38,6 +41,7 @@ from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
 from accord.store.tables import (
+    object_arrivals,
     object_recipients,
     object_shares,
     share_recipients,
@@ -98,11 +102,12 @@ class ObjectRow:
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """When a readable object arrived, and how it is marked and scoped."""
+    """How many readable versions arrived in an hour with one marking and scope."""
 
-    date_added: str
+    hour: str  # "2026-11-24T09"
     tlp: TLP
     scope: Scope
+    versions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,7 @@ class ObjectStore(Protocol):
 
     def batch(self) -> AbstractContextManager[ObjectBatch]: ...
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]: ...
-    def arrivals(self, principal: Principal, since: str, cap: int) -> list[Arrival]: ...
+    def arrivals(self, principal: Principal, since_hour: str) -> list[Arrival]: ...
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None: ...
     def versions(self, principal: Principal, stix_id: str) -> list[ObjectRow]: ...
     def access(
@@ -275,6 +280,14 @@ class ObjectBatch:
             )
         if not versions:
             return
+        _count_arrivals(
+            self._conn,
+            (
+                (added, v.owner, v.distribution)
+                for v, added in zip(versions, date_added, strict=True)
+            ),
+            +1,
+        )
         params = [
             {
                 "stix_id": v.stix_id,
@@ -357,15 +370,20 @@ class SQLObjectStore:
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]
 
-    def arrivals(self, principal: Principal, since: str, cap: int) -> list[Arrival]:
-        """When, how marked and how scoped the newest readable objects added after ``since``
-        arrived: at most ``cap`` of them, newest first, so the cost has a ceiling."""
-        c = stix_objects.c
-        filters = [c.is_latest.is_(True), c.date_added > since]
-        page = _merged_scans(principal, filters, cap, newest_first=True)
-        stmt = select(c.date_added, c.tlp, c.scope).where(c.pk.in_(page))
+    def arrivals(self, principal: Principal, since_hour: str) -> list[Arrival]:
+        """Versions ``principal`` may read stored from ``since_hour`` on, by hour, TLP, scope."""
+        a = object_arrivals.c
+        stmt = (
+            select(a.hour, a.tlp, a.scope, func.sum(a.versions).label("n"))
+            .where(a.hour >= since_hour, policy.counted(principal))
+            .group_by(a.hour, a.tlp, a.scope)
+        )
         with self._engine.connect() as conn:
-            return [Arrival(r.date_added, TLP(r.tlp), Scope(r.scope)) for r in conn.execute(stmt)]
+            return [
+                Arrival(r.hour, TLP(r.tlp), Scope(r.scope), int(r.n))
+                for r in conn.execute(stmt)
+                if r.n
+            ]
 
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None:
         c = stix_objects.c
@@ -474,6 +492,7 @@ class SQLObjectStore:
                 .all()
             )
             for chunk in _chunks(doomed):
+                _count_arrivals(conn, _stored(conn, chunk), -1)
                 conn.execute(delete(stix_objects).where(c.pk.in_(chunk)))
             newest = conn.execute(
                 select(c.pk).where(c.stix_id == stix_id).order_by(c.modified.desc()).limit(1)
@@ -512,6 +531,62 @@ class SQLObjectStore:
         return [
             TravelRow(_row(r), r.group_id, frozenset(recipients.get(r.pk, ())), r.via) for r in rows
         ]
+
+
+def _count_arrivals(
+    conn: Connection, stored: Iterable[tuple[str, int, Distribution]], sign: int
+) -> None:
+    """Add (``sign`` +1) or take away (-1) versions, as (date_added, owner, distribution),
+    in the hourly arrival counts."""
+    counts: Counter[tuple[str, int, str, str, int, int]] = Counter()
+    for added, owner, d in stored:
+        base = (added[:13], owner, d.tlp.value, d.scope.value, d.group or 0)
+        counts[(*base, 0)] += 1
+        if d.scope is not Scope.RECIPIENTS:
+            continue
+        for org in d.recipients:
+            if org != owner:
+                counts[(*base, org)] += 1
+    if not counts:
+        return
+    rows = [
+        dict(zip(_ARRIVAL_KEY, key, strict=True), versions=sign * n) for key, n in counts.items()
+    ]
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(object_arrivals)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(_ARRIVAL_KEY),
+        set_={"versions": object_arrivals.c.versions + stmt.excluded.versions},
+    )
+    conn.execute(stmt, rows)
+
+
+def _stored(conn: Connection, pks: Sequence[int]) -> list[tuple[str, int, Distribution]]:
+    """(date_added, owner, distribution) of stored versions, for their arrival counts."""
+    c = stix_objects.c
+    recipients: dict[int, set[int]] = {}
+    for pk, org in conn.execute(
+        select(object_recipients.c.object_pk, object_recipients.c.org_id).where(
+            object_recipients.c.object_pk.in_(pks)
+        )
+    ):
+        recipients.setdefault(pk, set()).add(org)
+    rows = conn.execute(
+        select(c.pk, c.date_added, c.owner_org, c.tlp, c.scope, c.group_id).where(c.pk.in_(pks))
+    )
+    return [
+        (
+            r.date_added,
+            r.owner_org,
+            Distribution(
+                TLP(r.tlp), Scope(r.scope), frozenset(recipients.get(r.pk, ())), r.group_id
+            ),
+        )
+        for r in rows
+    ]
+
+
+_ARRIVAL_KEY = ("hour", "owner_org", "tlp", "scope", "group_id", "recipient_org")
 
 
 def _merged_scans(

@@ -153,6 +153,22 @@ stix_objects = Table(
     Index("ix_stix_objects_date_added", "date_added"),
 )
 
+# Versions stored per hour and audience, kept in each write's transaction: the overview
+# counts what arrived for a reader from a few hundred rows, not a scan of millions.
+# One base row per (hour, owner, marking, scope, group) with recipient_org 0; for scope
+# "recipients", one more per recipient, so each reader counts each version once.
+object_arrivals = Table(
+    "object_arrivals",
+    metadata,
+    Column("hour", String(13), primary_key=True),  # "2026-11-24T09", from date_added
+    Column("owner_org", Integer, primary_key=True),
+    Column("tlp", String(20), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("group_id", Integer, primary_key=True),  # 0: none
+    Column("recipient_org", Integer, primary_key=True),  # 0: the base row
+    Column("versions", Integer, nullable=False),
+)
+
 object_recipients = Table(
     "object_recipients",
     metadata,

@@ -22,9 +22,6 @@ from accord.web.session import VISIT_COOKIE, Viewer, set_cookie
 router = APIRouter()
 
 CHART_DAYS = 14
-# The overview counts at most this many recent objects, so it renders in the same time
-# with a thousand objects stored or a million; beyond it, counts read "at least".
-ARRIVALS_CAP = 10_000
 FIRST_VISIT = timedelta(days=7)
 INBOX_SHOWN = 50
 
@@ -39,23 +36,28 @@ def _last_visit(request: Request, now: datetime) -> datetime:
     return seen
 
 
-def summarise(
-    arrivals: list[Arrival], since: datetime, today: datetime, capped: bool
-) -> dict[str, Any]:
-    """Counts by TLP and scope since ``since``, and objects per day for the chart."""
-    since_text = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    new = [a for a in arrivals if a.date_added > since_text]
-    by_tlp = Counter(a.tlp for a in new)
-    by_scope = Counter(a.scope for a in new)
-    per_day = Counter(a.date_added[:10] for a in arrivals)
-    days = [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(CHART_DAYS - 1, -1, -1)]
+def _hour(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def summarise(arrivals: list[Arrival], since: datetime, now: datetime) -> dict[str, Any]:
+    """Counts by TLP and scope from the hour of ``since``, and versions per day (chart)."""
+    since_hour = _hour(since)
+    by_tlp: Counter[TLP] = Counter()
+    by_scope: Counter[Scope] = Counter()
+    per_day: Counter[str] = Counter()
+    for a in arrivals:
+        per_day[a.hour[:10]] += a.versions
+        if a.hour >= since_hour:
+            by_tlp[a.tlp] += a.versions
+            by_scope[a.scope] += a.versions
+    days = [(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(CHART_DAYS - 1, -1, -1)]
     return {
-        "total": len(new),
-        "at_least": capped and len(new) == len(arrivals),
+        "total": sum(by_tlp.values()),
+        "since_hour": datetime.strptime(since_hour, "%Y-%m-%dT%H").replace(tzinfo=UTC),
         "by_tlp": [(t, by_tlp[t]) for t in TLP if by_tlp[t]],
         "by_scope": [(s, by_scope[s]) for s in Scope if by_scope[s]],
         "per_day": [(d[5:], float(per_day[d])) for d in days],
-        "chart_capped": capped,
     }
 
 
@@ -71,9 +73,8 @@ def _open_requests(node: Node, viewer: Viewer) -> list[dict[str, Any]]:
 def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Response:
     now = node.clock()
     since = _last_visit(request, now)
-    start = min(since, now - timedelta(days=CHART_DAYS))
-    arrivals = node.exchange.arrivals(viewer.principal, start, ARRIVALS_CAP)
-    summary = summarise(arrivals, since, now, capped=len(arrivals) >= ARRIVALS_CAP)
+    start = min(since, now - timedelta(days=CHART_DAYS - 1))
+    summary = summarise(node.exchange.arrivals(viewer.principal, start), since, now)
     org = viewer.principal.org
     trend = node.coordination.checks.trend(viewer.principal, org) if org is not None else []
     peers = (
