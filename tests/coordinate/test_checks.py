@@ -1,10 +1,12 @@
 """Communication checks: tokens by e-mail and API, idempotent acknowledgement, forged and
-expired links, reminders on the injected clock, results and trend.
+expired links, acknowledgements arriving together, reminders on the injected clock, results
+and trend.
 """
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from tests.conftest import Clock
@@ -59,13 +61,78 @@ def test_forged_and_expired_tokens(region: Region, clock: Clock) -> None:
     started = _start(region, clock)
     token = started["targets"][0]["token"]  # type: ignore[index]
     c = region.client
-    assert c.post("/api/v1/checks/ack/ack_" + "A" * 43).status_code == 404
-    assert c.post(f"/api/v1/checks/ack/{token[:-1]}x").status_code == 404
-    assert c.get("/api/v1/checks/ack/nonsense").status_code == 404
+    forged = [
+        c.post("/api/v1/checks/ack/ack_" + "A" * 43),
+        c.post(f"/api/v1/checks/ack/{token[:-1]}x"),
+        c.post("/api/v1/checks/ack/nonsense"),
+        c.get("/api/v1/checks/ack/nonsense"),
+    ]
+    for response in forged:  # one answer for every bad link: nothing tells them apart
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"] == forged[0].json()["detail"]
     clock.advance(hours=9)
     expired = c.post(f"/api/v1/checks/ack/{token}")
     assert expired.status_code == 409 and "expired" in expired.json()["detail"]
+    assert expired.headers["content-type"] == "application/problem+json"
     assert c.get(f"/api/v1/checks/ack/{token}").json()["expired"] is True
+
+
+def test_an_acknowledged_link_still_answers_after_the_deadline(
+    region: Region, clock: Clock
+) -> None:
+    contact(region, "my")
+    token = _start(region, clock)["targets"][0]["token"]  # type: ignore[index]
+    c = region.client
+    first = c.post(f"/api/v1/checks/ack/{token}").json()
+    clock.advance(hours=9)
+    again = c.post(f"/api/v1/checks/ack/{token}")
+    assert again.status_code == 200
+    assert again.json()["acknowledged"] == first["acknowledged"] and again.json()["expired"]
+
+
+def test_acknowledgements_arriving_together_are_each_recorded_once(
+    region: Region, clock: Clock
+) -> None:
+    made = [contact(region, "my", email=f"poc{i}@mycert.example.org") for i in range(12)]
+    tokens = [t["token"] for t in _start(region, clock)["targets"]]  # type: ignore[attr-defined]
+    clock.advance(minutes=3)
+    checks = region.node.coordination.checks
+    # Every token twice, from more threads than one commit takes: repeats answer the first.
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(checks.acknowledge, tokens + tokens))
+    assert all(a["acknowledged"] == clock.now for a in answers)
+    # However the race went, the store records only a first acknowledgement.
+    check_id = _check_id(region)
+    for target in checks.repo.targets(check_id):
+        assert checks.repo.acknowledge(target.id, target.contact_id, clock.now) is False
+    c, h = region.client, region.auth["my"]
+    for one in made:
+        history = c.get(f"/api/v1/contacts/{one['id']}/history", headers=h).json()
+        assert [x["action"] for x in history] == ["created", "confirmed"]
+    results = c.get(f"/api/v1/checks/{check_id}", headers=region.auth["sg"]).json()
+    assert results["acknowledged"] == 12 and results["never_answered"] == []
+
+
+def test_a_contact_retired_after_the_check_started_can_still_answer(
+    region: Region, clock: Clock
+) -> None:
+    made = contact(region, "my")
+    started = _start(region, clock)
+    token = started["targets"][0]["token"]  # type: ignore[index]
+    c, h = region.client, region.auth["my"]
+    assert c.delete(f"/api/v1/contacts/{made['id']}", headers=h).status_code == 204
+    assert c.post(f"/api/v1/checks/ack/{token}").status_code == 200
+    history = c.get(f"/api/v1/contacts/{made['id']}/history", headers=region.auth["admin"])
+    assert [x["action"] for x in history.json()] == ["created", "deleted"]  # not revived
+    results = c.get(f"/api/v1/checks/{started['id']}", headers=region.auth["sg"]).json()
+    assert results["acknowledged"] == 1
+
+
+def _check_id(region: Region) -> int:
+    trend = region.client.get("/api/v1/checks/trend", headers=region.auth["sg"]).json()
+    check_id: int = trend[-1]["check"]
+    return check_id
 
 
 def test_reminder_goes_once_to_those_who_have_not_answered(region: Region, clock: Clock) -> None:
