@@ -85,7 +85,8 @@ def demo(
         None, "SingCERT", "admin", "demo console", timedelta(days=1)
     )
     base = node.settings.base_url
-    err.print(f"Demo region ready. Node: {base}   API docs: {base}/api/docs")
+    err.print(f"Demo region ready. Console: {base}/   API docs: {base}/api/docs")
     err.print("Admin token for SingCERT (valid one day, shown once):")
     out.print(issued.plaintext, soft_wrap=True)
-    err.print(f'Try: curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/objects?limit=5')
+    err.print("Sign in to the console with it, or try:")
+    err.print(f'curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/objects?limit=5')
