@@ -42,9 +42,10 @@ import numpy as np
 from pyarrow import csv as pacsv
 from stix2matcher.matcher import Pattern as OasisPattern
 
-from accord.detect.bulk import match_csv
+from accord.detect.bulk import match_log
 from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of, observed_data
+from accord.detect.readers import ReadStats
 
 FIELDS = {
     "src_ip": "ipv4-addr:value",
@@ -225,8 +226,11 @@ def main() -> None:
     began = time.perf_counter()
     found_rows: set[int] = set()
     hits = 0
-    for row, _hit in match_csv(str(log), matchers, FIELDS, block_size=args.block_mb << 20):
-        found_rows.add(row)
+    stats = ReadStats()
+    for record, _hit in match_log(
+        str(log), stats, matchers, fmt="csv", mapping=FIELDS, chunk_size=args.block_mb << 20
+    ):
+        found_rows.add(int(record.ref.rsplit(":", 1)[1]) - 2)  # line 2 is row 0
         hits += 1
     match_s = time.perf_counter() - began
     rss_matched = peak_rss_mb()

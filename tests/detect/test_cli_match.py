@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import orjson
@@ -50,3 +51,32 @@ def test_match_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 2 and "cannot read" in err and "Traceback" not in err
     code, _, err = run(capsys, "match", "-", "--org", "SingCERT", "--format", "syslog")
     assert code == 2 and "unknown log format" in err
+
+
+def test_match_reads_csv_in_bulk_and_keeps_line_numbers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    feed = [indicator("198.51.100.7"), indicator("evil.example")]
+    feed[1]["pattern"] = "[domain-name:value = 'evil.example']"
+    (tmp_path / "feed.json").write_bytes(orjson.dumps(bundle(*feed)))
+    assert run(capsys, "share", "feed.json", "--org", "SingCERT")[0] == 0
+    rows = [f"{1763632800 + i},10.0.{i % 200}.1,ok{i}.example" for i in range(5000)]
+    rows[1234] = "1763632800,198.51.100.7,ok.example"
+    rows[4321] = "1763632800,10.0.0.1"  # one column short
+    rows[4998] = "1763632800,10.0.0.2,evil.example"
+    text = "ts,src,domain\n" + "\n".join(rows) + "\n"
+    (tmp_path / "fw.csv.gz").write_bytes(gzip.compress(text.encode()))
+    code, out, err = run(capsys, "match", "fw.csv.gz", "--org", "SingCERT")
+    assert code == 0, err
+    found = [(m["record"], m["value"], m["field"]) for m in map(orjson.loads, out.splitlines())]
+    assert found == [
+        ("fw.csv.gz:1236", "198.51.100.7", "src"),
+        ("fw.csv.gz:5000", "evil.example", "domain"),
+    ]
+    assert "malformed: fw.csv.gz line 4323: 2 columns where the header has 3" in err
+    packed = gzip.compress(text.encode())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    code, out, err = run(capsys, "match", "cut.csv.gz", "--org", "SingCERT")
+    assert code == 2 and "damaged or cut short after line" in err and "Traceback" not in err
+    assert "cut.csv.gz:1236" in out and len(err.strip().splitlines()) == 1  # matched before

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from accord.cli.common import act_as, app, err, open_node, progress
-from accord.detect.readers import FORMATS, ReadStats, parse_mapping, read_log
+from accord.detect.bulk import read_log_screened
+from accord.detect.readers import FORMATS, ReadStats, parse_mapping
 from accord.detect.service import Match, tally
 
 
@@ -42,7 +43,8 @@ def match(
     with progress() as bar:
         task = bar.add_task("matching", total=None)
         for path in logs:
-            records = read_log(path, stats, fmt=fmt, mapping=mapping)
+            # CSV goes through the vectorised screen: only rows that may match become records.
+            records = read_log_screened(path, stats, loaded.matchers, fmt=fmt, mapping=mapping)
             for hit in node.detection.match_records(loaded, records):
                 sys.stdout.write(orjson.dumps(hit.as_dict()).decode() + "\n")
                 found.append(hit)

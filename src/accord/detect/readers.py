@@ -15,7 +15,7 @@ import gzip
 import io
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,9 +176,10 @@ def open_binary(path: str) -> Iterator[IO[bytes]]:
             yield raw
 
 
-def _lines(stream: IO[bytes], name: str, stats: ReadStats) -> Iterator[tuple[int, str]]:
-    """Decoded lines with their numbers; undecodable lines are counted as malformed."""
-    number = 0
+def _lines(
+    stream: Iterable[bytes], name: str, stats: ReadStats, number: int = 0
+) -> Iterator[tuple[int, str]]:
+    """Decoded lines with their numbers (after ``number``); undecodable lines are malformed."""
     try:
         for raw in stream:
             number += 1
@@ -190,11 +191,20 @@ def _lines(stream: IO[bytes], name: str, stats: ReadStats) -> Iterator[tuple[int
                 yield number, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
                 stats.bad(name, number, "not UTF-8 text")
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InvalidInput(
-            f"{name}: the gzip data is damaged or cut short after line {number} ({exc}); "
-            "the records before it were matched"
-        ) from None
+    except GZIP_ERRORS as exc:
+        raise damaged(name, number, exc) from None
+
+
+# What reading a damaged or truncated gzip stream raises.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def damaged(name: str, line: int, exc: BaseException) -> InvalidInput:
+    """The error for a gzip stream that breaks off after line ``line``."""
+    return InvalidInput(
+        f"{name}: the gzip data is damaged or cut short after line {line} ({exc}); "
+        "the records before it were matched"
+    )
 
 
 def detect_format(first: str, name: str) -> str:
@@ -224,25 +234,43 @@ def read_log(
     """Every record of the log at ``path`` (``-``: stdin), in order."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown log format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    name = "stdin" if path == "-" else path
     with open_binary(path) as stream:
-        lines = _lines(stream, name, stats)
-        first = next(lines, None)
-        if first is None:
-            return
-        if fmt == "auto":
-            fmt = detect_format(first[1], name)
-        chained = _chain(first, lines)
-        if fmt == "zeek":
-            yield from _zeek(chained, name, stats)
-        elif fmt == "suricata":
-            yield from _json_lines(chained, name, stats, mapping or SURICATA_FIELDS)
-        elif fmt == "jsonl":
-            yield from _json_lines(chained, name, stats, mapping)
-        elif fmt == "csv":
-            yield from _csv(chained, name, stats, mapping)
-        else:
-            yield from _values(chained, name, stats)
+        yield from read_lines(stream, log_name(path), stats, fmt=fmt, mapping=mapping)
+
+
+def log_name(path: str) -> str:
+    """The name records of the log at ``path`` are referenced by."""
+    return "stdin" if path == "-" else path
+
+
+def read_lines(
+    raw: Iterable[bytes],
+    name: str,
+    stats: ReadStats,
+    *,
+    fmt: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+) -> Iterator[LogRecord]:
+    """Every record of a log given as its raw lines, as ``read_log`` reads them."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown log format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    lines = _lines(raw, name, stats)
+    first = next(lines, None)
+    if first is None:
+        return
+    if fmt == "auto":
+        fmt = detect_format(first[1], name)
+    chained = _chain(first, lines)
+    if fmt == "zeek":
+        yield from _zeek(chained, name, stats)
+    elif fmt == "suricata":
+        yield from _json_lines(chained, name, stats, mapping or SURICATA_FIELDS)
+    elif fmt == "jsonl":
+        yield from _json_lines(chained, name, stats, mapping)
+    elif fmt == "csv":
+        yield from _csv(chained, name, stats, mapping)
+    else:
+        yield from _values(chained, name, stats)
 
 
 def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
@@ -278,6 +306,21 @@ def _csv(
         header = next(reader)
     except StopIteration:
         return
+    layout = csv_layout(header, name, mapping)
+    yield from _csv_rows(reader, numbers, name, stats, layout)
+
+
+@dataclass(frozen=True, slots=True)
+class CSVLayout:
+    """A CSV log's header (names stripped), its field map, and the column with record times."""
+
+    header: list[str]
+    field_map: dict[str, str]
+    time_column: str | None
+
+
+def csv_layout(header: list[str], name: str, mapping: Mapping[str, str] | None) -> CSVLayout:
+    """What a CSV header says; InvalidInput when ``mapping`` names a column it lacks."""
     header = [h.strip() for h in header]
     field_map = dict(mapping) if mapping else _guess(header)
     missing = [c for c in field_map if c not in header]
@@ -286,6 +329,38 @@ def _csv(
             f"{name}: no column {', '.join(missing)} in the header ({', '.join(header)})"
         )
     time_column = next((c for c in header if c.lower() in _TIME_FIELDS), None)
+    return CSVLayout(header, field_map, time_column)
+
+
+def csv_records(
+    raw: Iterable[bytes], line: int, name: str, stats: ReadStats, layout: CSVLayout
+) -> Iterator[LogRecord]:
+    """The records of the CSV rows in ``raw`` (lines after the header, from line ``line``)."""
+    numbers: list[int] = []
+
+    def texts() -> Iterator[str]:
+        for number, text in _lines(raw, name, stats, line - 1):
+            numbers.append(number)
+            yield text
+
+    yield from _csv_rows(csv.reader(texts()), numbers, name, stats, layout)
+
+
+def csv_record(name: str, line: int, fields: dict[str, Any], layout: CSVLayout) -> LogRecord:
+    """One CSV row as a record: its reference, fields, field map and time."""
+    column = layout.time_column
+    seen = _when(fields.get(column)) if column else None
+    return LogRecord(f"{name}:{line}", fields, layout.field_map, seen)
+
+
+def _csv_rows(
+    reader: Iterator[list[str]],
+    numbers: list[int],
+    name: str,
+    stats: ReadStats,
+    layout: CSVLayout,
+) -> Iterator[LogRecord]:
+    header = layout.header
     while True:
         try:
             row = next(reader)
@@ -301,10 +376,8 @@ def _csv(
         if len(row) != len(header):
             stats.bad(name, number, f"{len(row)} columns where the header has {len(header)}")
             continue
-        fields = dict(zip(header, row, strict=True))
         stats.records += 1
-        seen = _when(fields.get(time_column)) if time_column else None
-        yield LogRecord(f"{name}:{number}", fields, field_map, seen)
+        yield csv_record(name, number, dict(zip(header, row, strict=True)), layout)
 
 
 def _guess(columns: list[str]) -> dict[str, str]:
