@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -326,3 +327,26 @@ def test_header_names_are_read_as_the_csv_reader_reads_them() -> None:
         ("log.csv:2", "indicator--ip"),
         ("log.csv:2", "indicator--dom"),
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ranges=st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 3000)), min_size=1, max_size=12
+    ),
+    probes=st.lists(st.integers(-1, 2**32 - 1), max_size=30),
+)
+def test_ranges_contain_exactly_the_numbers_in_a_range(
+    ranges: list[tuple[int, int]], probes: list[int]
+) -> None:
+    from accord.detect.bulk import _Ranges
+
+    bounds = [(first, min(first + size, 2**32 - 1)) for first, size in ranges]
+    edges = [n for first, last in bounds for n in (first - 1, first, last, last + 1)]
+    numbers = [n for n in probes + edges if -1 <= n < 2**32]
+    table = _Ranges.of(
+        np.array([b[0] for b in bounds], dtype=np.int64),
+        np.array([b[1] for b in bounds], dtype=np.int64),
+    )
+    found = table.contains(np.array(numbers, dtype=np.int64)).tolist()
+    assert found == [any(f <= n <= last for f, last in bounds) for n in numbers]

@@ -31,7 +31,9 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import os
 import weakref
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -276,7 +278,7 @@ class _Fingerprints:
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         slots = hashes >> self.shift
-        maybe = self.bits[(slots >> np.uint64(3)).astype(np.intp)] & _BIT[slots & np.uint64(7)]
+        maybe = self.bits[(slots >> np.uint64(3)).view(np.intp)] & _BIT[slots & np.uint64(7)]
         rows = np.flatnonzero(maybe)
         found = np.zeros(len(hashes), dtype=bool)
         if len(rows):
@@ -306,10 +308,14 @@ class _Ranges:
         opens[1:] = firsts[1:] > lasts[:-1] + 1
         starts = firsts[opens]
         ends = lasts[np.append(np.flatnonzero(opens)[1:] - 1, len(lasts) - 1)]
-        edges = np.zeros((1 << 24) + 1, dtype=np.int32)
-        np.add.at(edges, starts >> 8, 1)
-        np.add.at(edges, (ends >> 8) + 1, -1)
-        touched = np.cumsum(edges[:-1]) > 0
+        # The /24 blocks they touch, as disjoint runs: +1 where a run opens, -1 after it.
+        first_block, last_block = starts >> 8, ends >> 8
+        runs = np.ones(len(starts), dtype=bool)
+        runs[1:] = first_block[1:] > last_block[:-1] + 1
+        edges = np.zeros((1 << 24) + 1, dtype=np.int8)
+        edges[first_block[runs]] = 1
+        edges[last_block[np.append(np.flatnonzero(runs)[1:] - 1, len(runs) - 1)] + 1] -= 1
+        touched = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
         return cls(starts, ends, np.packbits(touched, bitorder="little"))
 
     def contains(self, numbers: np.ndarray) -> np.ndarray:
@@ -593,16 +599,24 @@ class _CSVColumns:
 
 
 @dataclass(frozen=True, slots=True)
-class _Chunk:
-    """Whole lines of a CSV log, parsed when they could be."""
+class _Read:
+    """Whole lines of a CSV log as read, and how the stream went on."""
 
-    data: bytes
-    lines: int
-    table: pa.Table | None  # None: read these lines record by record
-    line_index: np.ndarray | None  # line of each row, from 0, where blank lines were skipped
-    rest_by_record: bool  # quoted line breaks: read from here on record by record
+    data: bytearray
     end: bool  # the stream ended after these lines
     failure: BaseException | None  # the gzip error that ended it
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Lines of a CSV log, parsed and screened where they could be."""
+
+    read: _Read
+    lines: int
+    records: int
+    # (line from 0, fields) of each row that may match; None: read the lines record by record
+    candidates: list[tuple[int, dict[str, str]]] | None
+    rest_by_record: bool  # quoted line breaks: read from here on record by record
 
 
 def _screened_csv(
@@ -615,81 +629,83 @@ def _screened_csv(
 ) -> Iterator[LogRecord]:
     columns = _CSVColumns.of(layout)
     line = 2  # of the first line of the next chunk
-    # One worker reads and parses the next chunk while this thread screens the last one.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-csv") as pool:
-        pending: Future[_Chunk] | None = pool.submit(_next_chunk, stream, chunk_size, columns)
-        while pending is not None:
-            chunk = pending.result()
+    # This thread reads chunks in order; workers parse and screen a few of them at once
+    # (pyarrow and numpy let go of the GIL), and their results are taken in order.
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="accord-csv") as pool:
+        pending: deque[Future[_Chunk]] = deque()
+        end = False
+        while pending or not end:
+            while not end and len(pending) <= _WORKERS:
+                read = _read_chunk(stream, chunk_size)
+                end = read.end
+                pending.append(pool.submit(_process, read, columns, screen))
+            chunk = pending.popleft().result()
             if chunk.rest_by_record:
-                raw = itertools.chain(io.BytesIO(chunk.data), stream)
+                later = [f.result().read.data for f in pending]
+                raw = itertools.chain(*map(io.BytesIO, [chunk.read.data, *later]), stream)
                 yield from csv_records(raw, line, name, stats, layout)
                 return
-            pending = None
-            if not chunk.end:
-                pending = pool.submit(_next_chunk, stream, chunk_size, columns)
-            if chunk.table is None:
-                yield from csv_records(io.BytesIO(chunk.data), line, name, stats, layout)
+            if chunk.candidates is None:
+                yield from csv_records(io.BytesIO(chunk.read.data), line, name, stats, layout)
             else:
-                yield from _screened_rows(chunk, line, name, stats, layout, columns, screen)
+                stats.lines += chunk.lines
+                stats.records += chunk.records
+                for offset, fields in chunk.candidates:
+                    yield csv_record(name, line + offset, fields, layout)
             line += chunk.lines
-            if chunk.failure is not None:
-                raise damaged(name, line - 1, chunk.failure)
+            if chunk.read.failure is not None:
+                raise damaged(name, line - 1, chunk.read.failure)
 
 
-def _screened_rows(
-    chunk: _Chunk,
-    line: int,
-    name: str,
-    stats: ReadStats,
-    layout: CSVLayout,
-    columns: _CSVColumns,
-    screen: Screen,
-) -> Iterator[LogRecord]:
-    table = chunk.table
-    assert table is not None
-    stats.lines += chunk.lines
-    stats.records += table.num_rows
-    rows = screen.rows(table, columns.kinds)
-    if not len(rows):
-        return
-    picked = table.take(pa.array(rows)).to_pydict()
-    lines = chunk.line_index[rows] if chunk.line_index is not None else rows
-    for i, offset in enumerate(lines.tolist()):
-        fields = {h: picked[c][i] for h, c in columns.read.items()}
-        yield csv_record(name, line + offset, fields, layout)
+_WORKERS = max(2, min(4, os.cpu_count() or 2))
 
 
-def _next_chunk(stream: io.BufferedIOBase, size: int, columns: _CSVColumns) -> _Chunk:
-    """The next whole lines of ``stream``, about ``size`` bytes, parsed if they can be."""
-    parts: list[bytes] = []
+def _read_chunk(stream: io.BufferedIOBase, size: int) -> _Read:
+    """The next whole lines of ``stream``, about ``size`` bytes of them."""
+    data = bytearray(size)
     total = 0
     end = False
     failure: BaseException | None = None
     try:
-        while total < size:
-            # read1: a gzip stream that breaks off loses no more than the line it was in.
-            piece = stream.read1(size - total)
-            if not piece:
-                end = True
-                break
-            parts.append(piece)
-            total += len(piece)
-        if not end and not parts[-1].endswith(b"\n"):
+        with memoryview(data) as view:
+            while total < size:
+                # readinto1: a gzip stream that breaks off loses no more than its last line.
+                got = stream.readinto1(view[total:])
+                if not got:
+                    end = True
+                    break
+                total += got
+        del data[total:]
+        if not end and not data.endswith(b"\n"):
             tail = stream.readline()
-            parts.append(tail)
+            data += tail
             end = not tail.endswith(b"\n")
     except GZIP_ERRORS as exc:
         failure, end = exc, True
-    data = b"".join(parts)
-    if failure is not None:  # the line it broke off in is lost, as in the per-record reader
-        data = data[: data.rfind(b"\n") + 1]
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        del data[data.rfind(b"\n", 0, total) + 1 :]  # as in the per-record reader
+    return _Read(data, end, failure)
+
+
+def _process(read: _Read, columns: _CSVColumns, screen: Screen) -> _Chunk:
+    """Parse and screen one chunk (in a worker thread)."""
+    data = read.data
+    lines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A))
+    lines += 0 if data.endswith(b"\n") or not data else 1
     table, line_index, rest = _parse(data, lines, columns)
-    return _Chunk(data, lines, table, line_index, rest, end, failure)
+    if table is None:
+        return _Chunk(read, lines, 0, None, rest)
+    rows = screen.rows(table, columns.kinds)
+    candidates: list[tuple[int, dict[str, str]]] = []
+    if len(rows):
+        picked = table.take(pa.array(rows)).to_pydict()
+        offsets = line_index[rows] if line_index is not None else rows
+        for i, offset in enumerate(offsets.tolist()):
+            candidates.append((offset, {h: picked[c][i] for h, c in columns.read.items()}))
+    return _Chunk(read, lines, table.num_rows, candidates, False)
 
 
 def _parse(
-    data: bytes, lines: int, columns: _CSVColumns
+    data: bytearray, lines: int, columns: _CSVColumns
 ) -> tuple[pa.Table | None, np.ndarray | None, bool]:
     """(table, line of each row or None for one row a line, rest by record) for ``data``.
 
@@ -723,6 +739,7 @@ def _parse(
             ),
             parse_options=pacsv.ParseOptions(newlines_in_values=quoted, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
+                check_utf8=False,  # checked above, for every column
                 include_columns=list(columns.read.values()),
                 column_types=dict.fromkeys(columns.read.values(), pa.string()),
             ),
@@ -741,7 +758,7 @@ def _parse(
     return table, kept, False
 
 
-def _non_blank_lines(data: bytes) -> np.ndarray:
+def _non_blank_lines(data: bytearray) -> np.ndarray:
     """The lines of ``data`` (from 0) that are not empty: blank lines hold no CSV row."""
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     if not data.endswith(b"\n"):
