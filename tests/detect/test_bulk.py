@@ -350,3 +350,25 @@ def test_ranges_contain_exactly_the_numbers_in_a_range(
     )
     found = table.contains(np.array(numbers, dtype=np.int64)).tolist()
     assert found == [any(f <= n <= last for f, last in bounds) for n in numbers]
+
+
+def test_memory_does_not_grow_with_the_log() -> None:
+    import tracemalloc
+
+    matchers = MatcherSet(INDICATORS)
+    screen_for(matchers)  # built once, before the log is read
+    peaks = []
+    for rows in (20_000, 80_000):
+        path = Path(f"big{rows}.csv")
+        with path.open("w") as f:
+            f.write("src,dst\n")
+            for i in range(rows):
+                dst = "10.1.2.9" if i % 1000 == 0 else f"192.0.2.{i % 250}"
+                f.write(f"10.0.{i % 250}.{i % 200},{dst}\n")
+        stats = ReadStats()
+        tracemalloc.start()
+        found = sum(1 for _ in match_log(str(path), stats, matchers, chunk_size=64 << 10))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert stats.records == rows and found == rows // 1000
+    assert peaks[1] < 1.5 * peaks[0] and peaks[1] < 5_000_000, peaks
