@@ -571,7 +571,7 @@ def _csv_header(head: bytes, name: str, fmt: str) -> list[str] | None:
         return None
     if fmt == "auto" and detect_format(text, name) != "csv":
         return None
-    if text.count('"') % 2 or "\r" in text:
+    if "\r" in text or ('"' in text and not _quotes_well_formed(head.rstrip(b"\r\n"))):
         return None
     try:
         return next(csv.reader([text]), None)
@@ -715,16 +715,20 @@ def _parse(
     """
     if not data:
         return None, None, False
+    # Without quotes, every line ends a record for both readers; with quotes, only when
+    # they are used as RFC 4180 uses them (else both may differ, and so may where a
+    # record ends). Where the csv module must read lines with quotes, it reads on from
+    # there to the end: its state cannot be handed from one chunk to the next.
     quoted = b'"' in data
-    if quoted and data[data.rfind(b"\n", 0, len(data) - 1) + 1 :].count(b'"') % 2:
-        return None, None, True  # the last line opens a quoted value the next one closes
+    if quoted and not _quotes_well_formed(data):
+        return None, None, True
     if b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
-        return None, None, False
+        return None, None, quoted
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            return None, None, False
+            return None, None, quoted
     invalid: list[object] = []
 
     def skip(row: object) -> str:
@@ -744,18 +748,43 @@ def _parse(
                 column_types=dict.fromkeys(columns.read.values(), pa.string()),
             ),
         )
-    except pa.ArrowInvalid:
-        return None, None, False
-    if invalid:
+    except pa.ArrowException:  # whatever pyarrow cannot read, the csv module reads
+        return None, None, quoted
+    if invalid:  # rows of the wrong width, which the csv module reports
         return None, None, False
     if table.num_rows == lines:
         return table, None, False
     if table.num_rows > lines:
-        return None, None, False
+        return None, None, quoted
     kept = _non_blank_lines(data)
     if len(kept) != table.num_rows:
         return None, None, True  # line breaks inside quoted values
     return table, kept, False
+
+
+def _quotes_well_formed(data: bytes | bytearray) -> bool:
+    """Whether every quote in ``data`` opens, closes or doubles inside a quoted field.
+
+    That is, quoting as RFC 4180 has it, starting outside a quoted field and ending
+    outside one: a run of quotes entered from outside starts a field (after a comma or
+    a line break), and one that leaves the quoted field ends it (before a comma or a
+    line break). Whether a run is entered from inside is the parity of the quotes
+    before it.
+    """
+    text = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(text == 0x22)
+    if len(quotes) % 2:
+        return False
+    breaks = np.flatnonzero(np.diff(quotes) != 1) + 1
+    starts = quotes[np.concatenate(([0], breaks))]
+    lengths = np.diff(np.concatenate(([0], breaks, [len(quotes)])))
+    before = np.cumsum(lengths) - lengths
+    ends = starts + lengths
+    previous = np.where(starts > 0, text[np.maximum(starts - 1, 0)], 0x0A)
+    following = np.where(ends < len(text), text[np.minimum(ends, len(text) - 1)], 0x0A)
+    opens_ok = (before % 2 == 1) | (previous == 0x2C) | (previous == 0x0A)
+    closes_ok = ((before + lengths) % 2 == 1) | np.isin(following, (0x2C, 0x0A, 0x0D))
+    return bool(np.all(opens_ok & closes_ok))
 
 
 def _non_blank_lines(data: bytearray) -> np.ndarray:
