@@ -765,26 +765,30 @@ def _parse(
 def _quotes_well_formed(data: bytes | bytearray) -> bool:
     """Whether every quote in ``data`` opens, closes or doubles inside a quoted field.
 
-    That is, quoting as RFC 4180 has it, starting outside a quoted field and ending
-    outside one: a run of quotes entered from outside starts a field (after a comma or
-    a line break), and one that leaves the quoted field ends it (before a comma or a
-    line break). Whether a run is entered from inside is the parity of the quotes
-    before it.
+    That is, quoting as RFC 4180 has it, from outside a quoted field to outside one. The
+    quotes before a quote say where it stands: after an even number it is entered from
+    outside, so it must open a field (follow a comma or a line break) unless it follows
+    a quote; after an odd number, it leaves the field, so it must end it (precede a
+    comma or a line break) unless a quote follows.
     """
     text = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(text == 0x22)
     if len(quotes) % 2:
         return False
-    breaks = np.flatnonzero(np.diff(quotes) != 1) + 1
-    starts = quotes[np.concatenate(([0], breaks))]
-    lengths = np.diff(np.concatenate(([0], breaks, [len(quotes)])))
-    before = np.cumsum(lengths) - lengths
-    ends = starts + lengths
-    previous = np.where(starts > 0, text[np.maximum(starts - 1, 0)], 0x0A)
-    following = np.where(ends < len(text), text[np.minimum(ends, len(text) - 1)], 0x0A)
-    opens_ok = (before % 2 == 1) | (previous == 0x2C) | (previous == 0x0A)
-    closes_ok = ((before + lengths) % 2 == 1) | np.isin(following, (0x2C, 0x0A, 0x0D))
-    return bool(np.all(opens_ok & closes_ok))
+    if not len(quotes):
+        return True
+    entered, left = quotes[0::2], quotes[1::2]
+    before = text[np.maximum(entered - 1, 0)]
+    before[entered == 0] = 0x0A
+    after = text[np.minimum(left + 1, len(text) - 1)]
+    after[left == len(text) - 1] = 0x0A
+    return bool(_MAY_PRECEDE_OPENING[before].all() and _MAY_FOLLOW_CLOSING[after].all())
+
+
+_MAY_PRECEDE_OPENING = np.zeros(256, dtype=bool)
+_MAY_PRECEDE_OPENING[[0x2C, 0x0A, 0x22]] = True
+_MAY_FOLLOW_CLOSING = np.zeros(256, dtype=bool)
+_MAY_FOLLOW_CLOSING[[0x2C, 0x0A, 0x0D, 0x22]] = True
 
 
 def _non_blank_lines(data: bytearray) -> np.ndarray:
