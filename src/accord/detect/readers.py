@@ -6,6 +6,8 @@ seen if the log says). Lines are read one at a time, so memory does not grow wit
 the log. A malformed line is counted in ``ReadStats`` with its line number and the
 run goes on; gzip (by its magic bytes) and stdin (``-``) work for every format. An
 unreadable file (binary garbage, a truncated gzip stream) raises ``InvalidInput``.
+``accord.detect.bulk`` reads CSV a chunk at a time and falls back on the CSV parts here
+(``csv_layout``, ``csv_records``) wherever pyarrow and the ``csv`` module might differ.
 """
 
 from __future__ import annotations
