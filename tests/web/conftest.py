@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from accord.coordinate.contacts import ContactInput
 from accord.node import Node
@@ -91,6 +91,9 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
         controller.stop()
 
 
+expect.set_options(timeout=20_000)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
@@ -159,6 +162,8 @@ def visitor_for(browser: Browser, region: Region) -> Iterator[Any]:
         if phone:
             options = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
         context = browser.new_context(**options)
+        # Generous waits: CI machines run the rest of the suite beside the browser.
+        context.set_default_timeout(30_000)
         opened.append(context)
         v = Visitor(context, context.new_page(), region.base)
         v.page.on(

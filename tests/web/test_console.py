@@ -205,7 +205,7 @@ def test_communication_check_acknowledged_from_the_mailed_link(
     desk.check("ack-done")
 
     # The organiser's page fills in by itself (htmx polling), without a reload.
-    expect(page.locator("#results")).to_contain_text("1 of 2", timeout=15_000)
+    expect(page.locator("#results")).to_contain_text("1 of 2", timeout=30_000)
     expect(page.locator("#results")).to_contain_text("SingCERT duty desk")  # still waiting
     sg.check("check-live")
     page = sg.visit("/checks", "checks-history")
