@@ -6,11 +6,12 @@ PostgreSQL database):
 - the store is seeded untimed: ``--objects`` indicators (1,000,000 by default) shared
   through the exchange service by 20 organisations with a mix of markings and scopes
   (TLP:CLEAR public, TLP:GREEN community, TLP:AMBER to a group, TLP:AMBER+STRICT to the
-  owner only), and ``--requests`` assistance requests (100,000) inserted in bulk;
+  owner only), and ``--requests`` assistance requests (100,000) inserted in bulk, those
+  already late marked escalated, as they would have been when they fell late;
 - the node serves the console with ``--workers`` processes (2: one per core here);
-  ``--sessions`` people (20) sign in with a password each (argon2, untimed), then all
-  at once load the overview, the object list and the request inbox ``--rounds`` times
-  each, in random order;
+  ``--sessions`` people (20) sign in with a password each, one after another (argon2,
+  untimed), then all at once load the overview, the object list and the request inbox
+  ``--rounds`` times each, in random order;
 - printed per page: p50 and p99 of the server time (the ``Server-Timing`` header the
   node adds, which covers routing, the services and rendering), p50 and p99 of the
   time the client waited, and the target (server time under 200 ms); then peak RSS.
@@ -36,6 +37,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
+from accord.coordinate.workflow import State, overdue_phase
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
@@ -118,6 +120,13 @@ def seed(node: Node, orgs: int, objects: int, requests: int) -> None:
                     "submitted": submitted,
                     "ack_due": submitted + timedelta(hours=8),
                     "respond_due": submitted + timedelta(hours=72),
+                    # History: what was late back then was escalated back then.
+                    "escalated": overdue_phase(
+                        State(states[i % len(states)]),
+                        now,
+                        submitted + timedelta(hours=8),
+                        submitted + timedelta(hours=72),
+                    ),
                 }
             )
             if len(rows) == 5_000:
@@ -162,7 +171,11 @@ async def load(base: str, sessions: int, rounds: int) -> tuple[dict[str, list[fl
     """Sign ``sessions`` people in, then have them all browse at once; times and seconds."""
     clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in range(sessions)]
     try:
-        await asyncio.gather(*(sign_in(c, f"analyst{i:02d}") for i, c in enumerate(clients)))
+        # People sign in one after another, as they arrive. A burst of new connections
+        # would all be accepted by whichever server worker wakes first (asyncio accepts
+        # everything queued on the shared socket at once), leaving the other idle.
+        for i, c in enumerate(clients):
+            await sign_in(c, f"analyst{i:02d}")
         started = time.perf_counter()
         results = await asyncio.gather(*(browse(c, rounds, i) for i, c in enumerate(clients)))
         elapsed = time.perf_counter() - started
@@ -184,9 +197,16 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=10, help="loads of each page per session")
     p.add_argument("--workers", type=int, default=2, help="server processes (ACCORD_WORKERS)")
     p.add_argument("--pg-url", help="PostgreSQL admin URL: run on a scratch database there")
+    p.add_argument(
+        "--keep",
+        type=Path,
+        help="SQLite: keep the seeded store in this folder and reuse it on the next run",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="accord-bench-web-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        reuse = args.keep is not None and (workdir / "accord.db").exists() and not args.pg_url
         databases = (
             postgres_database(args.pg_url, analyze=True)
             if args.pg_url
@@ -194,15 +214,18 @@ def main() -> int:
         )
         try:
             with databases as db:
-                print(
-                    f"seeding {args.objects:,} objects and {args.requests:,} requests ...",
-                    flush=True,
-                )
-                node = Node.open(Settings(database_url=db.url, _env_file=None))  # type: ignore[call-arg]
-                try:
-                    seed(node, max(args.sessions, 2), args.objects, args.requests)
-                finally:
-                    node.close()
+                if reuse:
+                    print(f"reusing the store in {workdir}", flush=True)
+                else:
+                    print(
+                        f"seeding {args.objects:,} objects and {args.requests:,} requests ...",
+                        flush=True,
+                    )
+                    node = Node.open(Settings(database_url=db.url, _env_file=None))  # type: ignore[call-arg]
+                    try:
+                        seed(node, max(args.sessions, 2), args.objects, args.requests)
+                    finally:
+                        node.close()
                 db.analyze()
                 port = free_port()
                 env = accord_env(db.url, port, name="bench-web", workers=str(args.workers))

@@ -328,7 +328,7 @@ class Requests:
         """
         now = self._clock()
         count = 0
-        for row in self.repo.open_with_deadlines():
+        for row in self.repo.open_with_deadlines(now):
             phase = overdue_phase(State(row.state), now, aware(row.ack_due), aware(row.respond_due))
             if phase is None or row.escalated == phase:
                 continue

@@ -530,11 +530,19 @@ class RequestRepository:
         with self._engine.connect() as conn:
             return list(conn.execute(query.order_by(coord_requests.c.id.desc()).limit(limit)).all())
 
-    def open_with_deadlines(self) -> list[Row[Any]]:
-        """Requests waiting on their recipient that are not escalated for their current step."""
+    def open_with_deadlines(self, now: datetime) -> list[Row[Any]]:
+        """Requests waiting on their recipient, late for a step they were not escalated for:
+        only those, so a scheduler tick costs nothing when nothing is newly late."""
+        r = coord_requests.c
         query = select(coord_requests).where(
-            coord_requests.c.state.in_(["submitted", "acknowledged", "in_progress"]),
-            or_(coord_requests.c.escalated.is_(None), coord_requests.c.escalated == "acknowledge"),
+            r.state.in_(["submitted", "acknowledged", "in_progress"]),
+            or_(
+                and_(r.state == "submitted", r.ack_due < now, r.escalated.is_(None)),
+                and_(
+                    r.respond_due < now,
+                    or_(r.escalated.is_(None), r.escalated == "acknowledge"),
+                ),
+            ),
         )
         with self._engine.connect() as conn:
             return list(conn.execute(query).all())
