@@ -38,19 +38,25 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
-from sqlalchemy import insert
 
 from accord.coordinate.contacts import ContactInput
 from accord.node import Node
 from accord.settings import Settings
-from accord.store.coordinate import coord_requests
-from support import CpuMeter, Server, accord_env, free_port, request_each
+from support import (
+    CpuMeter,
+    Server,
+    accord_env,
+    free_port,
+    percentile,
+    request_each,
+    store_requests,
+)
 
 STATES = ["SG", "MY", "TH", "ID", "PH", "VN", "BN", "KH", "LA", "MM"]
 
@@ -66,11 +72,6 @@ class CountingSink:
             self.count += 1
             self.recipients.update(envelope.rcpt_tos)
         return "250 OK"
-
-
-def pct(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
 
 
 def acknowledged(status: int, body: bytes) -> None:
@@ -181,8 +182,9 @@ def main() -> None:
                 (
                     f"acknowledgements through the API ({args.workers} worker(s))",
                     f"{len(paths):,}",
-                    f"{rate:,.0f}/s (target >= 1,000); p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
-                    f"p99 {pct(latencies, 0.99) * 1000:.1f} ms; cores: {meter.summary('ack')}",
+                    f"{rate:,.0f}/s (target >= 1,000); "
+                    f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+                    f"p99 {percentile(latencies, 99) * 1000:.1f} ms; cores: {meter.summary('ack')}",
                 )
             )
             started = time.perf_counter()
@@ -191,40 +193,7 @@ def main() -> None:
             assert results["acknowledged"] == len(paths), results["acknowledged"]
             rows.append(("check report", f"{len(paths):,} answers", f"{report * 1000:.0f} ms"))
 
-            now = datetime.now(UTC)
-            batch = []
-            states = ["submitted", "acknowledged", "in_progress", "responded", "closed"]
-            with node.engine.execution_options(writer=True).begin() as conn:
-                for i in range(args.requests):
-                    submitted = now - timedelta(minutes=args.requests - i)
-                    batch.append(
-                        {
-                            "case_id": f"case--bench-{i}",
-                            "kind": "assistance",
-                            "requester_org": orgs[(i + 1) % 50].id,
-                            "recipient_org": orgs[i % 50].id,
-                            "urgency": "high",
-                            "tlp": "TLP:AMBER",
-                            "title": f"Request {i}",
-                            "details": {
-                                "description": "bench",
-                                "sector": "energy",
-                                "incident_category": "availability/ddos",
-                                "asks": ["mitigation"],
-                            },
-                            "evidence": [],
-                            "state": states[i % len(states)],
-                            "created": submitted,
-                            "submitted": submitted,
-                            "ack_due": submitted + timedelta(hours=8),
-                            "respond_due": submitted + timedelta(hours=72),
-                        }
-                    )
-                    if len(batch) == 5000:
-                        conn.execute(insert(coord_requests), batch)
-                        batch = []
-                if batch:
-                    conn.execute(insert(coord_requests), batch)
+            store_requests(node.engine, [o.id for o in orgs], args.requests)
             token = node.accounts.create_token(None, orgs[0].name, "liaison", "bench", None)
             headers = {"Authorization": f"Bearer {token.plaintext}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
@@ -244,7 +213,7 @@ def main() -> None:
                             f"{label} ({args.requests:,} stored)",
                             f"{args.samples} GETs",
                             f"p50 {statistics.median(times) * 1000:.1f} ms, "
-                            f"p99 {pct(times, 0.99) * 1000:.1f} ms (target <= 50 ms)",
+                            f"p99 {percentile(times, 99) * 1000:.1f} ms (target <= 50 ms)",
                         )
                     )
         finally:

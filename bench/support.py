@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +374,56 @@ async def request_each(
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return latencies
+
+
+# Assistance requests ---------------------------------------------------------------------
+def store_requests(engine: Any, org_ids: Sequence[int], count: int) -> None:
+    """Insert ``count`` assistance requests in bulk, one a minute up to now, between
+    neighbouring organisations, across the workflow's states. Those already late are
+    marked escalated, as they were when they fell late, so the node's scheduler does not
+    replay months of escalations while a bench measures."""
+    from sqlalchemy import insert
+
+    from accord.coordinate.workflow import State, overdue_phase
+    from accord.store.coordinate import coord_requests
+
+    now = datetime.now(UTC)
+    states = ["submitted", "acknowledged", "in_progress", "responded", "closed"]
+    rows: list[dict[str, Any]] = []
+    with engine.execution_options(writer=True).begin() as conn:
+        for i in range(count):
+            submitted = now - timedelta(minutes=count - i)
+            ack_due, respond_due = submitted + timedelta(hours=8), submitted + timedelta(hours=72)
+            state = states[i % len(states)]
+            rows.append(
+                {
+                    "case_id": f"case--bench-{i}",
+                    "kind": "assistance",
+                    "requester_org": org_ids[(i + 1) % len(org_ids)],
+                    "recipient_org": org_ids[i % len(org_ids)],
+                    "urgency": "high",
+                    "tlp": "TLP:AMBER",
+                    "title": f"Request {i}",
+                    "details": {
+                        "description": "bench",
+                        "sector": "energy",
+                        "incident_category": "availability/ddos",
+                        "asks": ["mitigation"],
+                    },
+                    "evidence": [],
+                    "state": state,
+                    "created": submitted,
+                    "submitted": submitted,
+                    "ack_due": ack_due,
+                    "respond_due": respond_due,
+                    "escalated": overdue_phase(State(state), now, ack_due, respond_due),
+                }
+            )
+            if len(rows) == 5_000:
+                conn.execute(insert(coord_requests), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(coord_requests), rows)
 
 
 # Databases -------------------------------------------------------------------------------

@@ -31,20 +31,16 @@ import re
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
 
-from accord.coordinate.workflow import State, overdue_phase
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
 from accord.exchange.service import ShareRequest
 from accord.node import Node
 from accord.settings import Settings
-from accord.store.coordinate import coord_requests
 from support import (
     RssSampler,
     Server,
@@ -56,6 +52,7 @@ from support import (
     p50_p99_ms,
     postgres_database,
     sqlite_database,
+    store_requests,
     table,
 )
 
@@ -98,42 +95,7 @@ def seed(node: Node, orgs: int, objects: int, requests: int) -> None:
         if done % 100_000 == 0 or done == objects:
             rate = done / (time.perf_counter() - started)
             print(f"  seeded {done:,} objects ({rate:,.0f}/s)", flush=True)
-    now = datetime.now(UTC)
-    rows = []
-    states = ["submitted", "acknowledged", "in_progress", "responded", "closed"]
-    with node.engine.execution_options(writer=True).begin() as conn:
-        for i in range(requests):
-            submitted = now - timedelta(minutes=requests - i)
-            rows.append(
-                {
-                    "case_id": f"case--bench-{i}",
-                    "kind": "assistance",
-                    "requester_org": ids[(i + 1) % orgs],
-                    "recipient_org": ids[i % orgs],
-                    "urgency": "high",
-                    "tlp": "TLP:AMBER",
-                    "title": f"Request {i}",
-                    "details": {"description": "bench", "sector": "energy", "asks": ["mitigation"]},
-                    "evidence": [],
-                    "state": states[i % len(states)],
-                    "created": submitted,
-                    "submitted": submitted,
-                    "ack_due": submitted + timedelta(hours=8),
-                    "respond_due": submitted + timedelta(hours=72),
-                    # History: what was late back then was escalated back then.
-                    "escalated": overdue_phase(
-                        State(states[i % len(states)]),
-                        now,
-                        submitted + timedelta(hours=8),
-                        submitted + timedelta(hours=72),
-                    ),
-                }
-            )
-            if len(rows) == 5_000:
-                conn.execute(insert(coord_requests), rows)
-                rows = []
-        if rows:
-            conn.execute(insert(coord_requests), rows)
+    store_requests(node.engine, ids, requests)
     print(f"  seeded {requests:,} requests", flush=True)
 
 

@@ -47,7 +47,17 @@ class SignInNeeded(NotAuthenticated):
 
 
 def viewer(request: Request, node: Node) -> Viewer | None:
-    """The signed-in viewer, or None when the cookie is missing or no longer valid."""
+    """The signed-in viewer, or None when the cookie is missing or no longer valid.
+
+    Looked up once per request: a form's CSRF check and its page share the answer.
+    """
+    if "viewer" not in request.state.__dict__:
+        request.state.viewer = _lookup(request, node)
+    found: Viewer | None = request.state.viewer
+    return found
+
+
+def _lookup(request: Request, node: Node) -> Viewer | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None

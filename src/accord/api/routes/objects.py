@@ -26,11 +26,11 @@ JSON = "application/json"
 STIX = "application/stix+json;version=2.1"
 
 
-def _cursor_out(pk: int | None) -> str | None:
+def encode_cursor(pk: int | None) -> str | None:
     return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=") if pk else None
 
 
-def _cursor_in(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
@@ -120,7 +120,7 @@ def read_objects(
     identities = node.accounts.orgs.identities({r.owner for r in page.rows})
     body = {
         "items": [_item(r, identities) for r in page.rows],
-        "next": _cursor_out(page.next_cursor),
+        "next": encode_cursor(page.next_cursor),
     }
     return Response(orjson.dumps(body), media_type=JSON)
 
@@ -146,7 +146,7 @@ def _query(
         if modified_after
         else None,
         text=text or None,
-        after=_cursor_in(cursor),
+        after=decode_cursor(cursor),
         limit=limit,
     )
 

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from accord.api.deps import NodeDep
-from accord.coordinate.contacts import ContactKind
+from accord.coordinate.contacts import Contact, ContactKind
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.domain.states import states
+from accord.node import Node
 from accord.web.pages import ViewerDep
 from accord.web.render import headers, page
+from accord.web.session import Viewer
 
 router = APIRouter()
 
@@ -21,6 +23,15 @@ _EXPORTS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "vcard": ("text/vcard; charset=utf-8", "vcf"),
 }
+
+
+def _search(node: Node, viewer: Viewer, state: str, kind: str, language: str) -> list[Contact]:
+    return node.coordination.directory.search(
+        viewer.principal,
+        states=[state] if state else None,
+        kind=kind or None,
+        language=language or None,
+    )
 
 
 @router.get("/directory")
@@ -32,12 +43,7 @@ def read_directory(
     kind: str = "",
     language: str = "",
 ) -> Response:
-    found = node.coordination.directory.search(
-        viewer.principal,
-        states=[state] if state else None,
-        kind=kind or None,
-        language=language or None,
-    )
+    found = _search(node, viewer, state, kind, language)
     return page(
         request,
         "directory.html",
@@ -62,12 +68,7 @@ def read_directory_export(
     kind: str = "",
     language: str = "",
 ) -> Response:
-    found = node.coordination.directory.search(
-        viewer.principal,
-        states=[state] if state else None,
-        kind=kind or None,
-        language=language or None,
-    )
+    found = _search(node, viewer, state, kind, language)
     media_type, extension = _EXPORTS[format]
     body = {"json": to_json, "csv": to_csv, "vcard": to_vcard}[format](found)
     return Response(

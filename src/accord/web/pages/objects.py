@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 import orjson
@@ -13,6 +11,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from accord.api.deps import NodeDep
+from accord.api.routes.objects import decode_cursor, encode_cursor
 from accord.detect.indicators import indicator_for
 from accord.domain.scope import ALLOWED_SCOPES, Scope, default_scope
 from accord.domain.stix import format_timestamp
@@ -54,25 +53,12 @@ def _label(doc: dict[str, Any]) -> str:
 
 
 def _listed(node: Node, rows: list[ObjectRow]) -> list[dict[str, Any]]:
+    """Rows as a list shows them: with a label and the owner's identity (named by the page)."""
     owners = node.accounts.orgs.identities({r.owner for r in rows})
-    names = {o.identity_id: o.name for o in node.accounts.orgs.all()} if rows else {}
     return [
-        {
-            "row": r,
-            "label": _label(orjson.loads(r.doc)),
-            "owner": names.get(owners.get(r.owner, ""), owners.get(r.owner, "")),
-        }
+        {"row": r, "label": _label(orjson.loads(r.doc)), "owner": owners.get(r.owner, "")}
         for r in rows
     ]
-
-
-def _cursor(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("that page link is not one this node handed out") from None
 
 
 @router.get("/objects")
@@ -93,16 +79,12 @@ def read_objects(
         types=(type,) if type else (),
         tlps=tlps,
         text=q.strip() or None,
-        after=_cursor(cursor),
+        after=decode_cursor(cursor or None),
         limit=PAGE_SIZE,
     )
     result = node.exchange.page(viewer.principal, query)
     rows = _listed(node, result.rows)
-    following = (
-        base64.urlsafe_b64encode(str(result.next_cursor).encode()).decode().rstrip("=")
-        if result.next_cursor
-        else None
-    )
+    following = encode_cursor(result.next_cursor)
     shown = [r.tlp for r in result.rows]
     return page(
         request,
@@ -116,12 +98,8 @@ def read_objects(
         types=TYPES,
         tlps=list(TLP),
         following=following,
-        page_tlp=max(shown, key=_strictness) if shown else None,
+        page_tlp=max(shown, key=lambda t: t.rank) if shown else None,
     )
-
-
-def _strictness(tlp: TLP) -> int:
-    return [TLP.CLEAR, TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED].index(tlp)
 
 
 def _share_context(node: Node, viewer: Viewer, form: FormData | None) -> dict[str, Any]:
@@ -261,7 +239,7 @@ def read_object(request: Request, node: NodeDep, viewer: ViewerDep, stix_id: str
         viewer,
         title=_label(doc),
         row=latest,
-        owner=_listed(node, [latest])[0]["owner"],
+        owner=node.accounts.orgs.identities({latest.owner}).get(latest.owner, ""),
         doc=orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(),
         versions=versions,
         provenance=orjson.loads(latest.provenance),

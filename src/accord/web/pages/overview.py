@@ -16,6 +16,7 @@ from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep
+from accord.web.pages.requests import next_due
 from accord.web.render import page
 from accord.web.session import VISIT_COOKIE, Viewer, set_cookie
 
@@ -65,7 +66,7 @@ def _open_requests(node: Node, viewer: Viewer) -> list[dict[str, Any]]:
     items = node.coordination.requests.box(viewer.principal, "inbox", None, None, INBOX_SHOWN)
     waiting = [r for r in items if State(r["state"]) not in FINAL and r["state"] != "draft"]
     for r in waiting:
-        r["due"] = r["acknowledge_due"] if r["state"] == "submitted" else r["respond_due"]
+        r["due"] = next_due(r)
     return waiting
 
 

@@ -34,7 +34,7 @@ _ACTION_LABELS = {
 }
 
 
-def _due(item: dict[str, Any]) -> datetime | None:
+def next_due(item: dict[str, Any]) -> datetime | None:
     """The next deadline that matters: acknowledgement, then response, then the asked-for date."""
     if item["state"] == "submitted":
         due: datetime | None = item["acknowledge_due"]
@@ -56,7 +56,7 @@ def read_requests(
 ) -> Response:
     items = node.coordination.requests.box(viewer.principal, box, state or None, before, PAGE_SIZE)
     for item in items:
-        item["due"] = _due(item)
+        item["due"] = next_due(item)
     return page(
         request,
         "requests.html" if request.headers.get("hx-request") != "true" else "_request_rows.html",
@@ -153,7 +153,7 @@ def create_request(request: Request, node: NodeDep, viewer: ViewerDep, form: For
 def read_request(request: Request, node: NodeDep, viewer: ViewerDep, request_id: int) -> Response:
     service = node.coordination.requests
     item = service.get(viewer.principal, request_id)
-    item["due"] = _due(item)
+    item["due"] = next_due(item)
     return page(
         request,
         "request.html",
