@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,29 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+# SQLite takes one writer at a time and makes the others poll with growing sleeps; queueing
+# this process's writers on a lock instead keeps many small writes fast.
+_SQLITE_WRITERS = threading.Lock()
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """The one write path: a transaction that commits on success and rolls back on error.
+
+    On SQLite it is ``BEGIN IMMEDIATE`` (a deferred transaction that reads and then
+    writes can fail with "database is locked"), with this process's writers queued on a
+    lock; on PostgreSQL a plain transaction. Every repository writes through here.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    # The option on the connection, not ``engine.execution_options``: that builds a new
+    # engine proxy on every call, a noticeable cost at thousands of writes a second.
+    with _SQLITE_WRITERS, engine.connect().execution_options(writer=True) as conn, conn.begin():
+        yield conn
 
 
 def _alembic_config(connection: Connection) -> Config:
