@@ -48,6 +48,7 @@ from aiosmtpd.controller import Controller
 from accord.coordinate.contacts import ContactInput
 from accord.node import Node
 from accord.settings import Settings
+from accord.store.contacts import ContactFields
 from support import (
     CpuMeter,
     Server,
@@ -131,14 +132,31 @@ def main() -> None:
                 languages=("en",),
                 timezone="Asia/Singapore",
             )
-            values.append({**data.clean(), "groups": [], "org_id": orgs[i % 50].id})
+            clean = data.clean()
+            values.append(
+                ContactFields(
+                    org_id=orgs[i % 50].id,
+                    kind=clean["kind"],
+                    name=clean["name"],
+                    role=clean["role"],
+                    email=clean["email"],
+                    phone=clean["phone"],
+                    messaging=clean["messaging"],
+                    languages=tuple(clean["languages"]),
+                    timezone=clean["timezone"],
+                    public_key=clean["public_key"],
+                    backups=(),
+                    groups=(),
+                )
+            )
         node.coordination.directory.contacts.add_many(values, None, node.clock())
 
         started = time.perf_counter()
         deadline = node.clock() + timedelta(days=2)
-        check_id, targets = node.coordination.checks.start(
+        started_check = node.coordination.checks.start(
             None, "Bench ping", deadline, organiser=orgs[0].id
         )
+        check_id, targets = started_check.id, started_check.targets
         queued = time.perf_counter() - started
         started = time.perf_counter()
         delivered = 0
@@ -169,7 +187,7 @@ def main() -> None:
         base = server.base
         try:
             server.wait_healthy()
-            paths = [f"/api/v1/checks/ack/{t['token']}" for t in targets]
+            paths = [f"/api/v1/checks/ack/{t.token}" for t in targets]
             meter = CpuMeter(server.proc.pid, postgres=False)
             started = time.perf_counter()
             with meter.phase("ack"):
@@ -190,7 +208,7 @@ def main() -> None:
             started = time.perf_counter()
             results = node.coordination.checks.results(None, check_id)
             report = time.perf_counter() - started
-            assert results["acknowledged"] == len(paths), results["acknowledged"]
+            assert results.acknowledged == len(paths), results.acknowledged
             rows.append(("check report", f"{len(paths):,} answers", f"{report * 1000:.0f} ms"))
 
             store_requests(node.engine, [o.id for o in orgs], args.requests)

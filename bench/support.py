@@ -8,7 +8,7 @@ own directory on ``sys.path``, so each imports this module as ``support``.
   the CLI run against the same database (organisations, tokens, ``accord sync``);
 - the peak resident memory of a process tree, and CPU seconds by phase;
 - HTTP load from a light keep-alive load generator, so the client does not starve the server;
-- nearest-rank percentiles and plain-text tables;
+- nearest-rank percentiles (the product's) and plain-text tables;
 - a database for a node: a SQLite file, or a scratch database on a PostgreSQL server
   that is dropped afterwards.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import random
 import re
@@ -36,6 +35,8 @@ from typing import Any
 import httpx
 import psutil
 
+from accord.coordinate.checks import percentile  # the product's, so both count alike
+
 HOST = "127.0.0.1"
 STAMP = "2026-11-01T10:00:00.000Z"
 TLP_GREEN_MARKING = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
@@ -50,15 +51,6 @@ class Skip(Exception):
 
 
 # Statistics and output -------------------------------------------------------------------
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
 def p50_p99_ms(seconds: Sequence[float]) -> tuple[float, float]:
     """The 50th and 99th percentiles of durations in seconds, in milliseconds."""
     return percentile(seconds, 50) * 1000, percentile(seconds, 99) * 1000
@@ -385,7 +377,7 @@ def store_requests(engine: Any, org_ids: Sequence[int], count: int) -> None:
     from sqlalchemy import insert
 
     from accord.coordinate.workflow import State, overdue_phase
-    from accord.store.coordinate import coord_requests
+    from accord.store.requests import coord_requests
 
     now = datetime.now(UTC)
     states = ["submitted", "acknowledged", "in_progress", "responded", "closed"]

@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from accord.accounts import Accounts
+from accord.coordinate.notify import Retry, SmtpSettings
 from accord.coordinate.service import Coordination
+from accord.coordinate.workflow import deadlines_from_hours
 from accord.detect.correlate import Correlations
 from accord.detect.service import Detection
 from accord.detect.warninglists import shipped
@@ -27,10 +29,14 @@ from accord.store.accounts import (
     TokenRepository,
     UserRepository,
 )
+from accord.store.checks import CheckRepository
+from accord.store.contacts import ContactRepository
 from accord.store.db import create_db_engine, migrate
 from accord.store.detect import ObservableIndexRepository
+from accord.store.notifications import NotificationRepository
 from accord.store.objects import SQLObjectStore
 from accord.store.peers import PeerRepository
+from accord.store.requests import RequestRepository
 from accord.store.statuses import StatusRepository
 
 
@@ -79,7 +85,29 @@ class Node:
             timedelta(seconds=settings.federation_max_skew),
         )
 
-        self.coordination = Coordination(self.engine, settings, orgs, groups, self.exchange, clock)
+        self.coordination = Coordination(
+            contacts=ContactRepository(self.engine),
+            checks=CheckRepository(self.engine),
+            requests=RequestRepository(self.engine),
+            notifications=NotificationRepository(self.engine),
+            orgs=orgs,
+            groups=groups,
+            evidence=self.exchange,
+            smtp=SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                timeout=settings.smtp_timeout,
+                sender=settings.smtp_sender,
+                starttls=settings.smtp_starttls,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+            ),
+            retry=Retry(settings.notify_attempts, settings.notify_backoff),
+            deadlines=deadlines_from_hours(settings.request_deadlines),
+            reminder_at=settings.check_reminder_at,
+            base_url=settings.base_url,
+            clock=clock,
+        )
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:

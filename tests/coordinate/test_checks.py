@@ -101,7 +101,7 @@ def test_acknowledgements_arriving_together_are_each_recorded_once(
     # Every token twice, from more threads than one commit takes: repeats answer the first.
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(checks.acknowledge, tokens + tokens))
-    assert all(a["acknowledged"] == clock.now for a in answers)
+    assert all(a.acknowledged == clock.now for a in answers)
     # However the race went, the store records only a first acknowledgement.
     check_id = _check_id(region)
     for target in checks.repo.targets(check_id):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, event, text
 
-from accord.store.coordinate import GroupCommit
 from accord.store.db import create_db_engine
+from accord.store.groupcommit import GroupCommit
 
 
 @pytest.fixture

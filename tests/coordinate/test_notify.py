@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -99,8 +100,8 @@ def test_unreachable_smtp_is_retried_then_marked_failed(region: Region, clock: C
         json={"title": "ping", "deadline": "2030-01-01T00:00:00Z"},
         headers=region.auth["sg-liaison"],
     )
-    settings = region.node.coordination.notifier._settings  # noqa: SLF001
-    object.__setattr__(settings, "smtp_port", 1)  # nothing listens on port 1
+    notifier = region.node.coordination.notifier
+    notifier._smtp = replace(notifier._smtp, port=1)  # noqa: SLF001  (nothing listens on 1)
     results = []
     for _ in range(3):
         results.append(region.node.coordination.tick().delivery)

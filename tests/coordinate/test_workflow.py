@@ -115,7 +115,7 @@ def test_random_sequences_never_reach_an_illegal_state(
 ) -> None:
     node, who = parties
     requests = node.coordination.requests
-    request_id = requests.create(who["requester"], _draft())[0]["id"]
+    request_id = requests.create(who["requester"], _draft())[0].id
     state = State.DRAFT
     for actor, action, reason in steps:
         row = requests.repo.get(request_id)
@@ -132,7 +132,7 @@ def test_random_sequences_never_reach_an_illegal_state(
             assert isinstance(exc, Conflict) or side is None
             continue
         assert expected is not None
-        state = State(view["state"])
+        state = State(view.state)
         assert state is expected
     events = requests.repo.events(request_id)
     moves = [e for e in events if e.action != "create"]
@@ -177,7 +177,8 @@ def test_deadlines_are_configurable_per_urgency(tmp_path: object, clock: object)
                 asks=draft.asks,
             ),
         )[0]
-        assert filed["respond_due"] - filed["acknowledge_due"] == timedelta(hours=3)
+        assert filed.respond_due is not None and filed.acknowledge_due is not None
+        assert filed.respond_due - filed.acknowledge_due == timedelta(hours=3)
     finally:
         node.close()
     with pytest.raises(ValidationError):

@@ -10,14 +10,13 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import app, err, open_node, out
+from accord.cli.common import act_as, app, err, open_node, out
 from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.requests import RequestDraft
 from accord.coordinate.workflow import Action
-from accord.domain.model import Principal, Role
-from accord.errors import InvalidInput
-from accord.node import Node
+from accord.domain.model import Role
+from accord.errors import InvalidInput, NotFound
 
 contact_app = typer.Typer(help="The directory of points of contact.", no_args_is_help=True)
 check_app = typer.Typer(help="Communication checks.", no_args_is_help=True)
@@ -31,11 +30,6 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(webhook_app, name="webhook")
 
 Org = Annotated[str, typer.Option("--org", help="Organisation (name or identity id).")]
-
-
-def _as(node: Node, org_ref: str, role: Role) -> Principal:
-    org = node.accounts.orgs.find(org_ref)
-    return Principal(org=org.id, role=role, groups=node.accounts.groups.of_org(org.id))
 
 
 @contact_app.command("add")
@@ -154,7 +148,7 @@ def contact_show(contact_id: int) -> None:
 def contact_history(contact_id: int) -> None:
     """Every version of a contact."""
     for h in open_node().coordination.directory.history(None, contact_id):
-        out.print(f"v{h['version']}  {h['at']:%Y-%m-%d %H:%M}  {h['action']}")
+        out.print(f"v{h.version}  {h.at:%Y-%m-%d %H:%M}  {h.action}")
 
 
 @check_app.command("start")
@@ -169,11 +163,12 @@ def check_start(
     node = open_node()
     organiser = node.accounts.orgs.find(org)
     deadline = node.clock() + timedelta(hours=hours)
-    check_id, targets = node.coordination.checks.start(
+    started = node.coordination.checks.start(
         None, title, deadline, organiser=organiser.id, group=group, states=state
     )
     out.print(
-        f"check {check_id} started over {len(targets)} contacts, due {deadline:%Y-%m-%d %H:%M} UTC"
+        f"check {started.id} started over {len(started.targets)} contacts, "
+        f"due {deadline:%Y-%m-%d %H:%M} UTC"
     )
 
 
@@ -222,7 +217,7 @@ def request_new(
             ) from None
     node = open_node()
     filed = node.coordination.requests.create(
-        _as(node, org, Role.LIAISON),
+        act_as(node, org, Role.LIAISON),
         RequestDraft(
             kind=kind,
             title=title,
@@ -242,11 +237,11 @@ def request_new(
         ),
     )
     for r in filed:
-        due = r["respond_due"]
+        due = r.respond_due
         out.print(
-            f"request {r['id']} to {r['recipient']} is {r['state']}"
+            f"request {r.id} to {r.recipient} is {r.state}"
             + (f", answer due {due:%Y-%m-%d %H:%M} UTC" if due else "")
-            + f" (case {r['case']})",
+            + f" (case {r.case})",
             markup=False,
             highlight=False,
         )
@@ -261,10 +256,8 @@ def request_list(
     """An organisation's requests, newest first."""
     node = open_node()
     table = Table("id", "kind", "urgency", "state", "escalated", "title")
-    for r in node.coordination.requests.box(_as(node, org, Role.READER), box, state, None, 200):
-        table.add_row(
-            str(r["id"]), r["kind"], r["urgency"], r["state"], r["escalated"] or "-", r["title"]
-        )
+    for r in node.coordination.requests.box(act_as(node, org, Role.READER), box, state, None, 200):
+        table.add_row(str(r.id), r.kind, r.urgency, r.state, r.escalated or "-", r.title)
     out.print(table)
 
 
@@ -281,8 +274,10 @@ def request_act(
         chosen = Action(action)
     except ValueError:
         raise InvalidInput(f"unknown action {action!r}; use one of: {', '.join(Action)}") from None
-    done = node.coordination.requests.act(_as(node, org, Role.LIAISON), request_id, chosen, reason)
-    out.print(f"request {request_id} is now {done['state']}")
+    done = node.coordination.requests.act(
+        act_as(node, org, Role.LIAISON), request_id, chosen, reason
+    )
+    out.print(f"request {request_id} is now {done.state}")
 
 
 @request_app.command("metrics")
@@ -292,10 +287,10 @@ def request_metrics() -> None:
     for state, m in open_node().coordination.requests.metrics().items():
         table.add_row(
             state,
-            str(m["requests"]),
-            _num(m["median_hours_to_acknowledge"]),
-            _num(m["median_hours_to_respond"]),
-            f"{m['share_overdue']:.0%}",
+            str(m.requests),
+            _num(m.median_hours_to_acknowledge),
+            _num(m.median_hours_to_respond),
+            f"{m.share_overdue:.0%}",
         )
     out.print(table)
 
@@ -321,10 +316,7 @@ def notify_log(
 ) -> None:
     """The notification log."""
     table = Table("id", "channel", "target", "topic", "status", "attempts", "last error")
-    rows = open_node().coordination.notifier.repo.log(
-        status=status, topic=None, before=None, limit=limit
-    )
-    for r in rows:
+    for r in open_node().coordination.notifier.log(None, status=status, limit=limit):
         table.add_row(
             str(r.id), r.channel, r.target, r.topic, r.status, str(r.attempts), r.last_error or "-"
         )
@@ -336,12 +328,15 @@ def webhook_list() -> None:
     """Every organisation's webhooks (secrets are never shown)."""
     table = Table("id", "organisation", "url", "created")
     for h in open_node().coordination.notifier.list_webhooks(None):
-        table.add_row(str(h["id"]), h["organisation"], h["url"], f"{h['created']:%Y-%m-%d %H:%M}")
+        table.add_row(str(h.id), h.organisation, h.url, f"{h.created:%Y-%m-%d %H:%M}")
     out.print(table)
 
 
 @webhook_app.command("delete")
 def webhook_delete(webhook_id: int) -> None:
     """Remove a webhook; nothing more is queued for it."""
-    open_node().coordination.notifier.delete_webhook(None, webhook_id)
+    try:
+        open_node().coordination.notifier.delete_webhook(None, webhook_id)
+    except NotFound as exc:
+        raise NotFound(f"{exc.detail}; list them with: accord webhook list") from None
     out.print(f"webhook {webhook_id} deleted")

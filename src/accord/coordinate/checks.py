@@ -14,16 +14,25 @@ import hmac
 import math
 import secrets
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from accord.coordinate import notify
 from accord.coordinate.directory import Directory
+from accord.coordinate.model import (
+    Acknowledgement,
+    CheckResults,
+    CheckTrend,
+    IssuedToken,
+    Rate,
+    StartedCheck,
+    Unanswered,
+)
 from accord.domain.model import Principal, Role
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.store.accounts import GroupRepository
-from accord.store.coordinate import CheckRepository, aware
+from accord.store.checks import CheckRepository, CheckTarget, NewCheck, NewTarget, TokenTarget
+from accord.store.notifications import NewNotification
 
 _FORGED = "this acknowledgement link is not valid; use the link from the latest e-mail"
 TOKEN_PREFIX = "ack_"
@@ -33,10 +42,13 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile (``share`` in 0..1) of a non-empty sequence."""
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100): the smallest value with at least ``pct``
+    percent of the values at or below it; 0 for no values. The benches use it too."""
+    if not values:
+        return 0.0
     ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -66,17 +78,25 @@ class Checks:
         title: str,
         deadline: datetime,
         *,
-        organiser: int,
+        organiser: int | None = None,
         group: str | None = None,
         states: Sequence[str] | None = None,
         kind: str | None = None,
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> StartedCheck:
         """Start a check over the contacts the organiser can see (all, a group's, some states').
 
-        Returns the check id and, per contact, its token and link (shown this once).
+        An organisation's liaison or admin organises for their organisation; the operator
+        (``actor`` None) names the ``organiser``. Each contact's token and link are in the
+        answer, this once.
         """
-        if actor is not None and actor.role not in (Role.ADMIN, Role.LIAISON):
-            raise Forbidden("only liaisons and admins organise communication checks")
+        if actor is not None:
+            if actor.org is None:
+                raise Forbidden("only an organisation organises checks")
+            if actor.role not in (Role.ADMIN, Role.LIAISON):
+                raise Forbidden("only liaisons and admins organise communication checks")
+            organiser = actor.org
+        if organiser is None:
+            raise InvalidInput("name the organisation that organises the check")
         now = self._clock()
         if deadline.tzinfo is None or deadline <= now:
             raise InvalidInput("the deadline must be a future, timezone-aware time")
@@ -88,15 +108,13 @@ class Checks:
         contacts = self._directory.search(actor, states=states, kind=kind, org_ids=org_ids)
         if not contacts:
             raise InvalidInput("no contacts match; widen the group, states or kind")
-        targets, notices, issued = [], [], []
+        targets: list[NewTarget] = []
+        notices: list[NewNotification] = []
+        issued: list[IssuedToken] = []
         for c in contacts:
             token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-            targets.append(
-                {"contact_id": c.id, "state": c.state, "kind": c.kind, "token_hash": _hash(token)}
-            )
-            issued.append(
-                {"contact": c.id, "name": c.name, "token": token, "link": self.link(token)}
-            )
+            targets.append(NewTarget(c.id, c.state, c.kind, _hash(token)))
+            issued.append(IssuedToken(c.id, c.name, token, self.link(token)))
             if c.email:
                 notices.append(
                     notify.email(
@@ -113,48 +131,37 @@ class Checks:
                     )
                 )
         remind_at = now + (deadline - now) * self._reminder_at
-        check_id = self.repo.add(
-            {
-                "organiser_org": organiser,
-                "title": title.strip()[:300],
-                "created": now,
-                "deadline": deadline,
-                "remind_at": remind_at,
-                "reminded": False,
-            },
-            targets,
-            notices,
-        )
-        return check_id, issued
+        check = NewCheck(organiser, title.strip()[:300], now, deadline, remind_at)
+        return StartedCheck(self.repo.add(check, targets, notices), tuple(issued))
 
-    def _target(self, token: str) -> Any:
+    def _target(self, token: str) -> TokenTarget:
         row = self.repo.target_by_hash(_hash(token)) if token.startswith(TOKEN_PREFIX) else None
         # The lookup is by hash; the constant-time comparison guards against a partial match.
         if row is None or not hmac.compare_digest(row.token_hash, _hash(token)):
             raise NotFound(_FORGED)
         return row
 
-    def show(self, token: str) -> dict[str, Any]:
+    def show(self, token: str) -> Acknowledgement:
         """What an acknowledgement link shows: the check, the contact, and whether it is done."""
         return self._shown(self._target(token), None)
 
-    def _shown(self, row: Any, acknowledged: datetime | None) -> dict[str, Any]:
-        return {
-            "check": row.check_id,
-            "title": row.title,
-            "contact": row.contact_name,
-            "deadline": aware(row.deadline),
-            "acknowledged": acknowledged or aware(row.acknowledged),
-            "expired": self._clock() > (aware(row.deadline) or self._clock()),
-        }
+    def _shown(self, row: TokenTarget, acknowledged: datetime | None) -> Acknowledgement:
+        return Acknowledgement(
+            check=row.check_id,
+            title=row.title,
+            contact=row.contact_name,
+            deadline=row.deadline,
+            acknowledged=acknowledged or row.acknowledged,
+            expired=self._clock() > row.deadline,
+        )
 
-    def acknowledge(self, token: str) -> dict[str, Any]:
+    def acknowledge(self, token: str) -> Acknowledgement:
         """Record the acknowledgement (idempotent: a repeat returns the first time)."""
         row = self._target(token)
         now = self._clock()
         if row.acknowledged is not None:
             return self._shown(row, None)
-        if now > (aware(row.deadline) or now):
+        if now > row.deadline:
             raise Conflict("this check closed at its deadline; the link has expired")
         if self.repo.acknowledge(row.id, row.contact_id, now):
             return self._shown(row, now)
@@ -171,7 +178,7 @@ class Checks:
                     subject=f"[Accord] Reminder: communication check {check.title}",
                     body=(
                         f"Dear {t.contact_name},\n\nPlease acknowledge the communication check "
-                        f"{check.title!r} before {aware(check.deadline)} with the link in the "
+                        f"{check.title!r} before {check.deadline} with the link in the "
                         "first message.\n"
                     ),
                     topic="check.reminder",
@@ -185,66 +192,58 @@ class Checks:
                 sent += len(notices)
         return sent
 
-    def results(self, actor: Principal | None, check_id: int) -> dict[str, Any]:
-        """Response rates per state and kind, median and p90 response time, who never answered."""
+    def results(self, actor: Principal | None, check_id: int) -> CheckResults:
+        """Response rates per state and kind, median and p90 response time, who never answered.
+
+        Only the organiser (and node admins, and the operator) may read them; to anyone
+        else the check does not exist.
+        """
         check = self.repo.get(check_id)
         if actor is not None and not actor.is_admin() and actor.org != check.organiser_org:
             raise NotFound(f"no communication check {check_id}")
         targets = self.repo.targets(check_id)
-        created = aware(check.created)
-        assert created is not None
         seconds = [
-            ((aware(t.acknowledged) or created) - created) / timedelta(seconds=1)
+            (t.acknowledged - check.created) / timedelta(seconds=1)
             for t in targets
             if t.acknowledged is not None
         ]
-
-        def rates(key: str) -> dict[str, dict[str, Any]]:
-            groups: dict[str, list[Any]] = {}
-            for t in targets:
-                groups.setdefault(getattr(t, key) or "international", []).append(t)
-            return {
-                k: {
-                    "contacts": len(v),
-                    "acknowledged": sum(t.acknowledged is not None for t in v),
-                    "rate": sum(t.acknowledged is not None for t in v) / len(v),
-                }
-                for k, v in sorted(groups.items())
-            }
-
-        closed = self._clock() > (aware(check.deadline) or created)
-        return {
-            "check": check.id,
-            "title": check.title,
-            "created": created,
-            "deadline": aware(check.deadline),
-            "closed": closed,
-            "contacts": len(targets),
-            "acknowledged": len(seconds),
-            "rate": len(seconds) / len(targets) if targets else 0.0,
-            "by_state": rates("state"),
-            "by_kind": rates("kind"),
-            "median_seconds": statistics.median(seconds) if seconds else None,
-            "p90_seconds": percentile(seconds, 0.9) if seconds else None,
-            "never_answered": [
-                {"contact": t.contact_id, "name": t.contact_name, "state": t.state}
+        return CheckResults(
+            check=check.id,
+            title=check.title,
+            created=check.created,
+            deadline=check.deadline,
+            closed=self._clock() > check.deadline,
+            contacts=len(targets),
+            acknowledged=len(seconds),
+            rate=len(seconds) / len(targets) if targets else 0.0,
+            by_state=_rates(targets, lambda t: t.state or "international"),
+            by_kind=_rates(targets, lambda t: t.kind),
+            median_seconds=statistics.median(seconds) if seconds else None,
+            p90_seconds=percentile(seconds, 90) if seconds else None,
+            never_answered=tuple(
+                Unanswered(t.contact_id, t.contact_name, t.state)
                 for t in targets
                 if t.acknowledged is None
-            ],
-        }
+            ),
+        )
 
-    def trend(self, actor: Principal | None, organiser: int) -> list[dict[str, Any]]:
-        """The response rate of each of an organiser's checks, oldest first."""
+    def trend(self, actor: Principal) -> list[CheckTrend]:
+        """The response rate of each of the actor's organisation's checks, oldest first."""
+        if actor.org is None:
+            raise Forbidden("only an organisation has checks")
         out = []
-        for check in self.repo.by_organiser(organiser):
+        for check in self.repo.by_organiser(actor.org):
             r = self.results(actor, check.id)
-            out.append(
-                {
-                    "check": r["check"],
-                    "title": r["title"],
-                    "created": r["created"],
-                    "rate": r["rate"],
-                    "median_seconds": r["median_seconds"],
-                }
-            )
+            out.append(CheckTrend(r.check, r.title, r.created, r.rate, r.median_seconds))
         return out
+
+
+def _rates(targets: Iterable[CheckTarget], key: Callable[[CheckTarget], str]) -> dict[str, Rate]:
+    groups: dict[str, list[CheckTarget]] = {}
+    for t in targets:
+        groups.setdefault(key(t), []).append(t)
+    out = {}
+    for k, members in sorted(groups.items()):
+        answered = sum(t.acknowledged is not None for t in members)
+        out[k] = Rate(len(members), answered, answered / len(members))
+    return out

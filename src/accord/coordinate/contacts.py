@@ -7,7 +7,6 @@ and time zones as IANA names, so a directory entry works for a caller in any sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -132,27 +131,3 @@ def _phone(raw: str | None, bad: Any) -> str | None:
         bad("phone", f"invalid phone number {raw!r}: no such number in its country's plan")
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A directory entry as readers see it."""
-
-    id: int
-    organisation: str  # STIX identity id
-    organisation_name: str
-    state: str | None
-    kind: str
-    name: str
-    role: str
-    email: str | None
-    phone: str | None
-    messaging: str | None
-    languages: list[str]
-    timezone: str
-    public_key: str | None
-    backups: list[int]
-    groups: list[str]
-    last_confirmed: datetime | None
-    version: int
-    updated: datetime

@@ -15,13 +15,14 @@ from typing import Any
 
 import orjson
 
-from accord.coordinate.contacts import FIELDS, Contact, ContactInput
+from accord.coordinate.contacts import FIELDS, ContactInput, ContactKind
+from accord.coordinate.model import Contact, ContactVersion
 from accord.coordinate.taxonomy import parse_language
-from accord.domain.model import Principal, Role
+from accord.domain.model import Organisation, Principal, Role
 from accord.domain.states import parse_state
 from accord.errors import Forbidden, InvalidInput, NotFound, Problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
-from accord.store.coordinate import ContactRepository, aware
+from accord.store.contacts import ContactFields, ContactRepository, ContactRow
 
 _EDITORS = frozenset({Role.ADMIN, Role.LIAISON})
 
@@ -48,7 +49,7 @@ class Directory:
                 "only the organisation's liaisons or a node admin may edit its contacts"
             )
 
-    def _values(self, org_id: int, data: ContactInput, index: int | None = None) -> dict[str, Any]:
+    def _fields(self, org_id: int, data: ContactInput, index: int | None = None) -> ContactFields:
         values = data.clean(index)
         slugs = {g.slug: g.id for g in self._groups.all()}
         unknown = [s for s in data.groups if s not in slugs]
@@ -57,7 +58,6 @@ class Directory:
                 f"no sharing group {unknown[0]!r}",
                 [Problem(f"no sharing group {unknown[0]!r}", index, field="groups")],
             )
-        values["groups"] = sorted({slugs[s] for s in data.groups})
         own = {r.id for r in self.contacts.search(org_ids=[org_id])}
         foreign = [b for b in values["backups"] if b not in own]
         if foreign:
@@ -69,56 +69,77 @@ class Directory:
                     )
                 ],
             )
-        return {**values, "org_id": org_id}
+        return ContactFields(
+            org_id=org_id,
+            kind=values["kind"],
+            name=values["name"],
+            role=values["role"],
+            email=values["email"],
+            phone=values["phone"],
+            messaging=values["messaging"],
+            languages=tuple(values["languages"]),
+            timezone=values["timezone"],
+            public_key=values["public_key"],
+            backups=tuple(values["backups"]),
+            groups=tuple(sorted({slugs[s] for s in data.groups})),
+        )
 
-    def add(self, actor: Principal | None, org_ref: str, data: ContactInput) -> Contact:
-        """Add a contact to an organisation's entry; InvalidInput lists every bad field."""
-        org = self._orgs.find(org_ref)
+    def _organisation(self, actor: Principal | None, org_ref: str | None) -> Organisation:
+        """The organisation named (name or identity id), or else the actor's own."""
+        if org_ref:
+            return self._orgs.find(org_ref)
+        if actor is None or actor.org is None:
+            raise InvalidInput("name the organisation")
+        return self._orgs.get(actor.org)
+
+    def add(self, actor: Principal | None, org_ref: str | None, data: ContactInput) -> Contact:
+        """Add a contact to an organisation (None: the actor's own); InvalidInput lists every
+        bad field."""
+        org = self._organisation(actor, org_ref)
         self._may_edit(actor, org.id)
-        contact_id = self.contacts.add(self._values(org.id, data), _org_of(actor), self._clock())
+        contact_id = self.contacts.add(self._fields(org.id, data), _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def update(self, actor: Principal | None, contact_id: int, data: ContactInput) -> Contact:
         """Replace a contact's fields; the previous version stays in its history."""
         row = self._visible_row(actor, contact_id)
         self._may_edit(actor, row.org_id)
-        values = self._values(row.org_id, data)
-        if contact_id in values["backups"]:
+        fields = self._fields(row.org_id, data)
+        if contact_id in fields.backups:
             raise InvalidInput("a contact cannot be its own backup")
-        self.contacts.update(contact_id, values, _org_of(actor), "updated", self._clock())
+        self.contacts.replace(contact_id, fields, _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def confirm(self, actor: Principal | None, contact_id: int) -> Contact:
         """Mark a contact as confirmed current today."""
         row = self._visible_row(actor, contact_id)
         self._may_edit(actor, row.org_id)
-        now = self._clock()
-        self.contacts.update(contact_id, {"last_confirmed": now}, _org_of(actor), "confirmed", now)
+        self.contacts.confirm(contact_id, _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def delete(self, actor: Principal | None, contact_id: int) -> None:
         """Retire a contact; its history is kept."""
         row = self._visible_row(actor, contact_id)
         self._may_edit(actor, row.org_id)
-        now = self._clock()
-        self.contacts.update(contact_id, {"deleted": now}, _org_of(actor), "deleted", now)
+        self.contacts.retire(contact_id, _org_of(actor), self._clock())
 
-    def import_csv(self, actor: Principal | None, org_ref: str, text: str) -> list[Contact]:
+    def import_csv(self, actor: Principal | None, org_ref: str | None, text: str) -> list[Contact]:
         """Add every row of a CSV (header: the export's columns) or, if any row is bad, none.
 
-        Every bad row is reported with its row number (1 is the first data row).
+        The organisation is ``org_ref``, or else the actor's own. Every bad row is reported
+        with its row number (1 is the first data row).
         """
-        org = self._orgs.find(org_ref)
+        org = self._organisation(actor, org_ref)
         self._may_edit(actor, org.id)
         reader = csv.DictReader(io.StringIO(text))
         missing = [f for f in ("kind", "name") if f not in (reader.fieldnames or [])]
         if missing:
             raise InvalidInput(f"the CSV needs a header row with at least: kind, name ({missing})")
-        rows: list[dict[str, Any]] = []
+        rows: list[ContactFields] = []
         problems: list[Problem] = []
         for index, record in enumerate(reader, start=1):
             try:
-                rows.append(self._values(org.id, _input(record), index))
+                rows.append(self._fields(org.id, _input(record), index))
             except InvalidInput as exc:
                 problems.extend(exc.problems or [Problem(exc.detail, index)])
         if problems:
@@ -128,18 +149,16 @@ class Directory:
             )
         if not rows:
             raise InvalidInput("the CSV has no data rows")
-        before = {r.id for r in self.contacts.search(org_ids=[org.id])}
-        self.contacts.add_many(rows, _org_of(actor), self._clock())
-        added = [r for r in self.contacts.search(org_ids=[org.id]) if r.id not in before]
-        return self._contacts(added)
+        added = set(self.contacts.add_many(rows, _org_of(actor), self._clock()))
+        return self._contacts(r for r in self.contacts.search(org_ids=[org.id]) if r.id in added)
 
     # Reading --------------------------------------------------------------------------
-    def visible(self, actor: Principal | None, row: Any) -> bool:
+    def visible(self, actor: Principal | None, row: ContactRow) -> bool:
         if actor is None or actor.is_admin() or actor.org == row.org_id:
             return True
         return not row.groups or bool(set(row.groups) & actor.groups)
 
-    def _visible_row(self, actor: Principal | None, contact_id: int) -> Any:
+    def _visible_row(self, actor: Principal | None, contact_id: int) -> ContactRow:
         row = self.contacts.get(contact_id)
         if not self.visible(actor, row):
             raise NotFound(f"no contact {contact_id}")
@@ -168,23 +187,17 @@ class Directory:
             r for r in rows if self.visible(actor, r) and (lang is None or lang in r.languages)
         )
 
-    def history(self, actor: Principal | None, contact_id: int) -> list[dict[str, Any]]:
+    def history(self, actor: Principal | None, contact_id: int) -> list[ContactVersion]:
         """Every version of a contact, oldest first."""
         row = self.contacts.get(contact_id, deleted=True)
         if not self.visible(actor, row):
             raise NotFound(f"no contact {contact_id}")
         return [
-            {
-                "version": h.version,
-                "at": aware(h.at),
-                "action": h.action,
-                "actor": h.actor_org,
-                "contact": h.snapshot,
-            }
+            ContactVersion(h.version, h.at, h.action, h.actor_org, h.snapshot)
             for h in self.contacts.history(row.id)
         ]
 
-    def _contacts(self, rows: Iterable[Any]) -> list[Contact]:
+    def _contacts(self, rows: Iterable[ContactRow]) -> list[Contact]:
         rows = list(rows)
         orgs = {o.id: o for o in self._orgs.all()}
         slugs = {g.id: g.slug for g in self._groups.all()}
@@ -200,14 +213,14 @@ class Directory:
                 email=r.email,
                 phone=r.phone,
                 messaging=r.messaging,
-                languages=list(r.languages),
+                languages=r.languages,
                 timezone=r.timezone,
                 public_key=r.public_key,
-                backups=list(r.backups),
-                groups=[slugs[g] for g in r.groups if g in slugs],
-                last_confirmed=aware(r.last_confirmed),
+                backups=r.backups,
+                groups=tuple(slugs[g] for g in r.groups if g in slugs),
+                last_confirmed=r.last_confirmed,
                 version=r.version,
-                updated=aware(r.updated) or r.updated,
+                updated=r.updated,
             )
             for r in rows
         ]
@@ -268,7 +281,7 @@ def to_csv(contacts: Sequence[Contact]) -> str:
         data = _plain(c)
         writer.writerow(
             [
-                " ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                " ".join(map(str, v)) if isinstance(v, tuple) else ("" if v is None else v)
                 for v in (data[k] for k in CSV_COLUMNS)
             ]
         )
@@ -306,7 +319,7 @@ def to_vcard(contacts: Sequence[Contact]) -> str:
             f"FN:{_vtext(c.name)}",
             f"N:{_vtext(c.name)};;;;",
             f"ORG:{_vtext(c.organisation_name)}",
-            "KIND:" + ("org" if c.kind == "24-7-desk" else "individual"),
+            "KIND:" + ("org" if c.kind == ContactKind.DESK_24_7 else "individual"),
         ]
         if c.role:
             lines.append(f"TITLE:{_vtext(c.role)}")

@@ -25,29 +25,22 @@ import httpx
 import orjson
 
 from accord.accounts import require_admin
-from accord.domain.model import Principal
-from accord.errors import InvalidInput, Problem
-from accord.settings import Settings
-from accord.store.coordinate import NotificationRepository, aware
+from accord.domain.model import Principal, Role
+from accord.errors import Forbidden, InvalidInput, Problem
+from accord.store.notifications import (
+    NewNotification,
+    Notification,
+    NotificationRepository,
+    Outcome,
+    RegisteredWebhook,
+)
 
 
 def email(
     *, to: str, subject: str, body: str, topic: str, org_id: int | None, now: datetime
-) -> dict[str, Any]:
-    """A queued e-mail, as a log row."""
-    return {
-        "channel": "email",
-        "org_id": org_id,
-        "target": to,
-        "topic": topic,
-        "subject": subject[:300],
-        "body": body,
-        "secret": None,
-        "created": now,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt": now,
-    }
+) -> NewNotification:
+    """An e-mail to queue."""
+    return NewNotification("email", org_id, to, topic, subject[:300], body, None, now)
 
 
 def check_webhook_url(url: str) -> None:
@@ -78,37 +71,70 @@ class Delivery:
     failed: int
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """How the node sends e-mail."""
+
+    host: str
+    port: int
+    timeout: float
+    sender: str
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How often and how patiently a failed delivery is retried."""
+
+    attempts: int  # in all, the first included
+    backoff: float  # seconds before the first retry; doubled for each after it
+
+
 class Notifier:
     def __init__(
         self,
         repo: NotificationRepository,
-        settings: Settings,
+        smtp: SmtpSettings,
+        retry: Retry,
         clock: Callable[[], datetime],
         http: Callable[[], httpx.Client] | None = None,
     ) -> None:
         self.repo = repo
-        self._settings = settings
+        self._smtp = smtp
+        self._retry = retry
         self._clock = clock
-        self._http = http or (lambda: httpx.Client(timeout=settings.smtp_timeout))
+        self._http = http or (lambda: httpx.Client(timeout=smtp.timeout))
+
+    def log(
+        self,
+        actor: Principal | None,
+        *,
+        status: str | None = None,
+        topic: str | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """The log of e-mails and webhook calls, newest first (node admins; None: the operator)."""
+        require_admin(actor)
+        return self.repo.log(status=status, topic=topic, before=before, limit=limit)
+
+    def register_webhook(self, actor: Principal, url: str, secret: str) -> int:
+        """Register a webhook for the actor's organisation (its liaisons and admins)."""
+        if actor.org is None or actor.role not in (Role.ADMIN, Role.LIAISON):
+            raise Forbidden("only an organisation's liaisons or admins register webhooks")
+        return self.add_webhook(actor.org, url, secret)
 
     def add_webhook(self, org_id: int, url: str, secret: str) -> int:
         """Register a webhook; its URL must be http(s) with a host, or InvalidInput (400)."""
         check_webhook_url(url)
         return self.repo.add_webhook(org_id, url.strip(), secret, self._clock())
 
-    def list_webhooks(self, actor: Principal | None) -> list[dict[str, Any]]:
+    def list_webhooks(self, actor: Principal | None) -> list[RegisteredWebhook]:
         """Every organisation's webhooks, secrets left out (node admins; None: the operator)."""
         require_admin(actor)
-        return [
-            {
-                "id": h.id,
-                "organisation": h.identity_id,
-                "organisation_name": h.org_name,
-                "url": h.url,
-                "created": aware(h.created),
-            }
-            for h in self.repo.all_webhooks()
-        ]
+        return self.repo.all_webhooks()
 
     def delete_webhook(self, actor: Principal | None, hook_id: int) -> None:
         """Remove a webhook (node admins; None: the operator); NotFound when absent."""
@@ -117,30 +143,18 @@ class Notifier:
 
     def webhooks(
         self, org_id: int, topic: str, payload: dict[str, Any], now: datetime
-    ) -> list[dict[str, Any]]:
-        """Queued webhook calls for every webhook an organisation registered."""
+    ) -> list[NewNotification]:
+        """Webhook calls to queue, one for every webhook an organisation registered."""
         body = orjson.dumps({"topic": topic, **payload}).decode()
         return [
-            {
-                "channel": "webhook",
-                "org_id": org_id,
-                "target": hook.url,
-                "topic": topic,
-                "subject": topic,
-                "body": body,
-                "secret": hook.secret,
-                "created": now,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt": now,
-            }
+            NewNotification("webhook", org_id, hook.url, topic, topic, body, hook.secret, now)
             for hook in self.repo.webhooks(org_id)
         ]
 
     def deliver_due(self, limit: int = 10_000) -> Delivery:
         """Send every notification due now (at most ``limit``) and log each outcome."""
         due = self.repo.due(self._clock(), limit)
-        outcomes: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
         mails = [n for n in due if n.channel == "email"]
         hooks = [n for n in due if n.channel == "webhook"]
         if mails:
@@ -149,45 +163,42 @@ class Notifier:
             outcomes.extend(self._send_hooks(hooks))
         self.repo.record(outcomes)
         return Delivery(
-            sent=sum(o["status"] == "sent" for o in outcomes),
-            retried=sum(o["status"] == "pending" for o in outcomes),
-            failed=sum(o["status"] == "failed" for o in outcomes),
+            sent=sum(o.status == "sent" for o in outcomes),
+            retried=sum(o.status == "pending" for o in outcomes),
+            failed=sum(o.status == "failed" for o in outcomes),
         )
 
-    def _outcome(self, row: Any, error: str | None) -> dict[str, Any]:
+    def _outcome(self, row: Notification, error: str | None) -> Outcome:
         now = self._clock()
         attempts = row.attempts + 1
         if error is None:
-            return {"id": row.id, "status": "sent", "attempts": attempts, "sent": now}
-        give_up = attempts >= self._settings.notify_attempts
-        delay = timedelta(seconds=self._settings.notify_backoff * 2 ** (attempts - 1))
-        return {
-            "id": row.id,
-            "status": "failed" if give_up else "pending",
-            "attempts": attempts,
-            "next_attempt": now + delay,
-            "last_error": error[:1000],
-        }
+            return Outcome(row.id, "sent", attempts, sent=now)
+        give_up = attempts >= self._retry.attempts
+        delay = timedelta(seconds=self._retry.backoff * 2 ** (attempts - 1))
+        return Outcome(
+            row.id,
+            "failed" if give_up else "pending",
+            attempts,
+            next_attempt=now + delay,
+            last_error=error[:1000],
+        )
 
-    def _send_mails(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        s = self._settings
+    def _send_mails(self, rows: Sequence[Notification]) -> list[Outcome]:
+        s = self._smtp
         try:
-            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         except OSError as exc:
-            return [
-                self._outcome(r, f"cannot reach SMTP {s.smtp_host}:{s.smtp_port}: {exc}")
-                for r in rows
-            ]
-        outcomes: list[dict[str, Any]] = []
+            return [self._outcome(r, f"cannot reach SMTP {s.host}:{s.port}: {exc}") for r in rows]
+        outcomes: list[Outcome] = []
         try:
-            if s.smtp_starttls:
+            if s.starttls:
                 # smtplib's default context does not verify the server; this one does.
                 smtp.starttls(context=ssl.create_default_context())
-            if s.smtp_username:
-                smtp.login(s.smtp_username, s.smtp_password or "")
+            if s.username:
+                smtp.login(s.username, s.password or "")
             for row in rows:
                 message = EmailMessage()
-                message["From"] = s.smtp_sender
+                message["From"] = s.sender
                 message["To"] = row.target
                 message["Subject"] = row.subject
                 message["Message-ID"] = make_msgid(domain="accord")
@@ -199,7 +210,7 @@ class Notifier:
                 except smtplib.SMTPException as exc:
                     outcomes.append(self._outcome(row, f"SMTP refused: {exc}"))
         except (smtplib.SMTPException, OSError) as exc:
-            done = {o["id"] for o in outcomes}
+            done = {o.id for o in outcomes}
             outcomes.extend(
                 self._outcome(r, f"SMTP failed: {exc}") for r in rows if r.id not in done
             )
@@ -210,8 +221,8 @@ class Notifier:
                 smtp.close()
         return outcomes
 
-    def _send_hooks(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        outcomes: list[dict[str, Any]] = []
+    def _send_hooks(self, rows: Sequence[Notification]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         with self._http() as client:
             for row in rows:
                 body = row.body.encode()

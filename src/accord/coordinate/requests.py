@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from accord.coordinate import notify
+from accord.coordinate.contacts import ContactKind
+from accord.coordinate.model import AuditEntry, Message, Request, RequestDetails, StateMetrics
 from accord.coordinate.taxonomy import parse_category, parse_sector
 from accord.coordinate.workflow import (
     ACTING_ROLES,
@@ -34,7 +36,9 @@ from accord.domain.model import Principal
 from accord.domain.tlp import TLP
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from accord.store.accounts import OrganisationRepository
-from accord.store.coordinate import ContactRepository, RequestRepository, aware
+from accord.store.contacts import ContactRepository
+from accord.store.notifications import NewNotification
+from accord.store.requests import NewRequest, RequestEvent, RequestRepository, RequestRow
 
 KINDS = ("assistance", "consultation")
 ASKS = ("information", "technical-assistance", "mitigation", "law-enforcement", "other")
@@ -75,7 +79,7 @@ class Requests:
         orgs: OrganisationRepository,
         evidence: EvidenceReader,
         notifier: notify.Notifier,
-        deadlines: dict[Urgency, Deadlines],
+        deadlines: Mapping[Urgency, Deadlines],
         base_url: str,
         clock: Callable[[], datetime],
     ) -> None:
@@ -89,7 +93,7 @@ class Requests:
         self._clock = clock
 
     # Creating ---------------------------------------------------------------------------
-    def create(self, actor: Principal, draft: RequestDraft) -> list[dict[str, Any]]:
+    def create(self, actor: Principal, draft: RequestDraft) -> list[Request]:
         """One request per recipient, sharing a case id; submitted at once unless a draft."""
         if (
             actor.org is None
@@ -150,37 +154,37 @@ class Requests:
         if problems:
             raise InvalidInput("the request has invalid fields; correct them", problems)
         case_id = f"case--{uuid.uuid4()}"
-        rows, events = [], []
-        for recipient in dict.fromkeys(recipients):
-            row = {
-                "case_id": case_id,
-                "kind": draft.kind,
-                "requester_org": actor.org,
-                "requester_contact": draft.requester_contact,
-                "recipient_org": recipient,
-                "urgency": urgency.value,
-                "tlp": tlp.value,
-                "title": draft.title.strip()[:300],
-                "details": details,
-                "evidence": list(dict.fromkeys(draft.evidence)),
-                "state": State.DRAFT.value,
-                "created": now,
-                "deadline": draft.deadline,
-            }
-            rows.append(row)
-            events.append(self._event(actor, "create", None, State.DRAFT, now, ""))
+        rows = [
+            NewRequest(
+                case_id=case_id,
+                kind=draft.kind,
+                requester_org=actor.org,
+                requester_contact=draft.requester_contact,
+                recipient_org=recipient,
+                urgency=urgency.value,
+                tlp=tlp.value,
+                title=draft.title.strip()[:300],
+                details=dict(details),
+                evidence=tuple(dict.fromkeys(draft.evidence)),
+                state=State.DRAFT.value,
+                created=now,
+                deadline=draft.deadline,
+            )
+            for recipient in dict.fromkeys(recipients)
+        ]
+        events = [self._event(actor, "create", None, State.DRAFT, now, "") for _ in rows]
         ids = self.repo.add_many(rows, events)
         if draft.submit:
             for request_id in ids:
                 self.act(actor, request_id, Action.SUBMIT)
         return [self.get(actor, i) for i in ids]
 
-    def _details(self, draft: RequestDraft) -> tuple[dict[str, Any], list[Problem]]:
+    def _details(self, draft: RequestDraft) -> tuple[RequestDetails, list[Problem]]:
         problems: list[Problem] = []
         if draft.kind not in KINDS:
             problems.append(Problem(f"kind must be one of: {', '.join(KINDS)}", field="kind"))
             return {}, problems
-        details: dict[str, Any] = {"description": draft.description.strip()}
+        details: RequestDetails = {"description": draft.description.strip()}
         if draft.kind == "assistance":
             for name, value, parse in (
                 ("incident_category", draft.incident_category, parse_category),
@@ -190,9 +194,14 @@ class Requests:
                     problems.append(Problem(f"an assistance request needs {name}", field=name))
                     continue
                 try:
-                    details[name] = parse(value)
+                    parsed = parse(value)
                 except ValueError as exc:
                     problems.append(Problem(str(exc), field=name))
+                    continue
+                if name == "sector":
+                    details["sector"] = parsed
+                else:
+                    details["incident_category"] = parsed
             bad = [a for a in draft.asks if a not in ASKS]
             if bad or not draft.asks:
                 problems.append(Problem(f"asks must be some of: {', '.join(ASKS)}", field="asks"))
@@ -214,22 +223,21 @@ class Requests:
         return details, problems
 
     # Moving -----------------------------------------------------------------------------
-    def side(self, actor: Principal, row: Any) -> Side | None:
+    def side(self, actor: Principal, row: RequestRow) -> Side | None:
+        """The actor's party to a request; None: it does not exist for the actor."""
         if actor.org == row.requester_org:
             return Side.REQUESTER
         if actor.org == row.recipient_org and row.state != State.DRAFT:
             return Side.RECIPIENT
         return None
 
-    def _row(self, actor: Principal, request_id: int) -> Any:
+    def _row(self, actor: Principal, request_id: int) -> RequestRow:
         row = self.repo.get(request_id)
         if self.side(actor, row) is None:
             raise NotFound(f"no request {request_id}")
         return row
 
-    def act(
-        self, actor: Principal, request_id: int, action: Action, reason: str = ""
-    ) -> dict[str, Any]:
+    def act(self, actor: Principal, request_id: int, action: Action, reason: str = "") -> Request:
         """Take ``action``; 409 listing the allowed actions when the workflow forbids it."""
         row = self._row(actor, request_id)
         state = State(row.state)
@@ -244,7 +252,7 @@ class Requests:
         now = self._clock()
         values: dict[str, Any] = {"state": target.value}
         if action is Action.SUBMIT:
-            ack_due, respond_due = self.due_dates(row.urgency, aware(row.deadline), now)
+            ack_due, respond_due = self.due_dates(row.urgency, row.deadline, now)
             values.update(submitted=now, ack_due=ack_due, respond_due=respond_due)
         elif action is Action.ACKNOWLEDGE:
             values["acknowledged"] = now
@@ -285,20 +293,20 @@ class Requests:
         target: State | None,
         now: datetime,
         detail: str,
-    ) -> dict[str, Any]:
-        return {
-            "at": now,
-            "actor_org": actor.org if actor else None,
-            "actor_role": actor.role.value if actor and actor.role else None,
-            "action": action,
-            "source": source.value if source else None,
-            "target": target.value if target else None,
-            "detail": detail,
-        }
+    ) -> RequestEvent:
+        return RequestEvent(
+            at=now,
+            actor_org=actor.org if actor else None,
+            actor_role=actor.role.value if actor and actor.role else None,
+            action=action,
+            source=source.value if source else None,
+            target=target.value if target else None,
+            detail=detail,
+        )
 
     def _notices(
-        self, row: Any, action: Action, target: State, now: datetime
-    ) -> list[dict[str, Any]]:
+        self, row: RequestRow, action: Action, target: State, now: datetime
+    ) -> list[NewNotification]:
         """E-mails to the other party's contacts, and its webhooks, about one transition."""
         to_org = (
             row.recipient_org if action in (Action.SUBMIT, Action.WITHDRAW) else row.requester_org
@@ -329,20 +337,17 @@ class Requests:
         now = self._clock()
         count = 0
         for row in self.repo.open_with_deadlines(now):
-            phase = overdue_phase(State(row.state), now, aware(row.ack_due), aware(row.respond_due))
+            phase = overdue_phase(State(row.state), now, row.ack_due, row.respond_due)
             if phase is None or row.escalated == phase:
                 continue
             contacts = self._contacts.search(org_ids=[row.recipient_org])
             backups = {b for c in contacts for b in c.backups}
-            # Escalation goes to every backup contact and to the liaison desks (diplomatic, 24/7).
-            chosen = [
-                c for c in contacts if c.id in backups or c.kind in ("diplomatic", "24-7-desk")
-            ]
+            chosen = [c for c in contacts if c.id in backups or c.kind in _ESCALATION_DESKS]
             subject = f"[Accord ESCALATION] {row.kind} request {row.id} is overdue to {phase}"
             body = (
                 f"The {row.urgency} {row.kind} request {row.id} ({row.title}) was due to be "
                 f"{'acknowledged' if phase == 'acknowledge' else 'answered'} by "
-                f"{aware(row.ack_due if phase == 'acknowledge' else row.respond_due)}.\n"
+                f"{row.ack_due if phase == 'acknowledge' else row.respond_due}.\n"
                 f"Open it: {self._base_url}/api/v1/requests/{row.id}\n"
             )
             notices = [
@@ -370,50 +375,50 @@ class Requests:
         return count
 
     # Reading ----------------------------------------------------------------------------
-    def get(self, actor: Principal, request_id: int) -> dict[str, Any]:
-        row = self._row(actor, request_id)
-        return self.view(actor, row)
+    def get(self, actor: Principal, request_id: int) -> Request:
+        return self._view(actor, self._row(actor, request_id))
 
-    def view(
-        self, actor: Principal, row: Any, identities: dict[int, str] | None = None
-    ) -> dict[str, Any]:
+    def _view(
+        self, actor: Principal, row: RequestRow, identities: Mapping[int, str] | None = None
+    ) -> Request:
         """A request as a party sees it, with the actions open to ``actor`` now."""
         if identities is None:
             identities = self._orgs.identities([row.requester_org, row.recipient_org])
-        now = self._clock()
         state = State(row.state)
-        return {
-            "id": row.id,
-            "case": row.case_id,
-            "kind": row.kind,
-            "title": row.title,
-            "requester": identities[row.requester_org],
-            "recipient": identities[row.recipient_org],
-            "requester_contact": row.requester_contact,
-            "urgency": row.urgency,
-            "tlp": row.tlp,
-            "details": row.details,
-            "evidence": row.evidence,
-            "state": state.value,
-            "escalated": row.escalated,
-            "overdue": overdue_phase(state, now, aware(row.ack_due), aware(row.respond_due)),
-            "allowed_actions": [
+        # The stored JSON is what ``_details`` built.
+        details = cast(RequestDetails, row.details)
+        return Request(
+            id=row.id,
+            case=row.case_id,
+            kind=row.kind,
+            title=row.title,
+            requester=identities[row.requester_org],
+            recipient=identities[row.recipient_org],
+            requester_contact=row.requester_contact,
+            urgency=row.urgency,
+            tlp=row.tlp,
+            details=details,
+            evidence=row.evidence,
+            state=state.value,
+            escalated=row.escalated,
+            overdue=overdue_phase(state, self._clock(), row.ack_due, row.respond_due),
+            allowed_actions=tuple(
                 a.value for a in allowed_actions(state, self.side(actor, row), actor.role)
-            ],
-            "created": aware(row.created),
-            "deadline": aware(row.deadline),
-            "submitted": aware(row.submitted),
-            "acknowledge_due": aware(row.ack_due),
-            "respond_due": aware(row.respond_due),
-            "acknowledged": aware(row.acknowledged),
-            "responded": aware(row.responded),
-            "finished": aware(row.finished),
-            "decline_reason": row.decline_reason,
-        }
+            ),
+            created=row.created,
+            deadline=row.deadline,
+            submitted=row.submitted,
+            acknowledge_due=row.ack_due,
+            respond_due=row.respond_due,
+            acknowledged=row.acknowledged,
+            responded=row.responded,
+            finished=row.finished,
+            decline_reason=row.decline_reason,
+        )
 
     def box(
         self, actor: Principal, box: str, state: str | None, before: int | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Request]:
         """The actor's inbox (addressed to its organisation) or outbox, newest first."""
         if actor.org is None:
             raise Forbidden("only an organisation has requests")
@@ -425,33 +430,38 @@ class Requests:
         identities = self._orgs.identities(
             o for r in rows for o in (r.requester_org, r.recipient_org)
         )
-        return [self.view(actor, r, identities) for r in rows]
+        return [self._view(actor, r, identities) for r in rows]
 
-    def audit(self, actor: Principal, request_id: int) -> list[dict[str, Any]]:
+    def waiting(self, actor: Principal, limit: int) -> list[Request]:
+        """Requests in the actor's inbox still waiting on someone (not final), newest first."""
+        items = self.box(actor, "inbox", None, None, limit)
+        return [r for r in items if State(r.state) not in FINAL]
+
+    def audit(self, actor: Principal, request_id: int) -> list[AuditEntry]:
+        """Every transition of a request, oldest first."""
         self._row(actor, request_id)
-        identities = self._orgs.identities(
-            e.actor_org for e in self.repo.events(request_id) if e.actor_org is not None
-        )
+        events = self.repo.events(request_id)
+        identities = self._orgs.identities(e.actor_org for e in events if e.actor_org is not None)
         return [
-            {
-                "at": aware(e.at),
-                "actor": identities.get(e.actor_org) if e.actor_org else None,
-                "role": e.actor_role,
-                "action": e.action,
-                "from": e.source,
-                "to": e.target,
-                "detail": e.detail,
-            }
-            for e in self.repo.events(request_id)
+            AuditEntry(
+                at=e.at,
+                actor=identities.get(e.actor_org) if e.actor_org else None,
+                role=e.actor_role,
+                action=e.action,
+                source=e.source,
+                target=e.target,
+                detail=e.detail,
+            )
+            for e in events
         ]
 
     # Messages ---------------------------------------------------------------------------
     def post_message(
         self, actor: Principal, request_id: int, body: str, attachments: Sequence[str]
-    ) -> dict[str, Any]:
+    ) -> Message:
         """Add to the request's thread; attachments are STIX ids the author may read."""
         row = self._row(actor, request_id)
-        if actor.role not in ACTING_ROLES:
+        if actor.role not in ACTING_ROLES or actor.org is None:
             raise Forbidden("readers may follow a request's thread, not write to it")
         if not body.strip():
             raise InvalidInput("a message needs text")
@@ -467,62 +477,51 @@ class Requests:
                 )
         if problems:
             raise InvalidInput("an attachment is not available to you", problems)
-        now = self._clock()
         message_id = self.repo.add_message(
-            {
-                "request_id": row.id,
-                "at": now,
-                "author_org": actor.org,
-                "body": body.strip(),
-                "attachments": list(dict.fromkeys(attachments)),
-            }
+            row.id, self._clock(), actor.org, body.strip(), list(dict.fromkeys(attachments))
         )
-        return next(m for m in self.messages(actor, request_id) if m["id"] == message_id)
+        return next(m for m in self.messages(actor, request_id) if m.id == message_id)
 
-    def messages(self, actor: Principal, request_id: int) -> list[dict[str, Any]]:
+    def messages(self, actor: Principal, request_id: int) -> list[Message]:
+        """The request's thread, oldest first."""
         self._row(actor, request_id)
         rows = self.repo.messages(request_id)
         identities = self._orgs.identities(m.author_org for m in rows)
-        return [
-            {
-                "id": m.id,
-                "at": aware(m.at),
-                "author": identities[m.author_org],
-                "body": m.body,
-                "attachments": m.attachments,
-            }
-            for m in rows
-        ]
+        return [Message(m.id, m.at, identities[m.author_org], m.body, m.attachments) for m in rows]
 
     # Figures ----------------------------------------------------------------------------
-    def metrics(self) -> dict[str, dict[str, Any]]:
+    def metrics(self) -> dict[str, StateMetrics]:
         """Per recipient state: median hours to acknowledge and to respond, share overdue."""
         now = self._clock()
-        by_state: dict[str, list[Any]] = {}
-        for row in self.repo.for_metrics():
-            by_state.setdefault(row.recipient_state or "international", []).append(row)
-        out: dict[str, dict[str, Any]] = {}
-        for state, rows in sorted(by_state.items()):
-            to_ack = [
-                _hours(aware(r.acknowledged), aware(r.submitted)) for r in rows if r.acknowledged
-            ]
-            to_respond = [
-                _hours(aware(r.responded), aware(r.submitted)) for r in rows if r.responded
-            ]
-            late = [
-                r
-                for r in rows
-                if overdue_phase(State(r.state), now, aware(r.ack_due), aware(r.respond_due))
-                or (r.acknowledged and aware(r.acknowledged) > aware(r.ack_due))  # type: ignore[operator]
-                or (r.responded and aware(r.responded) > aware(r.respond_due))  # type: ignore[operator]
-            ]
-            out[state] = {
-                "requests": len(rows),
-                "median_hours_to_acknowledge": statistics.median(to_ack) if to_ack else None,
-                "median_hours_to_respond": statistics.median(to_respond) if to_respond else None,
-                "share_overdue": len(late) / len(rows),
-            }
-        return out
+        by_state: dict[str, list[RequestRow]] = {}
+        for recipient_state, row in self.repo.for_metrics():
+            by_state.setdefault(recipient_state or "international", []).append(row)
+        return {state: _state_metrics(rows, now) for state, rows in sorted(by_state.items())}
+
+
+# Escalation goes to every backup contact and to the liaison desks.
+_ESCALATION_DESKS = frozenset({ContactKind.DIPLOMATIC, ContactKind.DESK_24_7})
+
+
+def _state_metrics(rows: Sequence[RequestRow], now: datetime) -> StateMetrics:
+    to_ack = [_hours(r.acknowledged, r.submitted) for r in rows if r.acknowledged]
+    to_respond = [_hours(r.responded, r.submitted) for r in rows if r.responded]
+    late = [r for r in rows if _was_late(r, now)]
+    return StateMetrics(
+        requests=len(rows),
+        median_hours_to_acknowledge=statistics.median(to_ack) if to_ack else None,
+        median_hours_to_respond=statistics.median(to_respond) if to_respond else None,
+        share_overdue=len(late) / len(rows),
+    )
+
+
+def _was_late(r: RequestRow, now: datetime) -> bool:
+    """Late now, or late when it acknowledged or responded."""
+    if overdue_phase(State(r.state), now, r.ack_due, r.respond_due):
+        return True
+    if r.acknowledged and r.ack_due and r.acknowledged > r.ack_due:
+        return True
+    return bool(r.responded and r.respond_due and r.responded > r.respond_due)
 
 
 def _hours(later: datetime | None, earlier: datetime | None) -> float:

@@ -8,26 +8,21 @@ moving their clock, so no test waits on real time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy import Engine
 
 from accord.coordinate.checks import Checks
 from accord.coordinate.directory import Directory
-from accord.coordinate.notify import Delivery, Notifier
+from accord.coordinate.notify import Delivery, Notifier, Retry, SmtpSettings
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
+from accord.domain.clock import Clock
 from accord.periodic import Periodic
-from accord.settings import Settings
 from accord.store.accounts import GroupRepository, OrganisationRepository
-from accord.store.coordinate import (
-    CheckRepository,
-    ContactRepository,
-    NotificationRepository,
-    RequestRepository,
-)
+from accord.store.checks import CheckRepository
+from accord.store.contacts import ContactRepository
+from accord.store.notifications import NotificationRepository
+from accord.store.requests import RequestRepository
 
 log = logging.getLogger("accord.coordinate")
 
@@ -42,38 +37,27 @@ class Tick:
 class Coordination:
     def __init__(
         self,
-        engine: Engine,
-        settings: Settings,
+        *,
+        contacts: ContactRepository,
+        checks: CheckRepository,
+        requests: RequestRepository,
+        notifications: NotificationRepository,
         orgs: OrganisationRepository,
         groups: GroupRepository,
         evidence: EvidenceReader,
-        clock: Callable[[], datetime],
+        smtp: SmtpSettings,
+        retry: Retry,
+        deadlines: Mapping[Urgency, Deadlines],
+        reminder_at: float,
+        base_url: str,
+        clock: Clock,
     ) -> None:
-        contacts = ContactRepository(engine)
-        self.notifier = Notifier(NotificationRepository(engine), settings, clock)
+        self.notifier = Notifier(notifications, smtp, retry, clock)
         self.directory = Directory(contacts, orgs, groups, clock)
-        deadlines = {
-            Urgency(k): Deadlines(timedelta(hours=ack), timedelta(hours=respond))
-            for k, (ack, respond) in settings.request_deadlines.items()
-        }
         self.requests = Requests(
-            RequestRepository(engine),
-            contacts,
-            orgs,
-            evidence,
-            self.notifier,
-            deadlines,
-            settings.base_url,
-            clock,
+            requests, contacts, orgs, evidence, self.notifier, deadlines, base_url, clock
         )
-        self.checks = Checks(
-            CheckRepository(engine),
-            self.directory,
-            groups,
-            settings.base_url,
-            settings.check_reminder_at,
-            clock,
-        )
+        self.checks = Checks(checks, self.directory, groups, base_url, reminder_at, clock)
 
     def tick(self) -> Tick:
         """Reminders, escalations and deliveries due now."""

@@ -15,6 +15,7 @@ state, not a state: an overdue request stays where it is and is marked escalated
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -141,12 +142,13 @@ class Deadlines:
     respond: timedelta
 
 
-DEFAULT_DEADLINES: dict[Urgency, Deadlines] = {
-    Urgency.CRITICAL: Deadlines(timedelta(hours=2), timedelta(hours=24)),
-    Urgency.HIGH: Deadlines(timedelta(hours=8), timedelta(hours=72)),
-    Urgency.MEDIUM: Deadlines(timedelta(hours=24), timedelta(days=7)),
-    Urgency.LOW: Deadlines(timedelta(hours=72), timedelta(days=30)),
-}
+def deadlines_from_hours(hours: Mapping[str, tuple[float, float]]) -> dict[Urgency, Deadlines]:
+    """Deadlines per urgency from hours to acknowledge and to respond (setting
+    ``request_deadlines``, the one place their values are given)."""
+    return {
+        Urgency(urgency): Deadlines(timedelta(hours=ack), timedelta(hours=respond))
+        for urgency, (ack, respond) in hours.items()
+    }
 
 
 def overdue_phase(

@@ -6,7 +6,7 @@ shared ``metadata`` by being imported here.
 
 from __future__ import annotations
 
-from accord.store import coordinate, detect, tables  # noqa: F401  (they register their tables)
+from accord.store import checks, contacts, detect, notifications, requests, tables  # noqa: F401
 
 metadata = tables.metadata
 

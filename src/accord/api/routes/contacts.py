@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 
-from accord.api.coordinate_schemas import ContactCreate, ContactPublic
+from accord.api.coordinate_schemas import ContactCreate, ContactPublic, ContactVersionPublic
 from accord.api.deps import CurrentPrincipal, NodeDep
-from accord.coordinate.contacts import Contact, ContactInput
+from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
-from accord.domain.model import Principal
+from accord.coordinate.model import Contact
 from accord.errors import InvalidInput
-from accord.node import Node
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -38,14 +37,6 @@ def _input(body: ContactCreate) -> ContactInput:
     )
 
 
-def _org_ref(node: Node, principal: Principal, ref: str | None) -> str:
-    if ref:
-        return ref
-    if principal.org is None:
-        raise InvalidInput("name the organisation")
-    return node.accounts.orgs.get(principal.org).identity_id
-
-
 @router.get("", response_model=list[ContactPublic])
 def read_contacts(
     node: NodeDep,
@@ -66,8 +57,7 @@ def create_contact(
     body: ContactCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> ContactPublic:
     """Add a point of contact (liaisons of the organisation, or admins)."""
-    org = _org_ref(node, principal, body.organisation)
-    return _public(node.coordination.directory.add(principal, org, _input(body)))
+    return _public(node.coordination.directory.add(principal, body.organisation, _input(body)))
 
 
 @router.get("/export")
@@ -99,8 +89,8 @@ async def create_contacts_import(
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("the CSV must be UTF-8") from None
-    org = _org_ref(node, principal, organisation)
-    return [_public(c) for c in node.coordination.directory.import_csv(principal, org, text)]
+    imported = node.coordination.directory.import_csv(principal, organisation, text)
+    return [_public(c) for c in imported]
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)
@@ -132,9 +122,12 @@ def delete_contact(contact_id: int, node: NodeDep, principal: CurrentPrincipal) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{contact_id}/history")
+@router.get("/{contact_id}/history", response_model=list[ContactVersionPublic])
 def read_contact_history(
     contact_id: int, node: NodeDep, principal: CurrentPrincipal
-) -> list[dict[str, object]]:
+) -> list[ContactVersionPublic]:
     """Every version of a contact, oldest first."""
-    return node.coordination.directory.history(principal, contact_id)
+    return [
+        ContactVersionPublic.model_validate(v)
+        for v in node.coordination.directory.history(principal, contact_id)
+    ]

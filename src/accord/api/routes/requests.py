@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from accord.api.coordinate_schemas import (
     MessageCreate,
+    MessagePublic,
     RequestAction,
     RequestCreate,
+    RequestEventPublic,
+    RequestMetricsPublic,
+    RequestPublic,
     RequestsPublic,
+    TaxonomiesPublic,
 )
 from accord.api.deps import CurrentPrincipal, NodeDep
 from accord.coordinate.requests import RequestDraft
@@ -21,10 +26,10 @@ from accord.errors import InvalidInput
 router = APIRouter(tags=["requests"])
 
 
-@router.get("/taxonomies")
-def read_taxonomies() -> dict[str, Any]:
+@router.get("/taxonomies", response_model=TaxonomiesPublic)
+def read_taxonomies() -> TaxonomiesPublic:
     """The incident categories (RSIT) and critical-infrastructure sectors requests use."""
-    return {"incident_categories": incident_categories(), "sectors": sectors()}
+    return TaxonomiesPublic(incident_categories=incident_categories(), sectors=sectors())
 
 
 @router.post("/requests", response_model=RequestsPublic, status_code=status.HTTP_201_CREATED)
@@ -41,9 +46,8 @@ def create_request(
             "evidence": tuple(body.evidence),
         }
     )
-    return RequestsPublic(
-        items=node.coordination.requests.create(principal, draft), next_before=None
-    )
+    filed = node.coordination.requests.create(principal, draft)
+    return RequestsPublic(items=[RequestPublic.model_validate(r) for r in filed], next_before=None)
 
 
 @router.get("/requests", response_model=RequestsPublic)
@@ -57,25 +61,33 @@ def read_requests(
 ) -> RequestsPublic:
     """Your organisation's inbox (addressed to it) or outbox, newest first."""
     items = node.coordination.requests.box(principal, box, state, before, limit)
-    return RequestsPublic(items=items, next_before=items[-1]["id"] if len(items) == limit else None)
+    return RequestsPublic(
+        items=[RequestPublic.model_validate(r) for r in items],
+        next_before=items[-1].id if len(items) == limit else None,
+    )
 
 
-@router.get("/requests/metrics")
-def read_request_metrics(node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/requests/metrics", response_model=dict[str, RequestMetricsPublic])
+def read_request_metrics(
+    node: NodeDep, principal: CurrentPrincipal
+) -> dict[str, RequestMetricsPublic]:
     """Per recipient state: median hours to acknowledge and respond, share overdue."""
-    return node.coordination.requests.metrics()
+    return {
+        state: RequestMetricsPublic.model_validate(m)
+        for state, m in node.coordination.requests.metrics().items()
+    }
 
 
-@router.get("/requests/{request_id}")
-def read_request(request_id: int, node: NodeDep, principal: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/requests/{request_id}", response_model=RequestPublic)
+def read_request(request_id: int, node: NodeDep, principal: CurrentPrincipal) -> RequestPublic:
     """One request, with the actions open to you; 404 unless you are a party."""
-    return node.coordination.requests.get(principal, request_id)
+    return RequestPublic.model_validate(node.coordination.requests.get(principal, request_id))
 
 
-@router.post("/requests/{request_id}/actions")
+@router.post("/requests/{request_id}/actions", response_model=RequestPublic)
 def create_request_action(
     request_id: int, body: RequestAction, node: NodeDep, principal: CurrentPrincipal
-) -> dict[str, Any]:
+) -> RequestPublic:
     """Move a request on; 409 listing the allowed actions when this one is not."""
     try:
         action = Action(body.action)
@@ -83,30 +95,38 @@ def create_request_action(
         raise InvalidInput(
             f"unknown action {body.action!r}; use one of: {', '.join(Action)}"
         ) from None
-    return node.coordination.requests.act(principal, request_id, action, body.reason)
+    done = node.coordination.requests.act(principal, request_id, action, body.reason)
+    return RequestPublic.model_validate(done)
 
 
-@router.get("/requests/{request_id}/audit")
+@router.get("/requests/{request_id}/audit", response_model=list[RequestEventPublic])
 def read_request_audit(
     request_id: int, node: NodeDep, principal: CurrentPrincipal
-) -> list[dict[str, Any]]:
+) -> list[RequestEventPublic]:
     """Every transition of a request, oldest first."""
-    return node.coordination.requests.audit(principal, request_id)
+    events = node.coordination.requests.audit(principal, request_id)
+    return [RequestEventPublic.model_validate(e) for e in events]
 
 
-@router.get("/requests/{request_id}/messages")
+@router.get("/requests/{request_id}/messages", response_model=list[MessagePublic])
 def read_request_messages(
     request_id: int, node: NodeDep, principal: CurrentPrincipal
-) -> list[dict[str, Any]]:
+) -> list[MessagePublic]:
     """The request's thread, oldest first."""
-    return node.coordination.requests.messages(principal, request_id)
+    messages = node.coordination.requests.messages(principal, request_id)
+    return [MessagePublic.model_validate(m) for m in messages]
 
 
-@router.post("/requests/{request_id}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests/{request_id}/messages",
+    response_model=MessagePublic,
+    status_code=status.HTTP_201_CREATED,
+)
 def create_request_message(
     request_id: int, body: MessageCreate, node: NodeDep, principal: CurrentPrincipal
-) -> dict[str, Any]:
+) -> MessagePublic:
     """Add a message, with STIX attachments you may read."""
-    return node.coordination.requests.post_message(
+    posted = node.coordination.requests.post_message(
         principal, request_id, body.body, body.attachments
     )
+    return MessagePublic.model_validate(posted)

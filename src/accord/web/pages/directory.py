@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from accord.api.deps import NodeDep
-from accord.coordinate.contacts import Contact, ContactKind
+from accord.coordinate.contacts import ContactKind
 from accord.coordinate.directory import to_csv, to_json, to_vcard
+from accord.coordinate.model import Contact
 from accord.domain.states import states
 from accord.node import Node
 from accord.web.pages import ViewerDep

@@ -10,15 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from accord.api.deps import NodeDep
-from accord.coordinate.workflow import FINAL, State
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
-from accord.node import Node
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep
-from accord.web.pages.requests import next_due
 from accord.web.render import page
-from accord.web.session import VISIT_COOKIE, Viewer, set_cookie
+from accord.web.session import VISIT_COOKIE, set_cookie
 
 router = APIRouter()
 
@@ -62,22 +59,14 @@ def summarise(arrivals: list[Arrival], since: datetime, now: datetime) -> dict[s
     }
 
 
-def _open_requests(node: Node, viewer: Viewer) -> list[dict[str, Any]]:
-    items = node.coordination.requests.box(viewer.principal, "inbox", None, None, INBOX_SHOWN)
-    waiting = [r for r in items if State(r["state"]) not in FINAL and r["state"] != "draft"]
-    for r in waiting:
-        r["due"] = next_due(r)
-    return waiting
-
-
 @router.get("/")
 def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Response:
     now = node.clock()
     since = _last_visit(request, now)
     start = min(since, now - timedelta(days=CHART_DAYS - 1))
     summary = summarise(node.exchange.arrivals(viewer.principal, start), since, now)
-    org = viewer.principal.org
-    trend = node.coordination.checks.trend(viewer.principal, org) if org is not None else []
+    principal = viewer.principal
+    trend = node.coordination.checks.trend(principal) if principal.org is not None else []
     peers = (
         [node.federation.status(p) for p in node.federation.peers.all()]
         if viewer.principal.is_admin()
@@ -90,9 +79,9 @@ def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Respons
         title="Overview",
         since=since,
         summary=summary,
-        requests=_open_requests(node, viewer),
+        requests=node.coordination.requests.waiting(principal, INBOX_SHOWN),
         latest_check=trend[-1] if trend else None,
-        response_times=[(f"#{c['check']}", (c["median_seconds"] or 0) / 60) for c in trend[-12:]],
+        response_times=[(f"#{c.check}", (c.median_seconds or 0) / 60) for c in trend[-12:]],
         peers=peers,
     )
     set_cookie(request, response, VISIT_COOKIE, now.isoformat(), max_age=400 * 86_400)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,17 +33,6 @@ _ACTION_LABELS = {
 }
 
 
-def next_due(item: dict[str, Any]) -> datetime | None:
-    """The next deadline that matters: acknowledgement, then response, then the asked-for date."""
-    if item["state"] == "submitted":
-        due: datetime | None = item["acknowledge_due"]
-        return due
-    if item["state"] in ("acknowledged", "in_progress"):
-        due = item["respond_due"] or item["deadline"]
-        return due
-    return None
-
-
 @router.get("/requests")
 def read_requests(
     request: Request,
@@ -55,8 +43,6 @@ def read_requests(
     before: int | None = None,
 ) -> Response:
     items = node.coordination.requests.box(viewer.principal, box, state or None, before, PAGE_SIZE)
-    for item in items:
-        item["due"] = next_due(item)
     return page(
         request,
         "requests.html" if request.headers.get("hx-request") != "true" else "_request_rows.html",
@@ -65,7 +51,7 @@ def read_requests(
         box=box,
         state=state,
         items=items,
-        following=items[-1]["id"] if len(items) == PAGE_SIZE else None,
+        following=items[-1].id if len(items) == PAGE_SIZE else None,
     )
 
 
@@ -145,7 +131,7 @@ def create_request(request: Request, node: NodeDep, viewer: ViewerDep, form: For
             **_form_context(node, viewer, form),
         )
     if len(created) == 1:
-        return redirect(request, f"/requests/{created[0]['id']}")
+        return redirect(request, f"/requests/{created[0].id}")
     return redirect(request, "/requests?box=outbox")
 
 
@@ -153,17 +139,16 @@ def create_request(request: Request, node: NodeDep, viewer: ViewerDep, form: For
 def read_request(request: Request, node: NodeDep, viewer: ViewerDep, request_id: int) -> Response:
     service = node.coordination.requests
     item = service.get(viewer.principal, request_id)
-    item["due"] = next_due(item)
     return page(
         request,
         "request.html",
         viewer,
-        title=item["title"],
+        title=item.title,
         r=item,
-        actions=[(a, _ACTION_LABELS[Action(a)]) for a in item["allowed_actions"]],
+        actions=[(a, _ACTION_LABELS[Action(a)]) for a in item.allowed_actions],
         messages=service.messages(viewer.principal, request_id),
         audit=service.audit(viewer.principal, request_id),
-        page_tlp=TLP.parse(item["tlp"]),
+        page_tlp=TLP.parse(item.tlp),
     )
 
 

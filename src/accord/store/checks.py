@@ -1,0 +1,274 @@
+"""Communication checks and their targets: one contact each, with a hashed token.
+
+Acknowledging is the hot path (thousands a second in a large check): its statements are
+built once, and acknowledgements arriving together are committed together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from accord.errors import NotFound
+from accord.store.contacts import confirm_in, coord_contacts
+from accord.store.db import write
+from accord.store.groupcommit import GroupCommit
+from accord.store.notifications import NewNotification, queue_in
+from accord.store.tables import BigPK, metadata
+from accord.store.types import UTCDateTime
+
+coord_checks = Table(
+    "coord_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organiser_org", ForeignKey("organisations.id"), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("remind_at", UTCDateTime, nullable=False),
+    Column("reminded", Boolean, nullable=False, default=False),
+)
+
+coord_check_targets = Table(
+    "coord_check_targets",
+    metadata,
+    Column("id", BigPK, primary_key=True),
+    Column("check_id", ForeignKey("coord_checks.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", ForeignKey("coord_contacts.id", ondelete="CASCADE"), nullable=False),
+    # The contact's state and kind when the check started: results do not move afterwards.
+    Column("state", String(2), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("acknowledged", UTCDateTime, nullable=True),
+    Index("ix_coord_check_targets_check", "check_id", "contact_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewCheck:
+    organiser_org: int
+    title: str
+    created: datetime
+    deadline: datetime
+    remind_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewTarget:
+    """A contact in a new check, with its state and kind as they are when it starts."""
+
+    contact_id: int
+    state: str | None
+    kind: str
+    token_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    id: int
+    organiser_org: int
+    title: str
+    created: datetime
+    deadline: datetime
+    remind_at: datetime
+    reminded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTarget:
+    """What an acknowledgement token leads to: its target, check and contact's name."""
+
+    id: int
+    check_id: int
+    contact_id: int
+    token_hash: str
+    acknowledged: datetime | None
+    title: str
+    deadline: datetime
+    contact_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTarget:
+    """A contact in a check, as results and reminders need it."""
+
+    id: int
+    contact_id: int
+    state: str | None
+    kind: str
+    acknowledged: datetime | None
+    contact_name: str
+    email: str | None
+    org_id: int
+
+
+_TARGET_BY_HASH = (
+    select(
+        coord_check_targets.c.id,
+        coord_check_targets.c.check_id,
+        coord_check_targets.c.contact_id,
+        coord_check_targets.c.token_hash,
+        coord_check_targets.c.acknowledged,
+        coord_checks.c.title,
+        coord_checks.c.deadline,
+        coord_contacts.c.name,
+    )
+    .join(coord_checks, coord_checks.c.id == coord_check_targets.c.check_id)
+    .join(coord_contacts, coord_contacts.c.id == coord_check_targets.c.contact_id)
+    .where(coord_check_targets.c.token_hash == bindparam("b_hash"))
+)
+_ACK_TARGET = (
+    update(coord_check_targets)
+    .where(
+        coord_check_targets.c.id == bindparam("b_id"),
+        coord_check_targets.c.acknowledged.is_(None),
+    )
+    .values(acknowledged=bindparam("b_now"))
+)
+
+
+def _check(r: Any) -> CheckRow:
+    return CheckRow(
+        r.id, r.organiser_org, r.title, r.created, r.deadline, r.remind_at, bool(r.reminded)
+    )
+
+
+class CheckRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._acks = GroupCommit(engine, self._acknowledge_in)
+
+    def add(
+        self,
+        check: NewCheck,
+        targets: Sequence[NewTarget],
+        notifications: Sequence[NewNotification],
+    ) -> int:
+        """Store a check, its targets and the notifications announcing it, atomically."""
+        with write(self._engine) as conn:
+            check_id: int = conn.execute(
+                insert(coord_checks)
+                .values(
+                    organiser_org=check.organiser_org,
+                    title=check.title,
+                    created=check.created,
+                    deadline=check.deadline,
+                    remind_at=check.remind_at,
+                    reminded=False,
+                )
+                .returning(coord_checks.c.id)
+            ).scalar_one()
+            if targets:
+                conn.execute(
+                    insert(coord_check_targets),
+                    [
+                        {
+                            "check_id": check_id,
+                            "contact_id": t.contact_id,
+                            "state": t.state,
+                            "kind": t.kind,
+                            "token_hash": t.token_hash,
+                        }
+                        for t in targets
+                    ],
+                )
+            queue_in(conn, notifications)
+            return check_id
+
+    def get(self, check_id: int) -> CheckRow:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(coord_checks).where(coord_checks.c.id == check_id)).first()
+        if row is None:
+            raise NotFound(f"no communication check {check_id}")
+        return _check(row)
+
+    def by_organiser(self, org_id: int) -> list[CheckRow]:
+        """An organiser's checks, oldest first."""
+        query = (
+            select(coord_checks)
+            .where(coord_checks.c.organiser_org == org_id)
+            .order_by(coord_checks.c.created, coord_checks.c.id)
+        )
+        with self._engine.connect() as conn:
+            return [_check(r) for r in conn.execute(query)]
+
+    def target_by_hash(self, token_hash: str) -> TokenTarget | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(_TARGET_BY_HASH, {"b_hash": token_hash}).first()
+        return None if row is None else TokenTarget(*row)
+
+    def acknowledge(self, target_id: int, contact_id: int, now: datetime) -> bool:
+        """Record the first acknowledgement (False when one was recorded before).
+
+        Acknowledgements arriving together are committed together (see ``GroupCommit``).
+        """
+        return self._acks.submit((target_id, contact_id, now))
+
+    @staticmethod
+    def _acknowledge_in(conn: Connection, ack: tuple[int, int, datetime]) -> bool:
+        target_id, contact_id, now = ack
+        done = conn.execute(_ACK_TARGET, {"b_id": target_id, "b_now": now})
+        if done.rowcount != 1:
+            return False
+        # Confirming through a check is a change like a manual confirm, in this transaction.
+        confirm_in(conn, contact_id, now)
+        return True
+
+    def targets(self, check_id: int) -> list[CheckTarget]:
+        t = coord_check_targets.c
+        query = (
+            select(
+                t.id,
+                t.contact_id,
+                t.state,
+                t.kind,
+                t.acknowledged,
+                coord_contacts.c.name,
+                coord_contacts.c.email,
+                coord_contacts.c.org_id,
+            )
+            .join(coord_contacts, coord_contacts.c.id == t.contact_id)
+            .where(t.check_id == check_id)
+            .order_by(t.id)
+        )
+        with self._engine.connect() as conn:
+            return [CheckTarget(*r) for r in conn.execute(query)]
+
+    def due_reminders(self, now: datetime) -> list[CheckRow]:
+        query = select(coord_checks).where(
+            coord_checks.c.reminded.is_(False),
+            coord_checks.c.remind_at <= now,
+            coord_checks.c.deadline > now,
+        )
+        with self._engine.connect() as conn:
+            return [_check(r) for r in conn.execute(query)]
+
+    def mark_reminded(self, check_id: int, notifications: Sequence[NewNotification]) -> bool:
+        """Mark a check reminded and queue its reminders; False when it already was."""
+        with write(self._engine) as conn:
+            done = conn.execute(
+                update(coord_checks)
+                .where(coord_checks.c.id == check_id, coord_checks.c.reminded.is_(False))
+                .values(reminded=True)
+            )
+            if done.rowcount != 1:
+                return False
+            queue_in(conn, notifications)
+            return True
