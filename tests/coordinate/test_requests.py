@@ -66,13 +66,13 @@ def test_full_workflow_with_deadlines_from_urgency(region: Region, clock: Clock)
         assert response.status_code == 200, response.text
         assert response.json()["state"] == state
     audit = region.client.get(f"/api/v1/requests/{rid}/audit", headers=region.auth["sg"]).json()
-    assert [(a["action"], a["to"]) for a in audit] == [
-        ("create", "draft"),
-        ("submit", "submitted"),
-        ("acknowledge", "acknowledged"),
-        ("start", "in_progress"),
-        ("respond", "responded"),
-        ("close", "closed"),
+    assert [(a["action"], a["from"], a["to"]) for a in audit] == [
+        ("create", None, "draft"),
+        ("submit", "draft", "submitted"),
+        ("acknowledge", "submitted", "acknowledged"),
+        ("start", "acknowledged", "in_progress"),
+        ("respond", "in_progress", "responded"),
+        ("close", "responded", "closed"),
     ]
     assert audit[2]["actor"] == region.my.identity_id and audit[2]["role"] == "liaison"
     metrics = region.client.get("/api/v1/requests/metrics", headers=region.auth["sg"]).json()
@@ -290,3 +290,18 @@ def test_requester_deadline_shortens_the_respond_deadline_and_drives_escalation(
         f"/api/v1/requests/{loose['id']}", headers=region.auth["my"]
     ).json()
     assert loose_view["escalated"] is None
+
+
+def test_openapi_describes_every_request_body(region: Region) -> None:
+    spec = region.client.get("/api/v1/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    items = schemas["RequestsPublic"]["properties"]["items"]["items"]
+    assert items == {"$ref": "#/components/schemas/RequestPublic"}
+    request = schemas["RequestPublic"]["properties"]
+    assert {"case", "state", "allowed_actions", "acknowledge_due", "details"} <= set(request)
+    assert {"from", "to"} <= set(schemas["RequestEventPublic"]["properties"])
+    assert "never_answered" in schemas["CheckResultsPublic"]["properties"]
+    audit = spec["paths"]["/api/v1/requests/{request_id}/audit"]["get"]["responses"]["200"]
+    assert audit["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/RequestEventPublic"
+    }

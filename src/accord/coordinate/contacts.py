@@ -59,26 +59,25 @@ class ContactInput:
     groups: tuple[str, ...] = ()  # sharing-group slugs that may see it; empty: the whole node
     backups: tuple[int, ...] = ()
 
-    def clean(self, index: int | None = None) -> dict[str, Any]:
-        """Column values, or InvalidInput listing each bad field (``index``: the CSV row)."""
+    def clean(self, index: int | None = None) -> CleanContact:
+        """The checked fields, or InvalidInput listing each bad one (``index``: the CSV row)."""
         problems: list[Problem] = []
-        values: dict[str, Any] = {}
 
         def bad(name: str, reason: str) -> None:
             problems.append(Problem(reason=reason, index=index, field=name))
 
+        kind = ContactKind.TECHNICAL  # only read when there is no problem
         try:
-            values["kind"] = ContactKind(self.kind.strip().lower()).value
+            kind = ContactKind(self.kind.strip().lower())
         except ValueError:
             bad("kind", f"unknown kind {self.kind!r}; use one of: {_kinds()}")
-        values["name"] = self.name.strip()
-        if not values["name"] or len(values["name"]) > 200:
+        name = self.name.strip()
+        if not name or len(name) > 200:
             bad("name", "a contact needs a person or desk name of at most 200 characters")
-        values["role"] = self.role.strip()[:200]
-        values["email"] = _email(self.email, bad)
-        values["phone"] = _phone(self.phone, bad)
-        values["messaging"] = (self.messaging or "").strip()[:200] or None
-        if not (values["email"] or values["phone"] or values["messaging"]):
+        email = _email(self.email, bad)
+        phone = _phone(self.phone, bad)
+        messaging = (self.messaging or "").strip()[:200] or None
+        if not (email or phone or messaging):
             bad("email", "a contact needs at least one channel: e-mail, phone or messaging")
         langs: list[str] = []
         for code in self.languages:
@@ -88,16 +87,39 @@ class ContactInput:
                 bad("languages", str(exc))
         if not langs and not any(p.field == "languages" for p in problems):
             bad("languages", "name at least one operational language (ISO 639-1, e.g. 'en')")
-        values["languages"] = sorted(set(langs))
         zone = self.timezone.strip()
         if zone not in _zones():
             bad("timezone", f"unknown time zone {zone!r}; use an IANA name like 'Asia/Singapore'")
-        values["timezone"] = zone
-        values["public_key"] = (self.public_key or "").strip() or None
-        values["backups"] = sorted(set(self.backups))
         if problems:
             raise InvalidInput("the contact has invalid fields; correct them", problems)
-        return values
+        return CleanContact(
+            kind=kind,
+            name=name,
+            role=self.role.strip()[:200],
+            email=email,
+            phone=phone,
+            messaging=messaging,
+            languages=tuple(sorted(set(langs))),
+            timezone=zone,
+            public_key=(self.public_key or "").strip() or None,
+            backups=tuple(sorted(set(self.backups))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CleanContact:
+    """A contact's own fields, checked and normalised (its groups are the directory's)."""
+
+    kind: ContactKind
+    name: str
+    role: str
+    email: str | None
+    phone: str | None
+    messaging: str | None
+    languages: tuple[str, ...]
+    timezone: str
+    public_key: str | None
+    backups: tuple[int, ...]
 
 
 def _kinds() -> str:

@@ -50,7 +50,7 @@ class Directory:
             )
 
     def _fields(self, org_id: int, data: ContactInput, index: int | None = None) -> ContactFields:
-        values = data.clean(index)
+        clean = data.clean(index)
         slugs = {g.slug: g.id for g in self._groups.all()}
         unknown = [s for s in data.groups if s not in slugs]
         if unknown:
@@ -59,7 +59,7 @@ class Directory:
                 [Problem(f"no sharing group {unknown[0]!r}", index, field="groups")],
             )
         own = {r.id for r in self.contacts.search(org_ids=[org_id])}
-        foreign = [b for b in values["backups"] if b not in own]
+        foreign = [b for b in clean.backups if b not in own]
         if foreign:
             raise InvalidInput(
                 f"backup contact {foreign[0]} is not a contact of the same organisation",
@@ -71,16 +71,16 @@ class Directory:
             )
         return ContactFields(
             org_id=org_id,
-            kind=values["kind"],
-            name=values["name"],
-            role=values["role"],
-            email=values["email"],
-            phone=values["phone"],
-            messaging=values["messaging"],
-            languages=tuple(values["languages"]),
-            timezone=values["timezone"],
-            public_key=values["public_key"],
-            backups=tuple(values["backups"]),
+            kind=clean.kind.value,
+            name=clean.name,
+            role=clean.role,
+            email=clean.email,
+            phone=clean.phone,
+            messaging=clean.messaging,
+            languages=clean.languages,
+            timezone=clean.timezone,
+            public_key=clean.public_key,
+            backups=clean.backups,
             groups=tuple(sorted({slugs[s] for s in data.groups})),
         )
 

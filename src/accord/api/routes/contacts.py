@@ -60,7 +60,20 @@ def create_contact(
     return _public(node.coordination.directory.add(principal, body.organisation, _input(body)))
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The contacts as a file.",
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/vcard": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def read_contacts_export(
     node: NodeDep,
     principal: CurrentPrincipal,
