@@ -7,10 +7,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.domain.model import OrgKind, Role
 from accord.domain.states import states
 from accord.errors import InvalidInput
+from accord.http import NodeDep
 from accord.web.pages import AdminDep, FormDep, ViewerDep, field
 from accord.web.render import page, redirect
 
