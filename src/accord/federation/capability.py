@@ -47,6 +47,12 @@ def _routes() -> Sequence[APIRouter]:
     return [federation.router]
 
 
+def _pages() -> Sequence[APIRouter]:
+    from accord.web.pages import peers
+
+    return [peers.router]
+
+
 def _commands() -> Sequence[typer.Typer]:
     from accord.cli import federation
 
@@ -64,6 +70,7 @@ FEDERATION: Capability[Federation] = Capability(
     summary="Peer nodes, signed TAXII 2.1 sync and push, the federation endpoint.",
     wire=_wire,
     routes=_routes,
+    pages=_pages,
     nav=(NavEntry("Peers", "/peers", admin_only=True),),
     commands=_commands,
     jobs=_jobs,

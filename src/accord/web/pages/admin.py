@@ -1,4 +1,4 @@
-"""Peers and sync, organisations, sharing groups and API tokens."""
+"""The node's own administration: organisations, sharing groups and API tokens."""
 
 from __future__ import annotations
 
@@ -15,19 +15,6 @@ from accord.web.pages import AdminDep, FormDep, ViewerDep, field
 from accord.web.render import page, redirect
 
 router = APIRouter()
-
-
-@router.get("/peers")
-def read_peers(request: Request, node: NodeDep, viewer: AdminDep) -> Response:
-    peers = [node.federation.status(p) for p in node.federation.peers.all()]
-    return page(
-        request,
-        "peers.html",
-        viewer,
-        title="Peers and sync",
-        peers=peers,
-        node_id=node.federation.key.node_id,
-    )
 
 
 @router.get("/organisations")
