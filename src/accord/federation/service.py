@@ -22,6 +22,7 @@ import orjson
 import rfc8785
 
 from accord.accounts import Accounts
+from accord.domain.access import PeerAudience
 from accord.domain.model import OrgKind, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
@@ -35,7 +36,6 @@ from accord.errors import InvalidInput, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
-from accord.policy import PeerAudience
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import NewVersion, ObjectBatch
 from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.coordinate.contacts import ContactKind
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.model import Contact
 from accord.domain.states import states
+from accord.http import NodeDep
 from accord.node import Node
 from accord.web.pages import ViewerDep
 from accord.web.render import headers, page

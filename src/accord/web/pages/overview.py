@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
+from accord.http import NodeDep
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep
 from accord.web.render import page
