@@ -198,9 +198,7 @@ class Checks:
         Only the organiser (and node admins, and the operator) may read them; to anyone
         else the check does not exist.
         """
-        check = self.repo.get(check_id)
-        if actor is not None and not actor.is_admin() and actor.org != check.organiser_org:
-            raise NotFound(f"no communication check {check_id}")
+        check = self.repo.get(check_id, reader=actor)
         targets = self.repo.targets(check_id)
         seconds = [
             (t.acknowledged - check.created) / timedelta(seconds=1)

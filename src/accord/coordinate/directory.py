@@ -1,7 +1,8 @@
 """The directory of points of contact: who to call in each state, kept current, with history.
 
-Visibility: an organisation may restrict a contact to named sharing groups; anyone
-else on the node then finds no such contact (absent and hidden look the same).
+Visibility (``coordinate.access``, applied in SQL by the repository): an organisation may
+restrict a contact to named sharing groups; anyone else on the node then finds no such
+contact (absent and hidden look the same).
 Editing is for the operator, node admins, and the organisation's own liaisons.
 """
 
@@ -20,7 +21,7 @@ from accord.coordinate.model import Contact, ContactVersion
 from accord.coordinate.taxonomy import parse_language
 from accord.domain.model import Organisation, Principal, Role
 from accord.domain.states import parse_state
-from accord.errors import Forbidden, InvalidInput, NotFound, Problem
+from accord.errors import Forbidden, InvalidInput, Problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.contacts import ContactFields, ContactRepository, ContactRow
 
@@ -153,16 +154,8 @@ class Directory:
         return self._contacts(r for r in self.contacts.search(org_ids=[org.id]) if r.id in added)
 
     # Reading --------------------------------------------------------------------------
-    def visible(self, actor: Principal | None, row: ContactRow) -> bool:
-        if actor is None or actor.is_admin() or actor.org == row.org_id:
-            return True
-        return not row.groups or bool(set(row.groups) & actor.groups)
-
     def _visible_row(self, actor: Principal | None, contact_id: int) -> ContactRow:
-        row = self.contacts.get(contact_id)
-        if not self.visible(actor, row):
-            raise NotFound(f"no contact {contact_id}")
-        return row
+        return self.contacts.get(contact_id, reader=actor)
 
     def get(self, actor: Principal | None, contact_id: int) -> Contact:
         return self._contacts([self._visible_row(actor, contact_id)])[0]
@@ -182,16 +175,12 @@ class Directory:
             lang = parse_language(language) if language else None
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        rows = self.contacts.search(org_ids=org_ids, states=wanted_states, kind=kind)
-        return self._contacts(
-            r for r in rows if self.visible(actor, r) and (lang is None or lang in r.languages)
-        )
+        rows = self.contacts.search(org_ids=org_ids, states=wanted_states, kind=kind, reader=actor)
+        return self._contacts(r for r in rows if lang is None or lang in r.languages)
 
     def history(self, actor: Principal | None, contact_id: int) -> list[ContactVersion]:
         """Every version of a contact, oldest first."""
-        row = self.contacts.get(contact_id, deleted=True)
-        if not self.visible(actor, row):
-            raise NotFound(f"no contact {contact_id}")
+        row = self.contacts.get(contact_id, reader=actor, deleted=True)
         return [
             ContactVersion(h.version, h.at, h.action, h.actor_org, h.snapshot)
             for h in self.contacts.history(row.id)

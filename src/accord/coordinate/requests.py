@@ -224,7 +224,7 @@ class Requests:
 
     # Moving -----------------------------------------------------------------------------
     def side(self, actor: Principal, row: RequestRow) -> Side | None:
-        """The actor's party to a request; None: it does not exist for the actor."""
+        """Which party to a request the actor is (None: neither)."""
         if actor.org == row.requester_org:
             return Side.REQUESTER
         if actor.org == row.recipient_org and row.state != State.DRAFT:
@@ -232,10 +232,8 @@ class Requests:
         return None
 
     def _row(self, actor: Principal, request_id: int) -> RequestRow:
-        row = self.repo.get(request_id)
-        if self.side(actor, row) is None:
-            raise NotFound(f"no request {request_id}")
-        return row
+        """The request, if the actor is a party to it (``coordinate.access``, in SQL)."""
+        return self.repo.get(request_id, reader=actor)
 
     def act(self, actor: Principal, request_id: int, action: Action, reason: str = "") -> Request:
         """Take ``action``; 409 listing the allowed actions when the workflow forbids it."""
@@ -426,7 +424,7 @@ class Requests:
             raise InvalidInput("box must be 'inbox' or 'outbox'")
         if state is not None and state not in set(State):
             raise InvalidInput(f"unknown state {state!r}; use one of: {', '.join(State)}")
-        rows = self.repo.page(org_id=actor.org, box=box, state=state, before=before, limit=limit)
+        rows = self.repo.page(actor, box=box, state=state, before=before, limit=limit)
         identities = self._orgs.identities(
             o for r in rows for o in (r.requester_org, r.recipient_org)
         )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -21,14 +22,20 @@ from sqlalchemy import (
     Table,
     bindparam,
     insert,
+    literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 
+from accord.domain.model import Principal
+from accord.domain.scope import Scope
+from accord.domain.tlp import TLP
 from accord.errors import NotFound
 from accord.store.contacts import confirm_in, coord_contacts
 from accord.store.db import write
+from accord.store.gate import Gated, readable_rows
 from accord.store.groupcommit import GroupCommit
 from accord.store.notifications import NewNotification, queue_in
 from accord.store.tables import BigPK, metadata
@@ -59,6 +66,24 @@ coord_check_targets = Table(
     Column("acknowledged", UTCDateTime, nullable=True),
     Index("ix_coord_check_targets_check", "check_id", "contact_id"),
 )
+
+
+# A check and its results are the organiser's alone.
+CHECK_TLP = TLP.RED
+
+# ``coord_checks`` as the gate sees it (``coordinate.access.check_access``).
+CHECKS = Gated(
+    owner=coord_checks.c.organiser_org,
+    scope=literal(Scope.ORGANISATION.value),
+    tlp=literal(CHECK_TLP.value),
+)
+
+
+def _readable(reader: Principal | None) -> ColumnElement[bool]:
+    """The checks ``reader`` may see: all for the operator (None) and node admins."""
+    if reader is None or reader.is_admin():
+        return true()
+    return readable_rows(reader, CHECKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +217,11 @@ class CheckRepository:
             queue_in(conn, notifications)
             return check_id
 
-    def get(self, check_id: int) -> CheckRow:
+    def get(self, check_id: int, *, reader: Principal | None = None) -> CheckRow:
+        """A check; NotFound when there is none that ``reader`` may see."""
+        query = select(coord_checks).where(coord_checks.c.id == check_id, _readable(reader))
         with self._engine.connect() as conn:
-            row = conn.execute(select(coord_checks).where(coord_checks.c.id == check_id)).first()
+            row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no communication check {check_id}")
         return _check(row)

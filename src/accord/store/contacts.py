@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -22,14 +23,23 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
+    exists,
+    func,
     insert,
+    literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 
+from accord.domain.model import Principal
+from accord.domain.scope import Scope
+from accord.domain.tlp import TLP
 from accord.errors import NotFound
 from accord.store.db import write
+from accord.store.gate import Gated, readable_rows
 from accord.store.tables import BigPK, metadata, organisations
 from accord.store.types import UTCDateTime
 
@@ -72,6 +82,37 @@ coord_contact_history = Table(
     Column("action", String(20), nullable=False),
     Column("snapshot", JSON, nullable=False),
 )
+
+
+# A directory entry is for the community, or for named groups: the marking that allows both.
+CONTACT_TLP = TLP.GREEN
+
+
+def contact_gate(dialect: str) -> Gated:
+    """``coord_contacts`` as the gate sees it (``coordinate.access.contact_access``): the
+    organisation's own; with no groups, the community's; else each group's members'.
+
+    The groups are a JSON list, so the membership test walks it with the backend's own
+    JSON function.
+    """
+    c = coord_contacts.c
+
+    def in_groups(ids: Sequence[int]) -> ColumnElement[bool]:
+        if dialect == "postgresql":
+            each = func.json_array_elements_text(c.groups).table_valued("value")
+            return exists().where(each.c.value.in_([str(i) for i in ids]))
+        each = func.json_each(c.groups).table_valued("value")
+        return exists().where(each.c.value.in_(list(ids)))
+
+    return Gated(
+        owner=c.org_id,
+        scope=case(
+            (func.json_array_length(c.groups) == 0, Scope.COMMUNITY.value),
+            else_=Scope.GROUP.value,
+        ),
+        tlp=literal(CONTACT_TLP.value),
+        in_groups=in_groups,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +281,13 @@ _SELECT = select(coord_contacts, organisations.c.state.label("state")).join(
 class ContactRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._gate = contact_gate(engine.dialect.name)
+
+    def _readable(self, reader: Principal | None) -> ColumnElement[bool]:
+        """The contacts ``reader`` may see: all for the operator (None) and node admins."""
+        if reader is None or reader.is_admin():
+            return true()
+        return readable_rows(reader, self._gate)
 
     def add(self, fields: ContactFields, actor_org: int | None, now: datetime) -> int:
         with write(self._engine) as conn:
@@ -288,9 +336,12 @@ class ContactRepository:
         with write(self._engine) as conn:
             _update_contact(conn, contact_id, values, actor_org, action, now)
 
-    def get(self, contact_id: int, *, deleted: bool = False) -> ContactRow:
-        """A live contact (``deleted``: or a retired one), with its organisation's state."""
-        query = _SELECT.where(coord_contacts.c.id == contact_id)
+    def get(
+        self, contact_id: int, *, reader: Principal | None = None, deleted: bool = False
+    ) -> ContactRow:
+        """A live contact (``deleted``: or a retired one), with its organisation's state;
+        NotFound when there is none that ``reader`` may see."""
+        query = _SELECT.where(coord_contacts.c.id == contact_id, self._readable(reader))
         if not deleted:
             query = query.where(coord_contacts.c.deleted.is_(None))
         with self._engine.connect() as conn:
@@ -305,9 +356,10 @@ class ContactRepository:
         org_ids: Sequence[int] | None = None,
         states: Sequence[str] | None = None,
         kind: str | None = None,
+        reader: Principal | None = None,
     ) -> list[ContactRow]:
-        """Live contacts, filtered in SQL; visibility and language are the service's to apply."""
-        query = _SELECT.where(coord_contacts.c.deleted.is_(None))
+        """Live contacts ``reader`` may see, filtered in SQL (language is the service's)."""
+        query = _SELECT.where(coord_contacts.c.deleted.is_(None), self._readable(reader))
         if org_ids is not None:
             query = query.where(coord_contacts.c.org_id.in_(list(org_ids)))
         if states is not None:

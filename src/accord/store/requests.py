@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -21,16 +22,21 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 
+from accord.domain.model import Principal
+from accord.domain.scope import Scope
 from accord.errors import Conflict, NotFound
 from accord.store.contacts import coord_contacts  # noqa: F401  (registers the requester contact's table)
 from accord.store.db import write
+from accord.store.gate import Gated, readable_rows
 from accord.store.notifications import NewNotification, queue_in
 from accord.store.tables import BigPK, metadata, organisations
 from accord.store.types import UTCDateTime
@@ -100,6 +106,24 @@ coord_messages = Table(
     Column("body", Text, nullable=False),
     Column("attachments", JSON, nullable=False),  # STIX ids, read through the policy gate
 )
+
+
+# ``coord_requests`` as the gate sees it (``coordinate.access.request_access``): the
+# requester's own, and once submitted its one recipient's, within the request's marking.
+REQUESTS = Gated(
+    owner=coord_requests.c.requester_org,
+    scope=case(
+        (coord_requests.c.state == "draft", Scope.ORGANISATION.value),
+        else_=Scope.RECIPIENTS.value,
+    ),
+    tlp=coord_requests.c.tlp,
+    names=lambda org: coord_requests.c.recipient_org == org,
+)
+
+
+def _readable(reader: Principal | None) -> ColumnElement[bool]:
+    """The requests ``reader`` may see (None: the node itself, which sees all)."""
+    return true() if reader is None else readable_rows(reader, REQUESTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +270,11 @@ class RequestRepository:
                 ids.append(request_id)
         return ids
 
-    def get(self, request_id: int) -> RequestRow:
+    def get(self, request_id: int, *, reader: Principal | None = None) -> RequestRow:
+        """A request; NotFound when there is none that ``reader`` may see."""
+        query = select(coord_requests).where(coord_requests.c.id == request_id, _readable(reader))
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(coord_requests).where(coord_requests.c.id == request_id)
-            ).first()
+            row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no request {request_id}")
         return _request(row)
@@ -279,13 +303,12 @@ class RequestRepository:
             queue_in(conn, notifications)
 
     def page(
-        self, *, org_id: int, box: str, state: str | None, before: int | None, limit: int
+        self, reader: Principal, *, box: str, state: str | None, before: int | None, limit: int
     ) -> list[RequestRow]:
-        """Requests to (``inbox``) or from (``outbox``) an organisation, newest first."""
+        """Requests to (``inbox``) or from (``outbox``) the reader's organisation that it
+        may see (so no draft in an inbox), newest first."""
         col = coord_requests.c.recipient_org if box == "inbox" else coord_requests.c.requester_org
-        query = select(coord_requests).where(col == org_id)
-        if box == "inbox":  # a draft is the requester's own until submitted
-            query = query.where(coord_requests.c.state != "draft")
+        query = select(coord_requests).where(col == reader.org, _readable(reader))
         if state is not None:
             query = query.where(coord_requests.c.state == state)
         if before is not None:

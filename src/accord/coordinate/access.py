@@ -1,0 +1,64 @@
+"""Who sees which coordination record, stated through the policy gate's rules.
+
+Each record is described as the gate describes a STIX object (an owner and a
+distribution), so one set of rules decides: the repositories apply the same rules as SQL
+(``accord.store.gate`` over each table), and property tests hold the two equal.
+
+- a contact is its organisation's; with no sharing groups it is for the community (every
+  signed-in organisation), else for the members of any of its groups. Node admins and
+  the operator see every contact;
+- a communication check is its organiser's alone (and the node admins' and operator's);
+- a request is its requester's, and its recipient's once it is no longer a draft; nobody
+  else sees it, node admins included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from accord import policy
+from accord.domain.model import Principal
+from accord.domain.scope import Distribution, Scope
+from accord.domain.tlp import TLP
+from accord.store.checks import CHECK_TLP
+from accord.store.contacts import CONTACT_TLP
+
+
+def contact_access(org_id: int, groups: Iterable[int]) -> policy.ObjectAccess:
+    """A contact as the gate sees it: one group distribution per sharing group."""
+    by_group = [Distribution(CONTACT_TLP, Scope.GROUP, group=g) for g in sorted(set(groups))]
+    if not by_group:
+        return policy.ObjectAccess(org_id, Distribution(CONTACT_TLP, Scope.COMMUNITY))
+    return policy.ObjectAccess(org_id, by_group[0], tuple(by_group[1:]))
+
+
+def may_see_contact(actor: Principal | None, org_id: int, groups: Iterable[int]) -> bool:
+    if actor is None or actor.is_admin():
+        return True
+    return policy.can_read(actor, contact_access(org_id, groups))
+
+
+def check_access(organiser_org: int) -> policy.ObjectAccess:
+    return policy.ObjectAccess(organiser_org, Distribution(CHECK_TLP, Scope.ORGANISATION))
+
+
+def may_see_check(actor: Principal | None, organiser_org: int) -> bool:
+    if actor is None or actor.is_admin():
+        return True
+    return policy.can_read(actor, check_access(organiser_org))
+
+
+def request_access(
+    requester_org: int, recipient_org: int, state: str, tlp: TLP
+) -> policy.ObjectAccess:
+    """A request as the gate sees it: the requester's draft, then for its one recipient."""
+    if state == "draft":
+        return policy.ObjectAccess(requester_org, Distribution(tlp, Scope.ORGANISATION))
+    to_recipient = Distribution(tlp, Scope.RECIPIENTS, recipients=frozenset({recipient_org}))
+    return policy.ObjectAccess(requester_org, to_recipient)
+
+
+def may_see_request(
+    actor: Principal, requester_org: int, recipient_org: int, state: str, tlp: TLP
+) -> bool:
+    return policy.can_read(actor, request_access(requester_org, recipient_org, state, tlp))
