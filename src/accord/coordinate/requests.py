@@ -47,7 +47,7 @@ ASKS = ("information", "technical-assistance", "mitigation", "law-enforcement", 
 class EvidenceReader(Protocol):
     """The policy gate's read: raises NotFound for absent and for invisible objects alike."""
 
-    def get(self, principal: Principal, stix_id: str) -> Any: ...
+    def get(self, principal: Principal, stix_id: str) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
