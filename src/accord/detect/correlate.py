@@ -128,7 +128,7 @@ class Correlations:
                 continue
             ids = tuple(sorted({c.stix_id for c in carriers}))
             query = VersionQuery(ids=ids, versions=("last",), limit=len(ids))
-            visible = {r.stix_id: r for r in self._exchange.store.versions_page(principal, query)}
+            visible = {r.stix_id: r for r in self._exchange.versions_page(principal, query)}
             for carrier in carriers:
                 other = visible.get(carrier.stix_id)
                 if other is not None and other.modified == carrier.modified:

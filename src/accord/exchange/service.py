@@ -35,7 +35,7 @@ from accord.errors import (
     ValidationFailed,
 )
 from accord.exchange.validation import validate_objects
-from accord.policy import share_problem
+from accord.policy import PeerAudience, share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
     Arrival,
@@ -45,6 +45,8 @@ from accord.store.objects import (
     ObjectQuery,
     ObjectRow,
     ObjectStore,
+    TravelRow,
+    VersionQuery,
 )
 
 # ``sighting_of_ref`` lets an indicator's page find the sightings reported against it.
@@ -169,7 +171,7 @@ class Exchange:
         default_tlp: TLP,
         clock: Callable[[], datetime],
     ) -> None:
-        self.store = store
+        self._store = store
         self._orgs = orgs
         self._groups = groups
         self._node = node_name
@@ -278,7 +280,7 @@ class Exchange:
         an id keeps one owner; ``submitter`` (None for a verified peer) must be that
         owner. ``within`` runs inside the transaction, so its writes share its fate.
         """
-        with self.store.batch() as batch:
+        with self._store.batch() as batch:
             existing = batch.existing((v.stix_id, v.modified) for _, v in versions)
             fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
             clashes: list[Problem] = []
@@ -353,7 +355,7 @@ class Exchange:
     # Reading ------------------------------------------------------------------------
     def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
         """One page of the latest versions ``principal`` may read."""
-        rows = self.store.list_latest(principal, replace(query, limit=query.limit + 1))
+        rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         return ObjectPage(rows=rows, next_cursor=rows[-1].pk if more and rows else None)
@@ -371,26 +373,37 @@ class Exchange:
 
     def get(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, list[ObjectRow]]:
         """The latest version and every version ``principal`` may read; NotFound otherwise."""
-        latest = self.store.latest(principal, stix_id)
+        latest = self._store.latest(principal, stix_id)
         if latest is None:
             raise NotFound(f"no object {stix_id!r}")
-        return latest, self.store.versions(principal, stix_id)
+        return latest, self._store.versions(principal, stix_id)
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
         """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
-        return self.store.arrivals(principal, format_timestamp(since)[:13])
+        return self._store.arrivals(principal, format_timestamp(since)[:13])
 
     def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
         """Sightings ``principal`` may read that report ``stix_id`` seen."""
         query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
-        rows = self.store.list_latest(principal, query)
+        rows = self._store.list_latest(principal, query)
         return [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
+
+    def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
+        """Versions ``principal`` may read that match ``query``, oldest ``date_added`` first."""
+        return self._store.versions_page(principal, query)
+
+    def travel_page(
+        self, here: str, audience: PeerAudience, after: tuple[str, int] | None, limit: int
+    ) -> list[TravelRow]:
+        """Versions that may travel to a peer node's ``audience``, in ``date_added`` order,
+        after the (date_added, pk) keyset ``after``."""
+        return self._store.travel_page(here, audience, after, limit)
 
     def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
         """Pass an object on within what its marking and its source allow."""
         if principal.org is None or not principal.can_write():
             raise Forbidden("only an admin or analyst may share threat information")
-        found = self.store.access(principal, stix_id)
+        found = self._store.access(principal, stix_id)
         if found is None:
             raise NotFound(f"no object {stix_id!r}")
         row, access = found
@@ -406,8 +419,15 @@ class Exchange:
         why = share_problem(principal, access, proposed)
         if why:
             raise PolicyViolation(why)
-        self.store.add_share(row.pk, principal.org, proposed, self._clock())
+        self._store.add_share(row.pk, principal.org, proposed, self._clock())
         return proposed
+
+    def delete_versions(self, principal: Principal, stix_id: str, versions: tuple[str, ...]) -> int:
+        """Delete the matching versions (TAXII match[version] terms) of an object
+        ``principal``'s organisation owns; how many went. The newest left becomes latest."""
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only the owner organisation's analysts may delete an object")
+        return self._store.delete_versions(principal.org, stix_id, versions)
 
     def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
         """A STIX 2.1 bundle of what ``principal`` may read, as JSON chunks."""

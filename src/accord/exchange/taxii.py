@@ -196,7 +196,7 @@ class Taxii:
         """One page of object versions in the collection, by ``date_added``."""
         collection = self._readable(principal, collection_id)
         probe = replace(query, collection=collection, limit=query.limit + 1)
-        rows = self._exchange.store.versions_page(principal, probe)
+        rows = self._exchange.versions_page(principal, probe)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         return Page(rows, more, _encode_next(rows[-1]) if more and rows else None)
@@ -272,7 +272,7 @@ class Taxii:
             or page.rows[0].owner != principal.org
         ):
             raise Forbidden("only the owner organisation's analysts may delete an object")
-        self._exchange.store.delete_versions(principal.org, object_id, query.versions)
+        self._exchange.delete_versions(principal, object_id, query.versions)
 
 
 def _share_request(collection: Collection) -> ShareRequest:
