@@ -65,7 +65,7 @@ class Node:
         self.correlations = Correlations(
             self.exchange, ObservableIndexRepository(self.engine), orgs, warninglists=shipped()
         )
-        self.exchange.listeners.append(self.correlations.index_versions)
+        self.exchange.add_index(self.correlations)
         self.taxii = Taxii(self.exchange, orgs, groups, StatusRepository(self.engine), clock)
         self.federation = Federation(
             self.key,

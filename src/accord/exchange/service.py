@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,6 +46,7 @@ from accord.store.objects import (
     ObjectRow,
     ObjectStore,
     TravelRow,
+    VersionKey,
     VersionQuery,
 )
 
@@ -159,6 +160,17 @@ def search_text(obj: dict[str, Any]) -> str:
     return "\n".join(parts).lower()
 
 
+class Index(Protocol):
+    """Data kept beside the stored versions (detection's observable index).
+
+    The exchange calls it inside the transaction of every write and every delete, so
+    an index never tells of a version that is not stored, nor misses one that is.
+    """
+
+    def index_versions(self, batch: ObjectBatch, versions: Sequence[NewVersion]) -> None: ...
+    def unindex_versions(self, batch: ObjectBatch, removed: Sequence[VersionKey]) -> None: ...
+
+
 class Exchange:
     def __init__(
         self,
@@ -178,8 +190,11 @@ class Exchange:
         self._node_id = node_id
         self._default_tlp = default_tlp
         self._clock = clock
-        # Indexers (detection's observable index) run in the transaction of every store.
-        self.listeners: list[Callable[[ObjectBatch, Sequence[NewVersion]], None]] = []
+        self._indexes: list[Index] = []
+
+    def add_index(self, index: Index) -> None:
+        """Keep ``index`` in step with every version stored or deleted from now on."""
+        self._indexes.append(index)
 
     # Ingest -------------------------------------------------------------------------
     def ingest(
@@ -340,8 +355,8 @@ class Exchange:
             batch.insert(
                 new, self._date_added(batch.last_date_added(), now, len(new)), latest, superseded
             )
-            for listener in self.listeners:
-                listener(batch, new)
+            for kept in self._indexes:
+                kept.index_versions(batch, new)
         report.stored = [v.stix_id for v in new]
 
     @staticmethod
@@ -427,7 +442,11 @@ class Exchange:
         ``principal``'s organisation owns; how many went. The newest left becomes latest."""
         if principal.org is None or not principal.can_write():
             raise Forbidden("only the owner organisation's analysts may delete an object")
-        return self._store.delete_versions(principal.org, stix_id, versions)
+        with self._store.batch() as batch:
+            removed = batch.delete_versions(principal.org, stix_id, versions)
+            for kept in self._indexes:
+                kept.unindex_versions(batch, removed)
+        return len(removed)
 
     def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
         """A STIX 2.1 bundle of what ``principal`` may read, as JSON chunks."""
