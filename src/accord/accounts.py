@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,8 +32,11 @@ from accord.store.accounts import (
     GroupRepository,
     OrganisationRepository,
     TokenRepository,
+    UserLogin,
     UserRepository,
 )
+from accord.store.accounts import TokenInfo as TokenInfo
+from accord.store.accounts import UserInfo as UserInfo
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,118}[A-Za-z0-9]$")
@@ -52,19 +54,6 @@ _DUMMY_HASH = _HASHER.hash("accord-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """A token as admins see it: never the secret."""
-
-    id: int
-    org: int | None  # None for a peer node's token
-    role: Role
-    name: str
-    created: datetime
-    expires: datetime | None
-    revoked: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class NewToken:
     info: TokenInfo
     plaintext: str
@@ -73,6 +62,11 @@ class NewToken:
 def require_admin(actor: Principal | None) -> None:
     if actor is not None and not actor.is_admin():
         raise Forbidden("only a node admin may do this")
+
+
+def _require_credentials(actor: Principal | None) -> None:
+    if actor is not None and actor.org is None and actor.peer is None:
+        raise NotAuthenticated("this needs credentials: 'Authorization: Bearer <token>'")
 
 
 class Accounts:
@@ -109,6 +103,16 @@ class Accounts:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         return self.orgs.add(name, org_kind, code, new_identity_id(), self._clock())
+
+    def organisations(self, actor: Principal | None) -> list[Organisation]:
+        """Every organisation on the node, by name, to anyone who presented credentials."""
+        _require_credentials(actor)
+        return self.orgs.all()
+
+    def organisation(self, actor: Principal | None, ref: str) -> Organisation:
+        """One organisation, by STIX identity id or exact name."""
+        _require_credentials(actor)
+        return self.orgs.find(ref)
 
     # Sharing groups -----------------------------------------------------------------
     def add_group(
@@ -147,7 +151,7 @@ class Accounts:
     # Users ---------------------------------------------------------------------------
     def add_user(
         self, actor: Principal | None, username: str, org_ref: str, role: str, password: str
-    ) -> int:
+    ) -> UserInfo:
         """Add a person who signs in with a password (stored as an argon2 hash)."""
         require_admin(actor)
         if not _USERNAME.match(username):
@@ -160,29 +164,35 @@ class Accounts:
         user_role = _role(role)
         return self.users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
 
-    def _password_matches(self, username: str, password: str) -> Any:
-        """The user's row when the password matches; NotAuthenticated otherwise.
+    def list_users(self, actor: Principal | None) -> list[UserInfo]:
+        """Every user, by username (admins only); never a password hash."""
+        require_admin(actor)
+        return self.users.list()
+
+    def _password_matches(self, username: str, password: str) -> UserLogin:
+        """The user when the password matches; NotAuthenticated otherwise.
 
         An unknown username is checked against a dummy hash, so both failures take as long.
         """
-        row = self.users.by_username(username)
+        found = self.users.by_username(username)
         try:
             with _VERIFYING:
-                _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+                _HASHER.verify(found.password_hash if found else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             raise NotAuthenticated(_BAD_LOGIN) from None
-        if row is None:
+        if found is None:
             raise NotAuthenticated(_BAD_LOGIN)
-        return row
+        return found
 
     def login(self, username: str, password: str) -> NewToken:
         """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
-        row = self._password_matches(username, password)
-        if row.disabled is not None:
+        found = self._password_matches(username, password)
+        user = found.user
+        if user.disabled is not None:
             raise NotAuthenticated("this account is disabled; ask a node admin")
-        if _HASHER.check_needs_rehash(row.password_hash):
-            self.users.set_password_hash(row.id, _HASHER.hash(password))
-        return self._issue(row.org_id, Role(row.role), f"session of {username}", SESSION, row.id)
+        if _HASHER.check_needs_rehash(found.password_hash):
+            self.users.set_password_hash(user.id, _HASHER.hash(password))
+        return self._issue(user.org, user.role, f"session of {username}", SESSION, user.id)
 
     def authenticate_basic(self, username: str, password: str) -> Principal:
         """HTTP Basic: an API token as the password (any username), or a user's password.
@@ -197,12 +207,10 @@ class Accounts:
         cached = self._basic_cache.get(key)
         if cached and cached[1] > now:
             return cached[0]
-        row = self._password_matches(username, password)
-        if row.disabled is not None:
+        user = self._password_matches(username, password).user
+        if user.disabled is not None:
             raise NotAuthenticated(_BAD_LOGIN)
-        principal = Principal(
-            org=row.org_id, role=Role(row.role), groups=self.groups.of_org(row.org_id)
-        )
+        principal = Principal(org=user.org, role=user.role, groups=self.groups.of_org(user.org))
         if len(self._basic_cache) > 1000:
             self._basic_cache.clear()
         self._basic_cache[key] = (principal, now + BASIC_CACHE)
@@ -218,12 +226,12 @@ class Accounts:
         principal = self.authenticate(token)
         if principal.org is None or principal.role is None or principal.token_id is None:
             raise NotAuthenticated("a peer node's token cannot sign in to the console")
-        row = self.tokens.get(principal.token_id)
+        held = self.tokens.get(principal.token_id)
         lifetime = SESSION
-        if row.expires is not None:
-            lifetime = min(SESSION, as_utc(row.expires) - self._clock())
+        if held.expires is not None:
+            lifetime = min(SESSION, as_utc(held.expires) - self._clock())
         return self._issue(
-            principal.org, principal.role, f"session via token {row.id}", lifetime, row.user_id
+            principal.org, principal.role, f"session via token {held.id}", lifetime, held.user
         )
 
     def end_session(self, principal: Principal) -> None:
@@ -269,15 +277,12 @@ class Accounts:
             user_id=user_id,
             peer_id=peer_id,
         )
-        info = TokenInfo(token_id, org_id, role, name, now, expires, None)
+        info = TokenInfo(token_id, org_id, role, name, now, expires, None, None, user_id, peer_id)
         return NewToken(info=info, plaintext=issued.plaintext)
 
     def list_tokens(self, actor: Principal | None) -> list[TokenInfo]:
         require_admin(actor)
-        return [
-            TokenInfo(r.id, r.org_id, Role(r.role), r.name, r.created, r.expires, r.revoked)
-            for r in self.tokens.list()
-        ]
+        return self.tokens.list()
 
     def revoke_token(self, actor: Principal | None, token_id: int) -> None:
         require_admin(actor)
@@ -286,23 +291,23 @@ class Accounts:
     def authenticate(self, token: str) -> Principal:
         """The principal a token acts as, or NotAuthenticated saying what to do next."""
         parts = split_token(token.strip())
-        row = self.tokens.by_key(parts[0]) if parts else None
+        found = self.tokens.by_key(parts[0]) if parts else None
         # The hash comparison runs for well-formed tokens whether or not the key exists.
-        stored_hash = row.secret_hash if row is not None else "0" * 64
-        if parts is None or not secret_matches(parts[1], stored_hash) or row is None:
+        stored_hash = found.secret_hash if found is not None else "0" * 64
+        if parts is None or not secret_matches(parts[1], stored_hash) or found is None:
             raise NotAuthenticated(_BAD_TOKEN)
+        info = found.info
         now = self._clock()
-        if row.revoked is not None:
+        if info.revoked is not None:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
-        if row.expires is not None and as_utc(row.expires) <= now:
+        if info.expires is not None and as_utc(info.expires) <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
-        if row.peer_id is not None:
-            return Principal(org=None, token_id=row.id, peer=row.peer_id)
+        if info.peer is not None:
+            return Principal(org=None, token_id=info.id, peer=info.peer)
+        if info.org is None:
+            raise NotAuthenticated(_BAD_TOKEN)  # only peer tokens act for no organisation
         return Principal(
-            org=row.org_id,
-            role=Role(row.role),
-            groups=self.groups.of_org(row.org_id),
-            token_id=row.id,
+            org=info.org, role=info.role, groups=self.groups.of_org(info.org), token_id=info.id
         )
 
     def issue_peer_token(self, peer_id: int, name: str) -> str:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 import orjson
 import pytest
 
+from accord.accounts import TokenInfo, UserInfo
 from accord.api import create_app
-from accord.domain.model import Organisation
+from accord.domain.model import ANONYMOUS, Organisation, Role
 from accord.domain.tlp import TLP
+from accord.errors import Forbidden, NotAuthenticated
 from accord.node import Node
 from tests.asgi import Client
-from tests.builders import bundle, indicator, org
+from tests.builders import bundle, indicator, org, principal
 from tests.conftest import Clock
 
 
@@ -381,3 +383,21 @@ def test_users_sign_in_for_a_short_lived_token(region: Region, clock: Clock) -> 
     assert c.get("/api/v1/groups", headers=headers).json()[0]["slug"] == "asean-certs"
     clock.advance(hours=13)
     _problem(c.get("/api/v1/groups", headers=headers), 401)
+
+
+def test_accounts_decide_who_sees_people_and_tokens(region: Region, node: Node) -> None:
+    node.accounts.add_user(None, "analyst@mycert", "MyCERT", "analyst", "correct horse battery")
+    for role in (Role.ANALYST, Role.READER):
+        with pytest.raises(Forbidden):
+            node.accounts.list_users(principal(node, region.my, role))
+        with pytest.raises(Forbidden):
+            node.accounts.list_tokens(principal(node, region.my, role))
+    with pytest.raises(NotAuthenticated):
+        node.accounts.organisations(ANONYMOUS)
+    _problem(region.client.get("/api/v1/users", headers=region.my_analyst), 403)
+    (user,) = node.accounts.list_users(principal(node, region.sg, Role.ADMIN))
+    assert (user.username, user.org, user.role) == ("analyst@mycert", region.my.id, Role.ANALYST)
+    # Listings are typed records with no field that could hold a secret.
+    for record in (UserInfo, TokenInfo):
+        assert not [f.name for f in fields(record) if "hash" in f.name or "secret" in f.name]
+    assert all(isinstance(t, TokenInfo) for t in node.accounts.list_tokens(None))
