@@ -25,7 +25,6 @@ from accord.domain.model import (
     new_identity_id,
 )
 from accord.domain.states import parse_state
-from accord.domain.stix import as_utc
 from accord.domain.tokens import issue_token, secret_matches, split_token
 from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from accord.store.accounts import (
@@ -229,7 +228,7 @@ class Accounts:
         held = self.tokens.get(principal.token_id)
         lifetime = SESSION
         if held.expires is not None:
-            lifetime = min(SESSION, as_utc(held.expires) - self._clock())
+            lifetime = min(SESSION, held.expires - self._clock())
         return self._issue(
             principal.org, principal.role, f"session via token {held.id}", lifetime, held.user
         )
@@ -300,7 +299,7 @@ class Accounts:
         now = self._clock()
         if info.revoked is not None:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
-        if info.expires is not None and as_utc(info.expires) <= now:
+        if info.expires is not None and info.expires <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
         if info.peer is not None:
             return Principal(org=None, token_id=info.id, peer=info.peer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -121,6 +121,21 @@ def test_tokens_are_listed_without_secrets(region: Region) -> None:
     listing = region.client.get("/api/v1/tokens", headers=region.admin)
     assert secret not in listing.text and "desk" in listing.text
     _problem(region.client.get("/api/v1/tokens", headers=region.sg_analyst), 403)
+
+
+def test_token_timestamps_carry_a_time_zone(region: Region) -> None:
+    created = region.client.post(
+        "/api/v1/tokens",
+        json={"organisation": "MyCERT", "role": "reader", "name": "dated", "expires_in_days": 1},
+        headers=region.admin,
+    )
+    revoked = created.json()["id"]
+    region.client.delete(f"/api/v1/tokens/{revoked}", headers=region.admin)
+    listing = region.client.get("/api/v1/tokens", headers=region.admin).json()
+    (dated,) = [t for t in listing if t["name"] == "dated"]
+    stamps = [dated["created"], dated["expires"], dated["revoked"]]
+    stamps += [t["created"] for t in listing]
+    assert all(datetime.fromisoformat(s).utcoffset() == timedelta(0) for s in stamps), stamps
 
 
 def test_share_then_list_as_each_organisation(region: Region) -> None:

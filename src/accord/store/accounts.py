@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.domain.model import Organisation, OrgKind, Role, SharingGroup
 from accord.errors import Conflict, NotFound
+from accord.store.db import write
 from accord.store.tables import group_members, organisations, sharing_groups, tokens, users
 
 
@@ -113,7 +114,7 @@ class OrganisationRepository:
             "created": now,
         }
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 org_id = conn.execute(
                     insert(organisations).values(**values).returning(organisations.c.id)
                 ).scalar_one()
@@ -144,7 +145,7 @@ class OrganisationRepository:
         }
         for candidate in (name, f"{name} @ {peer_name}", f"{name} @ {identity_id}"):
             try:
-                with self._engine.begin() as conn:
+                with write(self._engine) as conn:
                     conn.execute(insert(organisations).values(name=candidate, **values))
                 return
             except IntegrityError:
@@ -206,7 +207,7 @@ class GroupRepository:
 
     def add(self, slug: str, name: str, description: str) -> SharingGroup:
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 gid = conn.execute(
                     insert(sharing_groups)
                     .values(slug=slug, name=name, description=description)
@@ -248,7 +249,10 @@ class GroupRepository:
             return frozenset(r.group_id for r in rows)
 
     def add_member(self, group_id: int, org_id: int) -> None:
-        with self._engine.begin() as conn:
+        """Add ``org_id`` to the group; a no-op when it is a member already."""
+        # Read and insert in one write transaction, so two admins adding the same
+        # member at once cannot both find it absent.
+        with write(self._engine) as conn:
             exists = conn.execute(
                 select(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
@@ -258,7 +262,7 @@ class GroupRepository:
                 conn.execute(insert(group_members).values(group_id=group_id, org_id=org_id))
 
     def remove_member(self, group_id: int, org_id: int) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 delete(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
@@ -281,7 +285,7 @@ class UserRepository:
             "created": now,
         }
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 user_id: int = conn.execute(
                     insert(users).values(**values).returning(users.c.id)
                 ).scalar_one()
@@ -300,7 +304,7 @@ class UserRepository:
             return [_user(r) for r in conn.execute(select(*columns).order_by(users.c.username))]
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
@@ -323,7 +327,7 @@ class TokenRepository:
         user_id: int | None = None,
         peer_id: int | None = None,
     ) -> int:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             result = conn.execute(
                 insert(tokens)
                 .returning(tokens.c.id)
@@ -362,7 +366,7 @@ class TokenRepository:
             return [_token(r) for r in conn.execute(query)]
 
     def revoke(self, token_id: int, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             done = conn.execute(
                 update(tokens)
                 .where(tokens.c.id == token_id, tokens.c.revoked.is_(None))
@@ -374,5 +378,5 @@ class TokenRepository:
                     raise NotFound(f"no token with id {token_id}")
 
     def touch(self, token_id: int, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used=now))

@@ -40,6 +40,7 @@ from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
+from accord.store.db import write
 from accord.store.tables import (
     object_arrivals,
     object_recipients,
@@ -373,7 +374,7 @@ class SQLObjectStore:
 
     @contextmanager
     def batch(self) -> Iterator[ObjectBatch]:
-        with self._engine.connect().execution_options(writer=True) as conn, conn.begin():
+        with write(self._engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITER_LOCK})
             yield ObjectBatch(conn)
@@ -464,7 +465,7 @@ class SQLObjectStore:
         return row, policy.ObjectAccess(owner=row.owner, distribution=own, shares=tuple(shares))
 
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             share_id = conn.execute(
                 insert(object_shares)
                 .values(
