@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accord.domain.clock import Clock
 from accord.domain.model import (
     Organisation,
     OrgKind,
@@ -44,6 +44,9 @@ _BAD_LOGIN = "the username or password is wrong"
 MIN_PASSWORD = 12
 SESSION = timedelta(hours=12)
 BASIC_CACHE = timedelta(minutes=1)
+# tokens.last_used is as fresh as this: a token in steady use costs one write a minute,
+# not one per request.
+LAST_USED_EVERY = timedelta(minutes=1)
 _HASHER = PasswordHasher()
 # Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
 # rather than growing the process by 64 MiB per concurrent attempt.
@@ -75,7 +78,7 @@ class Accounts:
         groups: GroupRepository,
         users: UserRepository,
         tokens: TokenRepository,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.orgs = orgs
         self.groups = groups
@@ -301,6 +304,8 @@ class Accounts:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
         if info.expires is not None and info.expires <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
+        if info.last_used is None or now - info.last_used >= LAST_USED_EVERY:
+            self.tokens.touch(info.id, now)
         if info.peer is not None:
             return Principal(org=None, token_id=info.id, peer=info.peer)
         if info.org is None:

@@ -416,3 +416,25 @@ def test_accounts_decide_who_sees_people_and_tokens(region: Region, node: Node) 
     for record in (UserInfo, TokenInfo):
         assert not [f.name for f in fields(record) if "hash" in f.name or "secret" in f.name]
     assert all(isinstance(t, TokenInfo) for t in node.accounts.list_tokens(None))
+
+
+def test_tokens_record_their_last_use_at_most_once_a_minute(
+    region: Region, node: Node, clock: Clock
+) -> None:
+    issued = node.accounts.create_token(None, "ThaiCERT", "reader", "watched", None)
+    headers = {"Authorization": f"Bearer {issued.plaintext}"}
+
+    def last_used() -> datetime | None:
+        (token,) = [t for t in node.accounts.list_tokens(None) if t.id == issued.info.id]
+        return token.last_used
+
+    assert last_used() is None
+    first = clock.now
+    assert region.client.get("/api/v1/organisations", headers=headers).status_code == 200
+    assert last_used() == first
+    clock.advance(seconds=59)
+    region.client.get("/api/v1/organisations", headers=headers)
+    assert last_used() == first  # within the minute: no write
+    clock.advance(seconds=1)
+    region.client.get("/api/v1/organisations", headers=headers)
+    assert last_used() == clock.now

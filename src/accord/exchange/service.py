@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from accord.domain.clock import Clock
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
 from accord.domain.stix import (
@@ -181,7 +182,7 @@ class Exchange:
         node_name: str,
         node_id: str,
         default_tlp: TLP,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._store = store
         self._orgs = orgs

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from accord.domain.clock import Clock
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
@@ -130,7 +130,7 @@ class Taxii:
         orgs: OrganisationRepository,
         groups: GroupRepository,
         statuses: StatusRepository,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._exchange = exchange
         self._orgs = orgs
