@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from accord.accounts import TokenInfo, UserInfo
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.model import ANONYMOUS, Organisation, Role
 from accord.domain.tlp import TLP
 from accord.errors import Forbidden, NotAuthenticated

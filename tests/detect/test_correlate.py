@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.detect.correlate import values_of
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.tlp import TLP

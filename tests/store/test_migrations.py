@@ -7,16 +7,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, insert, inspect, select
 
+from accord.capabilities import metadata as all_tables
 from accord.node import Node
 from accord.store.db import _alembic_config, migrate, schema_is_current
 from accord.store.detect import observable_index, value_key
-from accord.store.schema import metadata
 from tests.builders import bundle, indicator, org, principal
 
 
 def test_migrated_schema_matches_the_tables(node: Node) -> None:
     with node.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), all_tables())
     assert diff == []
     assert schema_is_current(node.engine)
 
@@ -32,7 +32,7 @@ def test_d002_drops_index_rows_of_versions_no_longer_stored(node: Node) -> None:
     kept = indicator("45.33.32.156")
     node.exchange.ingest(principal(node, org(node, "SingCERT")), bundle(kept))
     with node.engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "d002-1")
+        command.downgrade(_alembic_config(conn, ()), "d002-1")
         stale = {"stix_id": "indicator--gone", "modified": kept["modified"], "owner_org": 1}
         conn.execute(
             insert(observable_index),
