@@ -10,7 +10,7 @@ from rich.table import Table
 
 from accord.cli.common import app, err, open_node, out, progress
 from accord.errors import AccordError
-from accord.federation.sync import sync_peer
+from accord.federation.sync import peer_http, sync_peer
 from accord.node import Node
 
 node_app = typer.Typer(help="This node's identity.", no_args_is_help=True)
@@ -90,29 +90,30 @@ def sync(
     node = open_node()
     names = [peer] if peer else [p.name for p in node.federation.peers.all()]
     failed = 0
-    for name in names:
-        with progress() as bar:
-            task = bar.add_task(f"sync {name}", total=None)
+    with peer_http(node.settings.federation_timeout) as http:
+        for name in names:
+            with progress() as bar:
+                task = bar.add_task(f"sync {name}", total=None)
 
-            def advance(_what: str, n: int, task: TaskID = task) -> None:
-                bar.advance(task, n)
+                def advance(_what: str, n: int, task: TaskID = task) -> None:
+                    bar.advance(task, n)
 
-            try:
-                report = sync_peer(
-                    node.federation,
-                    name,
-                    page=node.settings.federation_page,
-                    timeout=node.settings.federation_timeout,
-                    max_bytes=node.settings.max_body_bytes,
-                    progress=advance,
-                )
-            except AccordError as exc:
-                if len(names) == 1:
-                    raise
-                err.print(f"error: {name}: {exc.detail}", markup=False, highlight=False)
-                failed += 1
-                continue
-        note = f", {report.undeliverable} undeliverable" if report.undeliverable else ""
-        out.print(f"{name}: pulled {report.pulled}, pushed {report.pushed}{note}")
+                try:
+                    report = sync_peer(
+                        node.federation,
+                        name,
+                        http,
+                        page=node.settings.federation_page,
+                        max_bytes=node.settings.max_body_bytes,
+                        progress=advance,
+                    )
+                except AccordError as exc:
+                    if len(names) == 1:
+                        raise
+                    err.print(f"error: {name}: {exc.detail}", markup=False, highlight=False)
+                    failed += 1
+                    continue
+            note = f", {report.undeliverable} undeliverable" if report.undeliverable else ""
+            out.print(f"{name}: pulled {report.pulled}, pushed {report.pushed}{note}")
     if failed:
         raise typer.Exit(7)

@@ -99,6 +99,10 @@ class Federation:
         )
         return peer, self._accounts.issue_peer_token(peer.id, name)
 
+    def set_peer_token(self, name: str, token: str) -> None:
+        """Keep the token the peer ``name`` issued for this node, to present when syncing."""
+        self.peers.set_token(self.peers.get(name).id, token)
+
     def status(self, peer: Peer) -> dict[str, object]:
         """What an operator needs to see of a peer: counts, last success, lag, last error."""
         now = self.clock()
