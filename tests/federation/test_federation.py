@@ -4,6 +4,7 @@ messages, unreachable peers, relays without echo."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from pathlib import Path
 
 import orjson
@@ -189,3 +190,36 @@ def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:
         n2 = m["n2"].node
         back = n2.exchange.store.travel_page(n2.key.node_id, audience, None, 100)
         assert shared["n1"] not in {r.row.stix_id for r in back}
+
+
+def test_cursors_carry_each_version_once_over_many_pages(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, NAMES[:2], [("alpha", "bravo")]) as m:
+        alpha, bravo = m["alpha"], m["bravo"]
+        alpha.node.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
+        objs = [indicator(f"10.1.0.{i}", tlp=TLP.GREEN) for i in range(120)]
+        bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}
+        share = ShareRequest(scope=Scope.FEDERATION)
+        alpha.node.exchange.ingest(analyst(alpha.node, "alpha-cert"), bundle, share)
+
+        first = bravo.sync("alpha")  # three pages of 50 pulled
+        assert (first.pulled, first.pushed) == (120, 0)
+        assert stored_ids(bravo.node) == {o["id"] for o in objs}
+        pulled = bravo.node.federation.peers.get("alpha")
+        assert pulled.pulled == 120 and pulled.pull_after is not None
+
+        again = bravo.sync("alpha")  # the cursor is past everything
+        assert (again.pulled, again.pushed) == (0, 0)
+        # alpha's push cursor is its own: it offers what bravo already pulled, which
+        # arrives as duplicates, and bravo offers none of it back to its origin.
+        back = alpha.sync("bravo")
+        assert (back.pulled, back.pushed) == (0, 120)
+        assert len(stored_ids(bravo.node)) == 120
+        assert (alpha.sync("bravo").pushed, bravo.sync("alpha").pulled) == (0, 0)
+
+        late = indicator("10.1.1.1", tlp=TLP.GREEN)
+        alpha.node.exchange.ingest(analyst(alpha.node, "alpha-cert"), late, share)
+        pushed = alpha.sync("bravo")  # now by push, from alpha's own cursor
+        assert (pushed.pulled, pushed.pushed) == (0, 1)
+        assert alpha.node.federation.peers.get("bravo").pushed == 121
+        assert bravo.sync("alpha").pulled == 1  # offered again by pull: a no-op on arrival
+        assert len(stored_ids(bravo.node)) == 121
