@@ -29,6 +29,7 @@ from accord.store.accounts import (
 )
 from accord.store.db import create_db_engine, migrate
 from accord.store.detect import ObservableIndexRepository
+from accord.store.keys import KeyRepository
 from accord.store.objects import SQLObjectStore
 from accord.store.peers import PeerRepository
 from accord.store.statuses import StatusRepository
@@ -46,7 +47,7 @@ class Node:
         self.settings = settings
         self.engine = engine
         self.clock = clock
-        self.key = load_or_create(engine, clock())
+        self.key = load_or_create(KeyRepository(engine), clock())
         orgs = OrganisationRepository(self.engine)
         groups = GroupRepository(self.engine)
         self.accounts = Accounts(
@@ -74,7 +75,6 @@ class Node:
             self.accounts,
             orgs,
             groups,
-            self.engine,
             clock,
             timedelta(seconds=settings.federation_max_skew),
         )

@@ -20,11 +20,11 @@ from accord.domain.collections import FEDERATION_COLLECTION
 from accord.domain.model import Principal
 from accord.domain.stix import normalise_timestamp
 from accord.errors import InvalidInput, NotAuthenticated
+from accord.federation.sync import SIGNATURE
 from accord.node import Node
 from accord.store.peers import Peer
 
 FEED = f"{API_ROOT}collections/{FEDERATION_COLLECTION}/objects/"
-SIGNATURE = "X-Accord-Signature"
 # After a date_added, every pk: date_added values are distinct on a node.
 _PAST_EVERY_PK = 2**63 - 1
 

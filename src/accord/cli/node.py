@@ -43,7 +43,7 @@ def serve(
         f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"
     )
     # One scheduler per node, in this process, however many workers serve HTTP.
-    scheduler = sync_scheduler(node)
+    scheduler = sync_scheduler(node.federation, settings)
     scheduler.start()
     coordination = coordination_scheduler(node.coordination, settings.coordination_interval)
     coordination.start()

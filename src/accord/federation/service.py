@@ -13,19 +13,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import rfc8785
 
 from accord.accounts import Accounts
+from accord.domain.clock import Clock
 from accord.domain.model import OrgKind, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
-    as_utc,
     format_timestamp,
     normalise_timestamp,
     parse_timestamp,
@@ -72,8 +71,7 @@ class Federation:
         accounts: Accounts,
         orgs: OrganisationRepository,
         groups: GroupRepository,
-        engine: Any,
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_skew: timedelta,
     ) -> None:
         self.key = key
@@ -82,7 +80,6 @@ class Federation:
         self._accounts = accounts
         self._orgs = orgs
         self._groups = groups
-        self._engine = engine
         self.clock = clock
         self._max_skew = max_skew
 
@@ -99,6 +96,10 @@ class Federation:
         )
         return peer, self._accounts.issue_peer_token(peer.id, name)
 
+    def peer_names(self, *, with_token: bool = False) -> list[str]:
+        """Every peer's name, or only those this node can sync with (it holds their token)."""
+        return [p.name for p in self.peers.all() if p.token is not None or not with_token]
+
     def set_peer_token(self, name: str, token: str) -> None:
         """Keep the token the peer ``name`` issued for this node, to present when syncing."""
         self.peers.set_token(self.peers.get(name).id, token)
@@ -106,7 +107,7 @@ class Federation:
     def status(self, peer: Peer) -> dict[str, object]:
         """What an operator needs to see of a peer: counts, last success, lag, last error."""
         now = self.clock()
-        lag = (now - as_utc(peer.last_success)).total_seconds() if peer.last_success else None
+        lag = (now - peer.last_success).total_seconds() if peer.last_success else None
         return {
             "name": peer.name,
             "url": peer.url,

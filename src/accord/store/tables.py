@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from accord.store.types import UTCDateTime
+
 # Naming convention so Alembic migrations name constraints the same on every backend.
 metadata = MetaData(
     naming_convention={
@@ -45,15 +47,15 @@ peers = Table(
     Column("public_key", String(64), nullable=False),
     # The token this node presents to the peer; the peer issued it. Never shown again.
     Column("token", Text, nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     # Sync state: the keyset of the last version pushed, the peer's next token pulled.
     Column("push_after_added", String(27), nullable=True),
     Column("push_after_pk", BigInteger, nullable=True),
     Column("pull_next", Text, nullable=True),
     Column("pushed", BigInteger, nullable=False, default=0),
     Column("pulled", BigInteger, nullable=False, default=0),
-    Column("last_attempt", DateTime(timezone=True), nullable=True),
-    Column("last_success", DateTime(timezone=True), nullable=True),
+    Column("last_attempt", UTCDateTime, nullable=True),
+    Column("last_success", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
 )
 
@@ -215,7 +217,7 @@ node_keys = Table(
     Column("id", Integer, primary_key=True),
     Column("private_key", String(64), nullable=False),
     Column("public_key", String(64), nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 # Nonces of signed messages already accepted from each peer, kept past the skew window.
@@ -224,5 +226,5 @@ federation_nonces = Table(
     metadata,
     Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
     Column("nonce", String(64), primary_key=True),
-    Column("seen", DateTime(timezone=True), nullable=False),
+    Column("seen", UTCDateTime, nullable=False),
 )
