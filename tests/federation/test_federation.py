@@ -188,7 +188,7 @@ def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:
         peer = m["n2"].node.federation.peers.get("n1")
         audience = m["n2"].node.federation.audience(peer)
         n2 = m["n2"].node
-        back = n2.exchange.store.travel_page(n2.key.node_id, audience, None, 100)
+        back = n2.exchange.travel_page(n2.key.node_id, audience, None, 100)
         assert shared["n1"] not in {r.row.stix_id for r in back}
 
 

@@ -35,7 +35,7 @@ from accord.errors import (
     ValidationFailed,
 )
 from accord.exchange.validation import validate_objects
-from accord.policy import share_problem
+from accord.policy import PeerAudience, share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
     Arrival,
@@ -45,6 +45,7 @@ from accord.store.objects import (
     ObjectQuery,
     ObjectRow,
     ObjectStore,
+    TravelRow,
 )
 
 # ``sighting_of_ref`` lets an indicator's page find the sightings reported against it.
@@ -379,6 +380,12 @@ class Exchange:
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
         """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
         return self.store.arrivals(principal, format_timestamp(since)[:13])
+
+    def travel_page(
+        self, here: str, audience: PeerAudience, after: tuple[str, int] | None, limit: int
+    ) -> list[TravelRow]:
+        """Versions that may go to a peer node (``policy.travels_to``), in date_added order."""
+        return self.store.travel_page(here, audience, after, limit)
 
     def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
         """Sightings ``principal`` may read that report ``stix_id`` seen."""

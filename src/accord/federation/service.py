@@ -138,7 +138,7 @@ class Federation:
         """The next signed message for ``peer``: versions after ``after`` it may receive."""
         groups = self._groups.all()
         audience = self.audience(peer, groups)
-        rows = self._exchange.store.travel_page(self.key.node_id, audience, after, limit + 1)
+        rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         slugs = {g.id: g.slug for g in groups}
