@@ -147,9 +147,9 @@ def test_unreachable_peer_is_reported_not_crashed(tmp_path: Path) -> None:
         _, _ = alpha.federation.add_peer("ghost", "http://127.0.0.1:9", "A" * 43 + "=", "accord_x")
         with pytest.raises(PeerUnavailable):
             m["alpha"].sync("ghost")
-        status = alpha.federation.status(alpha.federation.peers.get("ghost"))
-        assert status["last_error"] and "unreachable" in str(status["last_error"])
-        assert status["last_success"] is None
+        (status,) = alpha.federation.statuses(None)
+        assert status.name == "ghost" and status.last_error and "unreachable" in status.last_error
+        assert status.last_success is None and status.last_attempt is not None
 
 
 def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:

@@ -48,8 +48,7 @@ def peer_add(
 @peer_app.command("token")
 def peer_token(name: str, token: str) -> None:
     """Set the token a peer issued for this node."""
-    node = open_node()
-    node.federation.peers.set_token(node.federation.peers.get(name).id, token)
+    open_node().federation.set_peer_token(name, token)
     out.print(f"token for {name} set")
 
 
@@ -67,17 +66,15 @@ def peer_status() -> None:
 
 def _status_table(node: Node) -> None:
     table = Table("peer", "url", "pushed", "pulled", "last success", "lag s", "last error")
-    for peer in node.federation.peers.all():
-        s = node.federation.status(peer)
-        lag = s["lag_seconds"]
+    for s in node.federation.statuses(None):
         table.add_row(
-            peer.name,
-            peer.url,
-            str(peer.pushed),
-            str(peer.pulled),
-            str(peer.last_success or "never"),
-            f"{lag:.0f}" if isinstance(lag, float) else "-",
-            peer.last_error or "-",
+            s.name,
+            s.url,
+            str(s.pushed),
+            str(s.pulled),
+            str(s.last_success or "never"),
+            f"{s.lag_seconds:.0f}" if s.lag_seconds is not None else "-",
+            s.last_error or "-",
         )
     out.print(table)
 
@@ -88,7 +85,7 @@ def sync(
 ) -> None:
     """Sync with peers now: pull what they offer, push what they may receive."""
     node = open_node()
-    names = [peer] if peer else [p.name for p in node.federation.peers.all()]
+    names = [peer] if peer else node.federation.peer_names()
     failed = 0
     with peer_http(node.settings.federation_timeout) as http:
         for name in names:

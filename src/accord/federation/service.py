@@ -14,15 +14,15 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import rfc8785
 
-from accord.accounts import Accounts
+from accord.accounts import Accounts, require_admin
 from accord.domain.clock import Clock
-from accord.domain.model import OrgKind, SharingGroup
+from accord.domain.model import OrgKind, Principal, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
     format_timestamp,
@@ -30,7 +30,7 @@ from accord.domain.stix import (
     parse_timestamp,
 )
 from accord.domain.tlp import TLP
-from accord.errors import InvalidInput, Replayed, SignatureRejected
+from accord.errors import InvalidInput, NotAuthenticated, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
@@ -41,6 +41,9 @@ from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces
 
 log = logging.getLogger("accord.federation")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+# A feed read ``added_after`` a time starts after every version of that time: date_added
+# values are distinct on a node, so the highest pk stands for all of them.
+_PAST_EVERY_PK = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,25 @@ class Outgoing:
     count: int
     more: bool
     last: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """What an operator needs to see of a peer: counts, last success, lag, last error.
+
+    Never its token: only whether this node holds one.
+    """
+
+    name: str
+    url: str
+    node_id: str
+    has_token: bool
+    pushed: int
+    pulled: int
+    last_attempt: datetime | None
+    last_success: datetime | None
+    lag_seconds: float | None
+    last_error: str | None
 
 
 @dataclass(slots=True)
@@ -104,27 +126,53 @@ class Federation:
         """Keep the token the peer ``name`` issued for this node, to present when syncing."""
         self.peers.set_token(self.peers.get(name).id, token)
 
-    def status(self, peer: Peer) -> dict[str, object]:
-        """What an operator needs to see of a peer: counts, last success, lag, last error."""
+    def statuses(self, actor: Principal | None) -> list[PeerStatus]:
+        """Every peer's ``status``, for a node admin (``None``: the operator, at the console)."""
+        require_admin(actor)
+        return [self.status(p) for p in self.peers.all()]
+
+    def status(self, peer: Peer) -> PeerStatus:
         now = self.clock()
         lag = (now - peer.last_success).total_seconds() if peer.last_success else None
-        return {
-            "name": peer.name,
-            "url": peer.url,
-            "node_id": peer.node_id,
-            "has_token": peer.token is not None,
-            "pushed": peer.pushed,
-            "pulled": peer.pulled,
-            "last_attempt": peer.last_attempt,
-            "last_success": peer.last_success,
-            "lag_seconds": lag,
-            "last_error": peer.last_error,
-        }
+        return PeerStatus(
+            name=peer.name,
+            url=peer.url,
+            node_id=peer.node_id,
+            has_token=peer.token is not None,
+            pushed=peer.pushed,
+            pulled=peer.pulled,
+            last_attempt=peer.last_attempt,
+            last_success=peer.last_success,
+            lag_seconds=lag,
+            last_error=peer.last_error,
+        )
 
     def audience(self, peer: Peer, groups: list[SharingGroup] | None = None) -> PeerAudience:
         orgs = self.peers.org_ids(peer.id)
         shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
         return PeerAudience(peer.node_id, orgs, shared)
+
+    def calling_peer(self, principal: Principal) -> Peer:
+        """The peer node whose token ``principal`` presented; no one else uses the feed."""
+        if principal.peer is None:
+            raise NotAuthenticated("the federation feed is for peer nodes' tokens")
+        return self.peers.by_id(principal.peer)
+
+    # The feed: what peers pull from this node and push to it -------------------------
+    def feed(self, principal: Principal, added_after: str | None, limit: int) -> Outgoing:
+        """The next signed message for the calling peer, after its ``added_after`` time."""
+        peer = self.calling_peer(principal)
+        after = None
+        if added_after:
+            try:
+                after = (normalise_timestamp(added_after), _PAST_EVERY_PK)
+            except ValueError as exc:
+                raise InvalidInput(f"'added_after': {exc}") from None
+        return self.outgoing(peer, after, limit)
+
+    def accept(self, peer: Peer, body: bytes, signature: str | None) -> Received:
+        """Verify and store one message ``peer`` pushed (``calling_peer``), all or nothing."""
+        return self.receive(peer, body, signature, pulled=False)
 
     # Sending ------------------------------------------------------------------------
     def hello(self, peer: Peer) -> Outgoing:
