@@ -4,15 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
+
+# Chromium and npm from Debian, for the browser tests; installed when missing.
+system-deps:
+	scripts/test-deps
 
 # axe-core, for the browser tests' accessibility checks (htmx ships vendored in the package).
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { echo "error: cannot create $(VENV): run 'sudo apt-get install python3-venv'" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -26,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint node_modules/.installed
+test: system-deps lint node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)

@@ -1,23 +1,31 @@
-"""A node: the one place that picks concrete classes and wires the services together.
+"""A node: the one place that opens the database and wires the capabilities together.
 
-``create_app(settings)`` and the CLI both open a ``Node``; tests open as many as they
-need, each on its own database.
+``Node`` builds what every capability shares (the engine, the node's key, organisations,
+groups, accounts), then asks each registered capability (``accord.capabilities``) to
+wire its own service, in registry order. ``create_app`` and the CLI both open a
+``Node``; tests open as many as they need, each on its own database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 
 from accord.accounts import Accounts
+from accord.capabilities import CAPABILITIES
+from accord.capability import Capability
+from accord.coordinate.capability import COORDINATE
 from accord.coordinate.service import Coordination
+from accord.detect.capability import DETECT
 from accord.detect.correlate import Correlations
 from accord.detect.service import Detection
-from accord.detect.warninglists import shipped
+from accord.domain.clock import Clock, utcnow
+from accord.exchange.capability import EXCHANGE
 from accord.exchange.service import Exchange
 from accord.exchange.taxii import Taxii
+from accord.federation.capability import FEDERATION
 from accord.federation.keys import load_or_create
 from accord.federation.service import Federation
 from accord.settings import Settings
@@ -28,65 +36,72 @@ from accord.store.accounts import (
     UserRepository,
 )
 from accord.store.db import create_db_engine, migrate
-from accord.store.detect import ObservableIndexRepository
 from accord.store.keys import KeyRepository
-from accord.store.objects import SQLObjectStore
-from accord.store.peers import PeerRepository
-from accord.store.statuses import StatusRepository
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Node:
     def __init__(
-        self, settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        clock: Clock = utcnow,
+        capabilities: Sequence[Capability[Any]] = CAPABILITIES,
     ) -> None:
         """Wire the services over a migrated database (``Node.open`` migrates first)."""
         self.settings = settings
         self.engine = engine
         self.clock = clock
+        self.capabilities = tuple(capabilities)
         self.key = load_or_create(KeyRepository(engine), clock())
-        orgs = OrganisationRepository(self.engine)
-        groups = GroupRepository(self.engine)
+        self.orgs = OrganisationRepository(engine)
+        self.groups = GroupRepository(engine)
         self.accounts = Accounts(
-            orgs, groups, UserRepository(self.engine), TokenRepository(self.engine), clock
+            self.orgs, self.groups, UserRepository(engine), TokenRepository(engine), clock
         )
-        self.exchange = Exchange(
-            SQLObjectStore(self.engine),
-            orgs,
-            groups,
-            node_name=settings.node_name,
-            node_id=self.key.node_id,
-            default_tlp=settings.default_tlp,
-            clock=clock,
-        )
-        self.detection = Detection(self.exchange, orgs, clock)
-        self.correlations = Correlations(
-            self.exchange, ObservableIndexRepository(self.engine), orgs, warninglists=shipped()
-        )
-        self.exchange.listeners.append(self.correlations.index_versions)
-        self.taxii = Taxii(self.exchange, orgs, groups, StatusRepository(self.engine), clock)
-        self.federation = Federation(
-            self.key,
-            PeerRepository(self.engine),
-            self.exchange,
-            self.accounts,
-            orgs,
-            groups,
-            clock,
-            timedelta(seconds=settings.federation_max_skew),
-        )
-
-        self.coordination = Coordination(self.engine, settings, orgs, groups, self.exchange, clock)
+        self.services: dict[str, object] = {}
+        for capability in self.capabilities:
+            self.services[capability.name] = capability.wire(self)
+        for capability in self.capabilities:
+            self.exchange.listeners.extend(capability.listeners(self))
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Node:
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        capabilities: Sequence[Capability[Any]] = CAPABILITIES,
+    ) -> Node:
         """Open the node's database, migrating it to the newest schema first."""
         engine = create_db_engine(settings.database_url)
-        migrate(engine)
-        return cls(settings, engine, clock=clock)
+        migrate(engine, [c.migrations for c in capabilities if c.migrations is not None])
+        return cls(settings, engine, clock=clock, capabilities=capabilities)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # The built-in capabilities' services, typed ---------------------------------------
+    @property
+    def exchange(self) -> Exchange:
+        return EXCHANGE.service(self).exchange
+
+    @property
+    def taxii(self) -> Taxii:
+        return EXCHANGE.service(self).taxii
+
+    @property
+    def detection(self) -> Detection:
+        return DETECT.service(self).detection
+
+    @property
+    def correlations(self) -> Correlations:
+        return DETECT.service(self).correlations
+
+    @property
+    def coordination(self) -> Coordination:
+        return COORDINATE.service(self)
+
+    @property
+    def federation(self) -> Federation:
+        return FEDERATION.service(self)

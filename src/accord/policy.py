@@ -1,9 +1,9 @@
 """The policy gate: the one place that decides who may read and pass on threat data.
 
-Every read of stored threat data goes through ``readable(principal)``, a SQL
-condition the store adds to each query, so the database never hands back a row the
-principal may not see and a listing never loads one. ``can_read`` states the same
-rules in plain Python; property tests hold the two equal on every backend.
+This module states the rules in plain Python, with no I/O. The store applies the same
+rules as SQL conditions (``accord.store.gate``) on every query, so the database never
+hands back a row the principal may not see; property tests hold the two equal on
+every backend.
 
 The rules:
 
@@ -22,35 +22,17 @@ of their organisation. Objects a principal may not read are reported as absent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from sqlalchemy import ColumnElement, and_, exists, or_, select
-
+from accord.domain.access import ObjectAccess, PeerAudience
 from accord.domain.model import Principal
-from accord.domain.scope import ALLOWED_SCOPES, Distribution, Scope, reshare_problem
-from accord.domain.tlp import TLP
-from accord.store.tables import (
-    object_arrivals,
-    object_recipients,
-    object_shares,
-    share_recipients,
-    stix_objects,
+from accord.domain.scope import (
+    ALLOWED_SCOPES,
+    AUTHENTICATED_SCOPES,
+    Distribution,
+    Scope,
+    reshare_problem,
 )
 
-_AUTHENTICATED_SCOPES = (Scope.COMMUNITY, Scope.FEDERATION)
-
-
-def _tlps_allowing(scope: Scope) -> list[str]:
-    return [t.value for t in TLP if scope in ALLOWED_SCOPES[t]]
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectAccess:
-    """What the gate needs to know of one stored object version."""
-
-    owner: int
-    distribution: Distribution
-    shares: tuple[Distribution, ...] = field(default=())
+__all__ = ["ObjectAccess", "PeerAudience", "can_read", "can_travel", "share_problem"]
 
 
 def _admits(principal: Principal, d: Distribution) -> bool:
@@ -60,7 +42,7 @@ def _admits(principal: Principal, d: Distribution) -> bool:
         return True
     if principal.org is None:
         return False
-    if d.scope in _AUTHENTICATED_SCOPES:
+    if d.scope in AUTHENTICATED_SCOPES:
         return True
     if d.scope is Scope.RECIPIENTS:
         return principal.org in d.recipients
@@ -83,90 +65,6 @@ def share_problem(principal: Principal, obj: ObjectAccess, proposed: Distributio
     if principal.org == obj.owner:
         return None
     return reshare_problem(obj.distribution, proposed)
-
-
-def _allowed(
-    scope_col: ColumnElement[str], tlp_col: ColumnElement[str], s: Scope
-) -> ColumnElement[bool]:
-    return and_(scope_col == s.value, tlp_col.in_(_tlps_allowing(s)))
-
-
-def _admitting(
-    principal: Principal,
-    scope: ColumnElement[str],
-    tlp: ColumnElement[str],
-    group_id: ColumnElement[int | None],
-    recipient_match: ColumnElement[bool] | None,
-) -> list[ColumnElement[bool]]:
-    """The separate ways a distribution admits ``principal``, one condition each."""
-    terms = [_allowed(scope, tlp, Scope.PUBLIC)]
-    if principal.org is not None:
-        terms += [_allowed(scope, tlp, s) for s in _AUTHENTICATED_SCOPES]
-        if recipient_match is not None:
-            terms.append(and_(_allowed(scope, tlp, Scope.RECIPIENTS), recipient_match))
-        if principal.groups:
-            terms.append(
-                and_(_allowed(scope, tlp, Scope.GROUP), group_id.in_(sorted(principal.groups)))
-            )
-    return terms
-
-
-def readable_branches(principal: Principal) -> list[ColumnElement[bool]]:
-    """The rows ``principal`` may read, as conditions whose OR is ``readable``.
-
-    Each branch can be driven by an index of its own (owner, scope, recipient, group,
-    onward share), so a listing can merge small ordered scans instead of walking the
-    whole table for a reader who may see little of it.
-    """
-    o, s = stix_objects.c, object_shares.c
-    branches: list[ColumnElement[bool]] = []
-    recipient_match = None
-    share_recipient_match = None
-    if principal.org is not None:
-        branches.append(o.owner_org == principal.org)
-        recipient_match = o.pk.in_(
-            select(object_recipients.c.object_pk).where(object_recipients.c.org_id == principal.org)
-        )
-        share_recipient_match = s.id.in_(
-            select(share_recipients.c.share_id).where(share_recipients.c.org_id == principal.org)
-        )
-    branches += _admitting(principal, o.scope, o.tlp, o.group_id, recipient_match)
-    onward = or_(*_admitting(principal, s.scope, s.tlp, s.group_id, share_recipient_match))
-    branches.append(o.pk.in_(select(s.object_pk).where(onward)))
-    return branches
-
-
-def readable(principal: Principal) -> ColumnElement[bool]:
-    """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
-    return or_(*readable_branches(principal))
-
-
-def counted(principal: Principal) -> ColumnElement[bool]:
-    """SQL condition on ``object_arrivals``: the rows that count versions ``principal`` may
-    read, each version once (the owner counts base rows only; others, what admits them).
-
-    Versions passed on to ``principal`` by an onward share are not counted: the counts
-    may fall short of what the principal can list, never exceed it.
-    """
-    a = object_arrivals.c
-    admitting = or_(
-        *_admitting(principal, a.scope, a.tlp, a.group_id, a.recipient_org == principal.org)
-    )
-    if principal.org is None:
-        return admitting
-    return or_(
-        and_(a.owner_org == principal.org, a.recipient_org == 0),
-        and_(a.owner_org != principal.org, admitting),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PeerAudience:
-    """A peer node as the gate sees it: its id and the organisations behind it here."""
-
-    node_id: str
-    orgs: frozenset[int]
-    groups: frozenset[int]  # local groups with at least one of ``orgs`` as a member
 
 
 def can_travel(obj: ObjectAccess, via: tuple[str, ...], here: str, peer: PeerAudience) -> bool:
@@ -193,30 +91,3 @@ def can_travel(obj: ObjectAccess, via: tuple[str, ...], here: str, peer: PeerAud
     if d.scope is Scope.RECIPIENTS:
         return bool(d.recipients & peer.orgs)
     return False
-
-
-def travels_to(here: str, peer: PeerAudience) -> ColumnElement[bool]:
-    """SQL condition on ``stix_objects``: the versions that may go to ``peer``."""
-    o = stix_objects.c
-
-    def allowed(s: Scope) -> ColumnElement[bool]:
-        return and_(o.scope == s.value, o.tlp.in_(_tlps_allowing(s)))
-
-    targeted: list[ColumnElement[bool]] = []
-    if peer.groups:
-        targeted.append(and_(allowed(Scope.GROUP), o.group_id.in_(sorted(peer.groups))))
-    if peer.orgs:
-        targeted.append(
-            and_(
-                allowed(Scope.RECIPIENTS),
-                exists().where(
-                    object_recipients.c.object_pk == o.pk,
-                    object_recipients.c.org_id.in_(sorted(peer.orgs)),
-                ),
-            )
-        )
-    terms = [allowed(Scope.FEDERATION), allowed(Scope.PUBLIC)]
-    if targeted:
-        terms.append(and_(o.via == here, or_(*targeted)))
-    # Node ids are fixed-width hex, so a substring test on the path is exact.
-    return and_(or_(*terms), ~o.via.contains(peer.node_id))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.model import Organisation
 from accord.domain.tlp import TLP
 from accord.node import Node

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Organisation
 from accord.domain.tlp import TLP

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.model import Organisation
 from accord.node import Node
 from accord.settings import Settings

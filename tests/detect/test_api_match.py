@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.tlp import TLP
 from accord.exchange.service import ShareRequest
 from accord.node import Node

@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.detect.correlate import values_of
 from accord.domain.tlp import TLP
 from accord.exchange.service import ShareRequest

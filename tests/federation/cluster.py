@@ -20,7 +20,7 @@ import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy import select
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.domain.model import Principal, Role
 from accord.federation.sync import SyncReport, peer_http, sync_peer
 from accord.node import Node

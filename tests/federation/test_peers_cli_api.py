@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.node import Node
 from accord.settings import Settings
 from tests.asgi import Client

@@ -6,14 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from accord.capabilities import metadata as all_tables
 from accord.node import Node
 from accord.store.db import migrate, schema_is_current
-from accord.store.schema import metadata
 
 
 def test_migrated_schema_matches_the_tables(node: Node) -> None:
     with node.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), all_tables())
     assert diff == []
     assert schema_is_current(node.engine)
 

@@ -1,8 +1,8 @@
 """A real node process with a small region, headless Debian Chromium driven by Playwright,
 axe-core for accessibility, and screenshots of every page visited.
 
-The browser is /usr/bin/chromium (``.ci/run`` installs the Debian package); axe-core
-comes from npm (``make test`` runs ``npm ci``).
+The browser is /usr/bin/chromium (``make test`` installs the Debian package through
+``scripts/test-deps``); axe-core comes from npm (``make test`` runs ``npm ci``).
 """
 
 from __future__ import annotations

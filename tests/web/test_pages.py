@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from stix2patterns.validator import run_validator
 
-from accord.api import create_app
+from accord.app import create_app
 from accord.detect.indicators import indicator_for
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP

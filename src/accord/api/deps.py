@@ -10,15 +10,9 @@ from fastapi import Depends, Request
 
 from accord.domain.model import ANONYMOUS, Principal
 from accord.errors import NotAuthenticated
-from accord.node import Node
+from accord.http import NodeDep
 
-
-def get_node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
-
-
-NodeDep = Annotated[Node, Depends(get_node)]
+__all__ = ["CurrentPrincipal", "MaybePrincipal", "NodeDep", "TaxiiPrincipal"]
 
 
 def _bearer(request: Request) -> str | None:

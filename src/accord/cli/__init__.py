@@ -2,28 +2,57 @@
 
 The CLI runs on the node's own host and acts as its operator; commands that read
 threat data act for one organisation (``--org``), through the same policy gate as
-the API. Every error is one line on stderr and a non-zero exit code. Each module
-here adds its commands to the root ``app``.
+the API. Every error is one line on stderr and a non-zero exit code. The node's own
+commands (``init``, ``serve``, ``demo``, organisations, groups, tokens, users) are
+here; each capability brings its commands in its record (``Capability.commands``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 from sqlalchemy.exc import OperationalError
 
-from accord.cli import accounts, coordinate, detect, federation, node, objects  # noqa: F401  (they register commands)
-from accord.cli.common import app, err
+from accord.capabilities import CAPABILITIES
+from accord.capability import Capability
+from accord.cli import accounts, node
+from accord.cli.common import err, running
 from accord.errors import AccordError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build", "main"]
 
 
-def main(argv: list[str] | None = None) -> None:
+def build(capabilities: Sequence[Capability[Any]] = CAPABILITIES) -> typer.Typer:
+    """The ``accord`` command: the node's own commands and every capability's."""
+    root = typer.Typer(
+        name="accord",
+        help="Accord: a node for regional cyber-security cooperation "
+        "(STIX 2.1, TAXII 2.1, TLP 2.0).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for commands in (node.commands, accounts.commands):
+        root.add_typer(commands)
+    for capability in capabilities:
+        for commands in capability.commands():
+            root.add_typer(commands)
+    return root
+
+
+app = build()
+
+
+def main(
+    argv: list[str] | None = None, capabilities: Sequence[Capability[Any]] = CAPABILITIES
+) -> None:
     """Entry point: every expected error becomes one line and an exit code."""
+    command = app if capabilities is CAPABILITIES else build(capabilities)
+    token = running.set(tuple(capabilities))
     try:
-        app(args=argv, standalone_mode=False)
+        command(args=argv, standalone_mode=False)
     except AccordError as exc:
         err.print(f"error: {exc.detail}", markup=False, highlight=False)
         for problem in exc.problems[:20]:
@@ -39,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err.print(f"error: {message}", markup=False, highlight=False)
         raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    finally:
+        running.reset(token)
 
 
 def _problem_line(p: dict[str, Any]) -> str:

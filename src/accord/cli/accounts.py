@@ -9,16 +9,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accord.cli.common import app, err, open_node, out
+from accord.cli.common import err, open_node, out
+
+commands = typer.Typer()
 
 org_app = typer.Typer(help="Organisations on this node.", no_args_is_help=True)
 group_app = typer.Typer(help="Sharing groups.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 user_app = typer.Typer(help="People who sign in with a password.", no_args_is_help=True)
-app.add_typer(org_app, name="org")
-app.add_typer(group_app, name="group")
-app.add_typer(token_app, name="token")
-app.add_typer(user_app, name="user")
+commands.add_typer(org_app, name="org")
+commands.add_typer(group_app, name="group")
+commands.add_typer(token_app, name="token")
+commands.add_typer(user_app, name="user")
 
 
 @org_app.command("add")

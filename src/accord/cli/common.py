@@ -1,25 +1,24 @@
-"""What every command shares: the root app, consoles, and how to act for an organisation."""
+"""What every command shares: consoles, opening the node, and acting for an organisation."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from accord.domain.model import ANONYMOUS, Principal, Role
-from accord.node import Node
-from accord.settings import Settings
 
-app = typer.Typer(
-    name="accord",
-    help="Accord: a node for regional cyber-security cooperation (STIX 2.1, TAXII 2.1, TLP 2.0).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+if TYPE_CHECKING:
+    from accord.capability import Capability
+    from accord.node import Node
+
+# The capabilities of the command line running now (``accord.cli.main`` sets it), so the
+# node a command opens has exactly the capabilities its commands came from.
+running: ContextVar[tuple[Capability[Any], ...] | None] = ContextVar("running", default=None)
 
 # Piped output (scripts, logs) gets wide tables and no progress bars.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -32,7 +31,14 @@ OrgOption = Annotated[
 
 
 def open_node() -> Node:
-    return Node.open(Settings())
+    """The node this host runs, its database migrated (settings from ACCORD_* and .env),
+    with the capabilities the running command was built with (``accord.cli.build``)."""
+    # Imported here: building the command tree (``accord --help``) must not wire a node.
+    from accord.capabilities import CAPABILITIES
+    from accord.node import Node
+    from accord.settings import Settings
+
+    return Node.open(Settings(), capabilities=running.get() or CAPABILITIES)
 
 
 def act_as(node: Node, org_ref: str | None, role: Role = Role.ANALYST) -> Principal:

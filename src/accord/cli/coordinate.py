@@ -10,7 +10,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import app, err, open_node, out
+from accord.cli.common import err, open_node, out
 from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.requests import RequestDraft
@@ -19,16 +19,18 @@ from accord.domain.model import Principal, Role
 from accord.errors import InvalidInput
 from accord.node import Node
 
+commands = typer.Typer()
+
 contact_app = typer.Typer(help="The directory of points of contact.", no_args_is_help=True)
 check_app = typer.Typer(help="Communication checks.", no_args_is_help=True)
 request_app = typer.Typer(help="Assistance requests and consultations.", no_args_is_help=True)
 notify_app = typer.Typer(help="Notifications: deliver and inspect the log.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Organisations' webhooks (operator).", no_args_is_help=True)
-app.add_typer(contact_app, name="contact")
-app.add_typer(check_app, name="check")
-app.add_typer(request_app, name="request")
-app.add_typer(notify_app, name="notify")
-app.add_typer(webhook_app, name="webhook")
+commands.add_typer(contact_app, name="contact")
+commands.add_typer(check_app, name="check")
+commands.add_typer(request_app, name="request")
+commands.add_typer(notify_app, name="notify")
+commands.add_typer(webhook_app, name="webhook")
 
 Org = Annotated[str, typer.Option("--org", help="Organisation (name or identity id).")]
 

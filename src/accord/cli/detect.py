@@ -9,13 +9,15 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import act_as, app, err, open_node, progress
+from accord.cli.common import act_as, err, open_node, progress
 from accord.detect.bulk import read_log_screened
 from accord.detect.readers import FORMATS, ReadStats, parse_mapping
 from accord.detect.service import Match, tally
 
+commands = typer.Typer()
 
-@app.command()
+
+@commands.command()
 def match(
     logs: Annotated[list[str], typer.Argument(help="Log files (gzip too); '-' reads stdin.")],
     org: Annotated[str, typer.Option("--org", help="Match as this organisation.")],

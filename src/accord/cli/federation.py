@@ -8,15 +8,17 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from accord.cli.common import app, err, open_node, out, progress
+from accord.cli.common import err, open_node, out, progress
 from accord.errors import AccordError
 from accord.federation.sync import peer_http, sync_peer
 from accord.node import Node
 
+commands = typer.Typer()
+
 node_app = typer.Typer(help="This node's identity.", no_args_is_help=True)
 peer_app = typer.Typer(help="Peer nodes this node federates with.", no_args_is_help=True)
-app.add_typer(node_app, name="node")
-app.add_typer(peer_app, name="peer")
+commands.add_typer(node_app, name="node")
+commands.add_typer(peer_app, name="peer")
 
 
 @node_app.command("info")
@@ -79,7 +81,7 @@ def _status_table(node: Node) -> None:
     out.print(table)
 
 
-@app.command()
+@commands.command()
 def sync(
     peer: Annotated[str | None, typer.Argument(help="One peer; default: all.")] = None,
 ) -> None:

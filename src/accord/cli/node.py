@@ -8,21 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
-from accord.cli.common import app, err, open_node, out, progress
-from accord.coordinate.service import coordination_scheduler
-from accord.federation.scheduler import sync_scheduler
-from accord.node import Node
+from accord.cli.common import err, open_node, out, progress
 from accord.settings import Settings
 
+commands = typer.Typer()
 
-@app.command()
+
+@commands.command()
 def init() -> None:
     """Create or upgrade this node's database."""
     node = open_node()
     out.print(f"database ready: {node.settings.database_url}")
 
 
-@app.command()
+@commands.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (ACCORD_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (ACCORD_PORT).")] = None,
@@ -31,7 +30,8 @@ def serve(
     """Run the node's web server; sync with peers, send reminders and escalations on schedule."""
     import uvicorn
 
-    from accord.api import create_app, settle
+    from accord.app import create_app, settle
+    from accord.node import Node
 
     for key, value in (("host", host), ("port", port), ("workers", workers)):
         if value is not None:  # worker processes read their settings from the environment
@@ -42,16 +42,16 @@ def serve(
     err.print(
         f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"
     )
-    # One scheduler per node, in this process, however many workers serve HTTP.
-    scheduler = sync_scheduler(node.federation, settings)
-    scheduler.start()
-    coordination = coordination_scheduler(node.coordination, settings.coordination_interval)
-    coordination.start()
+    # The capabilities' background jobs run once per node, in this process, however many
+    # workers serve HTTP.
+    jobs = [job for capability in node.capabilities for job in capability.jobs(node)]
+    for job in jobs:
+        job.start()
     if settings.workers == 1:
         app_or_factory: Any = create_app(node=node)
         settle()
     else:
-        app_or_factory = "accord.api:create_server_app"
+        app_or_factory = "accord.app:create_server_app"
     try:
         uvicorn.run(
             app_or_factory,
@@ -62,11 +62,11 @@ def serve(
             log_level="warning",
         )
     finally:
-        coordination.stop()
-        scheduler.stop()
+        for job in jobs:
+            job.stop()
 
 
-@app.command()
+@commands.command()
 def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Seed only a node with no organisations.")

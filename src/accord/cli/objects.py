@@ -10,13 +10,15 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import OrgOption, act_as, app, err, open_node, out, progress
+from accord.cli.common import OrgOption, act_as, err, open_node, out, progress
 from accord.errors import AccordError, InvalidInput
 from accord.exchange.service import ShareRequest
 from accord.store.objects import ObjectQuery
 
+commands = typer.Typer()
+
 objects_app = typer.Typer(help="Stored STIX objects.", no_args_is_help=True)
-app.add_typer(objects_app, name="objects")
+commands.add_typer(objects_app, name="objects")
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -33,7 +35,7 @@ def _files(paths: list[Path]) -> list[Path]:
     return found
 
 
-@app.command()
+@commands.command()
 def share(
     paths: Annotated[list[Path], typer.Argument(help="STIX bundle files or directories.")],
     org: Annotated[str, typer.Option("--org", help="Share as this organisation.")],
@@ -92,7 +94,7 @@ def objects_show(stix_id: str, org: OrgOption = None) -> None:
     out.print_json(latest.doc)
 
 
-@app.command()
+@commands.command()
 def export(
     org: OrgOption = None,
     output: Annotated[

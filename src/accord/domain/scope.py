@@ -48,6 +48,9 @@ ALLOWED_SCOPES: dict[TLP, frozenset[Scope]] = {
     TLP.CLEAR: frozenset(Scope),
 }
 
+# Scopes that admit every signed-in organisation of the node.
+AUTHENTICATED_SCOPES = (Scope.COMMUNITY, Scope.FEDERATION)
+
 
 @dataclass(frozen=True, slots=True)
 class Distribution:

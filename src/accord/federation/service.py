@@ -21,6 +21,7 @@ import orjson
 import rfc8785
 
 from accord.accounts import Accounts, require_admin
+from accord.domain.access import PeerAudience
 from accord.domain.clock import Clock
 from accord.domain.model import OrgKind, Principal, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
@@ -34,7 +35,6 @@ from accord.errors import InvalidInput, NotAuthenticated, Replayed, SignatureRej
 from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
-from accord.policy import PeerAudience
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import NewVersion, ObjectBatch
 from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce

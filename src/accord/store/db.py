@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,25 +82,31 @@ def write(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection, extra: Sequence[Path]) -> Config:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
+    if extra:
+        # The node's own versions folder first, then each capability's branch.
+        own = Path(__file__).parent / "migrations" / "versions"
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", os.pathsep.join(map(str, [own, *extra])))
     config.attributes["connection"] = connection
     return config
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, extra: Sequence[Path] = ()) -> None:
     """Apply every migration not yet applied, on every branch (a no-op when current).
 
-    Features add their own migration branches off the first revision, so "heads".
+    Capabilities add their own migration branches off the first revision, so "heads";
+    ``extra`` names the folders of capabilities that keep their branch in their package.
     """
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "heads")
+        command.upgrade(_alembic_config(connection, extra), "heads")
 
 
-def schema_is_current(engine: Engine) -> bool:
+def schema_is_current(engine: Engine, extra: Sequence[Path] = ()) -> bool:
     """True when the database is at the newest migration."""
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
-        head = ScriptDirectory.from_config(_alembic_config(connection)).get_heads()
+        head = ScriptDirectory.from_config(_alembic_config(connection, extra)).get_heads()
     return set(current) == set(head)

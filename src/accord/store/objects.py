@@ -35,11 +35,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from accord import policy
+from accord.domain.access import ObjectAccess, PeerAudience
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
+from accord.store import gate
 from accord.store.tables import (
     object_arrivals,
     object_recipients,
@@ -151,13 +152,13 @@ class ObjectStore(Protocol):
     def versions(self, principal: Principal, stix_id: str) -> list[ObjectRow]: ...
     def access(
         self, principal: Principal, stix_id: str
-    ) -> tuple[ObjectRow, policy.ObjectAccess] | None: ...
+    ) -> tuple[ObjectRow, ObjectAccess] | None: ...
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None: ...
     def count_versions(self) -> int: ...
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]: ...
     def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int: ...
     def travel_page(
-        self, here: str, peer: policy.PeerAudience, after: tuple[str, int] | None, limit: int
+        self, here: str, peer: PeerAudience, after: tuple[str, int] | None, limit: int
     ) -> list[TravelRow]: ...
 
 
@@ -375,7 +376,7 @@ class SQLObjectStore:
         a = object_arrivals.c
         stmt = (
             select(a.hour, a.tlp, a.scope, func.sum(a.versions).label("n"))
-            .where(a.hour >= since_hour, policy.counted(principal))
+            .where(a.hour >= since_hour, gate.counted(principal))
             .group_by(a.hour, a.tlp, a.scope)
         )
         with self._engine.connect() as conn:
@@ -388,7 +389,7 @@ class SQLObjectStore:
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None:
         c = stix_objects.c
         stmt = select(*_ROW_COLUMNS).where(
-            c.stix_id == stix_id, c.is_latest.is_(True), policy.readable(principal)
+            c.stix_id == stix_id, c.is_latest.is_(True), gate.readable(principal)
         )
         with self._engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -398,15 +399,13 @@ class SQLObjectStore:
         c = stix_objects.c
         stmt = (
             select(*_ROW_COLUMNS)
-            .where(c.stix_id == stix_id, policy.readable(principal))
+            .where(c.stix_id == stix_id, gate.readable(principal))
             .order_by(c.modified)
         )
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]
 
-    def access(
-        self, principal: Principal, stix_id: str
-    ) -> tuple[ObjectRow, policy.ObjectAccess] | None:
+    def access(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, ObjectAccess] | None:
         """The latest version, if readable, with everything the gate knows of it."""
         row = self.latest(principal, stix_id)
         if row is None:
@@ -431,7 +430,7 @@ class SQLObjectStore:
                 )
                 shares.append(Distribution(TLP(s.tlp), Scope(s.scope), share_to, s.group_id))
         own = Distribution(row.tlp, row.scope, recipients, group)
-        return row, policy.ObjectAccess(owner=row.owner, distribution=own, shares=tuple(shares))
+        return row, ObjectAccess(owner=row.owner, distribution=own, shares=tuple(shares))
 
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None:
         with self._engine.begin() as conn:
@@ -460,7 +459,7 @@ class SQLObjectStore:
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
         """Readable versions matching ``query``, oldest ``date_added`` first."""
         c = stix_objects.c
-        stmt = select(*_ROW_COLUMNS).where(policy.readable(principal), _versions(query.versions))
+        stmt = select(*_ROW_COLUMNS).where(gate.readable(principal), _versions(query.versions))
         if query.collection is not None:
             stmt = stmt.where(_in_collection(query.collection))
         if query.ids:
@@ -508,13 +507,13 @@ class SQLObjectStore:
     def travel_page(
         self,
         here: str,
-        peer: policy.PeerAudience,
+        peer: PeerAudience,
         after: tuple[str, int] | None,
         limit: int,
     ) -> list[TravelRow]:
-        """Versions that may go to ``peer`` (``policy.travels_to``), in date_added order."""
+        """Versions that may go to ``peer`` (``gate.travels_to``), in date_added order."""
         c = stix_objects.c
-        stmt = select(*_ROW_COLUMNS, c.group_id, c.via).where(policy.travels_to(here, peer))
+        stmt = select(*_ROW_COLUMNS, c.group_id, c.via).where(gate.travels_to(here, peer))
         if after is not None:
             added, pk = after
             stmt = stmt.where(_after_keyset(added, pk))
@@ -602,7 +601,7 @@ def _merged_scans(
     order = c.pk.desc() if newest_first else c.pk
     scans = [
         select(c.pk).where(branch, *filters).order_by(order).limit(limit).subquery()
-        for branch in policy.readable_branches(principal)
+        for branch in gate.readable_branches(principal)
     ]
     merged = union(*(select(scan.c.pk) for scan in scans)).subquery()
     return (

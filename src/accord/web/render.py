@@ -118,6 +118,7 @@ def page(
         csrf=csrf,
         csrf_field=CSRF_FIELD,
         node_name=node.settings.node_name,
+        nav=request.app.state.nav,
         now=node.clock(),
         **context,
     )

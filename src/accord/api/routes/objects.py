@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 import orjson
@@ -17,6 +15,7 @@ from accord.domain.stix import normalise_timestamp
 from accord.domain.tlp import TLP
 from accord.errors import InvalidInput, PayloadTooLarge
 from accord.exchange.service import ShareRequest
+from accord.http import decode_cursor, encode_cursor
 from accord.node import Node
 from accord.store.objects import ObjectQuery, ObjectRow
 
@@ -24,19 +23,6 @@ router = APIRouter(tags=["objects"])
 
 JSON = "application/json"
 STIX = "application/stix+json;version=2.1"
-
-
-def encode_cursor(pk: int | None) -> str | None:
-    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=") if pk else None
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("the cursor is not one this node handed out") from None
 
 
 def _parse(kind: str, value: str, parse: Any) -> Any:

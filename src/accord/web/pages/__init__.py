@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from accord.api.deps import NodeDep
+from accord.http import NodeDep
 from accord.web import session
 from accord.web.session import CSRF_FIELD, Viewer
 

@@ -1,4 +1,4 @@
-"""Peers and sync, organisations, sharing groups and API tokens."""
+"""The node's own administration: organisations, sharing groups and API tokens."""
 
 from __future__ import annotations
 
@@ -7,27 +7,14 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.domain.model import OrgKind, Role
 from accord.domain.states import states
 from accord.errors import InvalidInput
+from accord.http import NodeDep
 from accord.web.pages import AdminDep, FormDep, ViewerDep, field
 from accord.web.render import page, redirect
 
 router = APIRouter()
-
-
-@router.get("/peers")
-def read_peers(request: Request, node: NodeDep, viewer: AdminDep) -> Response:
-    peers = [node.federation.status(p) for p in node.federation.peers.all()]
-    return page(
-        request,
-        "peers.html",
-        viewer,
-        title="Peers and sync",
-        peers=peers,
-        node_id=node.federation.key.node_id,
-    )
 
 
 @router.get("/organisations")

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from accord.accounts import SESSION, NewToken
-from accord.api.deps import NodeDep
 from accord.errors import NotAuthenticated
+from accord.http import NodeDep
 from accord.web.pages import FormDep, MaybeViewerDep, ViewerDep, field
 from accord.web.render import page, redirect
 from accord.web.session import SESSION_COOKIE, set_cookie

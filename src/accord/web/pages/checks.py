@@ -7,8 +7,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.errors import Conflict, Forbidden, InvalidInput
+from accord.http import NodeDep
 from accord.web.pages import FormDep, ViewerDep, field, fields
 from accord.web.render import page, redirect
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.coordinate.contacts import Contact, ContactKind
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.domain.states import states
+from accord.http import NodeDep
 from accord.node import Node
 from accord.web.pages import ViewerDep
 from accord.web.render import headers, page

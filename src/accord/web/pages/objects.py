@@ -10,14 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from accord.api.deps import NodeDep
-from accord.api.routes.objects import decode_cursor, encode_cursor
 from accord.detect.indicators import indicator_for
 from accord.domain.scope import ALLOWED_SCOPES, Scope, default_scope
 from accord.domain.stix import format_timestamp
 from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput, PayloadTooLarge
 from accord.exchange.service import ShareRequest
+from accord.http import NodeDep, decode_cursor, encode_cursor
 from accord.node import Node
 from accord.store.objects import ObjectQuery, ObjectRow
 from accord.web.pages import FormDep, ViewerDep, field, fields

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from accord.api.deps import NodeDep
 from accord.coordinate.workflow import FINAL, State
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
+from accord.http import NodeDep
 from accord.node import Node
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from accord.api.deps import NodeDep
 from accord.coordinate.requests import ASKS, KINDS, RequestDraft
 from accord.coordinate.taxonomy import incident_categories, sectors
 from accord.coordinate.workflow import Action, Urgency
 from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput
+from accord.http import NodeDep
 from accord.node import Node
 from accord.web.pages import FormDep, ViewerDep, field, fields
 from accord.web.render import page, redirect

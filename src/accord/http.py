@@ -1,0 +1,37 @@
+"""What every HTTP surface shares (the REST API, TAXII, the console): the node behind a
+request, and the opaque paging cursor. The API and the console meet nowhere else but
+in ``accord.app``, where the application is assembled."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from accord.errors import InvalidInput
+from accord.node import Node
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def encode_cursor(pk: int | None) -> str | None:
+    """The opaque ``cursor`` a listing hands out for the page after ``pk``."""
+    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=") if pk else None
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The position behind a cursor this node handed out; InvalidInput for any other."""
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("the cursor is not one this node handed out") from None
