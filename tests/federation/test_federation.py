@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
 from accord.domain.collections import FEDERATION_COLLECTION
+from accord.domain.model import Principal, Role
 from accord.domain.scope import ALLOWED_SCOPES, Scope
 from accord.domain.tlp import TLP
-from accord.errors import PeerUnavailable
+from accord.errors import Forbidden, InvalidInput, NotAuthenticated, PeerUnavailable
 from accord.exchange.service import ShareRequest
 from accord.exchange.taxii import MEDIA_TYPE
 from accord.federation.sync import SIGNATURE
@@ -223,3 +225,29 @@ def test_cursors_carry_each_version_once_over_many_pages(tmp_path: Path) -> None
         assert alpha.node.federation.peers.get("bravo").pushed == 121
         assert bravo.sync("alpha").pulled == 1  # offered again by pull: a no-op on arrival
         assert len(stored_ids(bravo.node)) == 121
+
+
+def test_the_feed_serves_peers_only_and_statuses_admins_only(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, NAMES[:2], [("alpha", "bravo")]) as m:
+        alpha = m["alpha"].node
+        alpha.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
+        share = ShareRequest(scope=Scope.FEDERATION)
+        alpha.exchange.ingest(analyst(alpha, "alpha-cert"), indicator(tlp=TLP.GREEN), share)
+        federation = alpha.federation
+        bravo = Principal(org=None, peer=federation.peers.get("bravo").id)
+
+        assert federation.feed(bravo, None, 10).count == 1
+        assert federation.feed(bravo, "2999-01-01T00:00:00Z", 10).count == 0
+        with pytest.raises(InvalidInput, match="'added_after'"):
+            federation.feed(bravo, "yesterday", 10)
+        with pytest.raises(NotAuthenticated):
+            federation.feed(analyst(alpha, "alpha-cert"), None, 10)
+
+        with pytest.raises(Forbidden):
+            federation.statuses(analyst(alpha, "alpha-cert"))
+        admin = replace(analyst(alpha, "alpha-cert"), role=Role.ADMIN)
+        assert [s.name for s in federation.statuses(admin)] == ["bravo"]
+        federation.add_peer("ghost", "http://127.0.0.1:9", "A" * 43 + "=", None)
+        assert [s.has_token for s in federation.statuses(None)] == [True, False]
+        assert federation.peer_names() == ["bravo", "ghost"]
+        assert federation.peer_names(with_token=True) == ["bravo"]  # what the schedule syncs
