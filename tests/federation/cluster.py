@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from accord.app import create_app
@@ -60,8 +61,8 @@ class AppTransport(httpx.BaseTransport):
     syncing side stays the plain ``httpx.Client`` code that talks to real peers.
     """
 
-    def __init__(self, app: object, portal: BlockingPortal) -> None:
-        self._asgi = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    def __init__(self, app: FastAPI, portal: BlockingPortal) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
         self._portal = portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
