@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from accord.domain.access import PeerAudience
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
 from accord.domain.stix import (
@@ -35,7 +36,7 @@ from accord.errors import (
     ValidationFailed,
 )
 from accord.exchange.validation import validate_objects
-from accord.policy import PeerAudience, share_problem
+from accord.policy import share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
     Arrival,
