@@ -6,6 +6,10 @@ reaches each at its own address (``http://<name>.test``) through the app's ASGI
 interface, so a sync runs the same code and the same HTTP exchange as between
 servers, without starting any. What is about processes (a sync killed midway, the
 scheduled sync inside ``accord serve``) uses ``cluster``, which starts real servers.
+
+In one process, the SQLite nodes share ``store.db.write``'s writer lock: a sync that
+called its peer from inside a write transaction would hang here, where between
+processes it would only slow the peer. Sync never does; these tests would show it.
 """
 
 from __future__ import annotations
