@@ -36,6 +36,7 @@ from accord.store.accounts import (
     UserRepository,
 )
 from accord.store.db import create_db_engine, migrate
+from accord.store.keys import KeyRepository
 
 
 class Node:
@@ -52,7 +53,7 @@ class Node:
         self.engine = engine
         self.clock = clock
         self.capabilities = tuple(capabilities)
-        self.key = load_or_create(engine, clock())
+        self.key = load_or_create(KeyRepository(engine), clock())
         self.orgs = OrganisationRepository(engine)
         self.groups = GroupRepository(engine)
         self.accounts = Accounts(
