@@ -82,8 +82,8 @@ class Accounts:
     ) -> None:
         self.orgs = orgs
         self.groups = groups
-        self.users = users
-        self.tokens = tokens
+        self._users = users
+        self._tokens = tokens
         self._clock = clock
         self._basic_cache: dict[str, tuple[Principal, datetime]] = {}
 
@@ -164,19 +164,19 @@ class Accounts:
             raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
         org = self.orgs.find(org_ref)
         user_role = _role(role)
-        return self.users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
+        return self._users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
 
     def list_users(self, actor: Principal | None) -> list[UserInfo]:
         """Every user, by username (admins only); never a password hash."""
         require_admin(actor)
-        return self.users.list()
+        return self._users.list()
 
     def _password_matches(self, username: str, password: str) -> UserLogin:
         """The user when the password matches; NotAuthenticated otherwise.
 
         An unknown username is checked against a dummy hash, so both failures take as long.
         """
-        found = self.users.by_username(username)
+        found = self._users.by_username(username)
         try:
             with _VERIFYING:
                 _HASHER.verify(found.password_hash if found else _DUMMY_HASH, password)
@@ -193,7 +193,7 @@ class Accounts:
         if user.disabled is not None:
             raise NotAuthenticated("this account is disabled; ask a node admin")
         if _HASHER.check_needs_rehash(found.password_hash):
-            self.users.set_password_hash(user.id, _HASHER.hash(password))
+            self._users.set_password_hash(user.id, _HASHER.hash(password))
         return self._issue(user.org, user.role, f"session of {username}", SESSION, user.id)
 
     def authenticate_basic(self, username: str, password: str) -> Principal:
@@ -228,7 +228,7 @@ class Accounts:
         principal = self.authenticate(token)
         if principal.org is None or principal.role is None or principal.token_id is None:
             raise NotAuthenticated("a peer node's token cannot sign in to the console")
-        held = self.tokens.get(principal.token_id)
+        held = self._tokens.get(principal.token_id)
         lifetime = SESSION
         if held.expires is not None:
             lifetime = min(SESSION, held.expires - self._clock())
@@ -239,7 +239,7 @@ class Accounts:
     def end_session(self, principal: Principal) -> None:
         """Revoke the session token behind ``principal`` (signing out)."""
         if principal.token_id is not None:
-            self.tokens.revoke(principal.token_id, self._clock())
+            self._tokens.revoke(principal.token_id, self._clock())
 
     # Tokens -------------------------------------------------------------------------
     def create_token(
@@ -268,7 +268,7 @@ class Accounts:
         now = self._clock()
         expires = now + expires_in if expires_in else None
         issued = issue_token()
-        token_id = self.tokens.add(
+        token_id = self._tokens.add(
             key=issued.key,
             secret_hash=issued.secret_hash,
             org_id=org_id,
@@ -284,16 +284,16 @@ class Accounts:
 
     def list_tokens(self, actor: Principal | None) -> list[TokenInfo]:
         require_admin(actor)
-        return self.tokens.list()
+        return self._tokens.list()
 
     def revoke_token(self, actor: Principal | None, token_id: int) -> None:
         require_admin(actor)
-        self.tokens.revoke(token_id, self._clock())
+        self._tokens.revoke(token_id, self._clock())
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token acts as, or NotAuthenticated saying what to do next."""
         parts = split_token(token.strip())
-        found = self.tokens.by_key(parts[0]) if parts else None
+        found = self._tokens.by_key(parts[0]) if parts else None
         # The hash comparison runs for well-formed tokens whether or not the key exists.
         stored_hash = found.secret_hash if found is not None else "0" * 64
         if parts is None or not secret_matches(parts[1], stored_hash) or found is None:
@@ -305,7 +305,7 @@ class Accounts:
         if info.expires is not None and info.expires <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
         if info.last_used is None or now - info.last_used >= LAST_USED_EVERY:
-            self.tokens.touch(info.id, now)
+            self._tokens.touch(info.id, now)
         if info.peer is not None:
             return Principal(org=None, token_id=info.id, peer=info.peer)
         if info.org is None:
