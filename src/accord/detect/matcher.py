@@ -6,7 +6,7 @@ length in use), and, when asked, domains by every parent domain. Candidates foun
 through the index are checked against the rest of their conjunction on the same
 object. Patterns the compiler does not handle run through the OASIS
 ``stix2-matcher``; they are counted (``fallback``), never dropped. The bulk,
-vectorised path (``accord.detect.bulk``) uses the same compiled model.
+vectorised screen (``accord.detect.screen``) is built from the same compiled model.
 """
 
 from __future__ import annotations
