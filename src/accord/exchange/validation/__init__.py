@@ -2,7 +2,7 @@
 
 A node must ingest well over 10,000 validated objects per second on two cores, but
 ``stix2-validator`` (jsonschema plus ANTLR-parsed patterns) manages about 400 objects per
-second on one.  This module gives the same valid/invalid verdict as
+second on one.  This package gives the same valid/invalid verdict as
 ``stix2validator.validate_instance(obj, ValidationOptions(version="2.1"))`` about a
 hundred times faster:
 
@@ -34,8 +34,8 @@ Python's recursion limit; they are judged on their content here.
 
 The work is split across private modules: ``_object`` judges one object and routes it,
 ``_schemas`` translates and compiles the JSON schemas, ``_must`` holds the MUST checks,
-``_patterns`` the pattern checks and ``_reference`` hands rare shapes to
-``stix2-validator``. They import ``stix2validator`` (about a second and a half:
+``_patterns`` the pattern checks, ``_reference`` hands rare shapes to
+``stix2-validator`` and ``_common`` holds what they share. They import ``stix2validator`` (about a second and a half:
 jsonschema and its format checkers) and ``fastjsonschema``, so this module loads them
 on the first call of ``validate_objects``, not when it is imported; a server warms them
 up before it takes requests (``accord.api.settle``).
