@@ -35,10 +35,11 @@ Python's recursion limit; they are judged on their content here.
 The work is split across private modules: ``_object`` judges one object and routes it,
 ``_schemas`` translates and compiles the JSON schemas, ``_must`` holds the MUST checks,
 ``_patterns`` the pattern checks, ``_reference`` hands rare shapes to
-``stix2-validator`` and ``_common`` holds what they share. They import ``stix2validator`` (about a second and a half:
-jsonschema and its format checkers) and ``fastjsonschema``, so this module loads them
-on the first call of ``validate_objects``, not when it is imported; a server warms them
-up before it takes requests (``accord.api.settle``).
+``stix2-validator`` and ``_common`` holds what they share. They import
+``stix2validator`` (about a second and a half: jsonschema and its format checkers) and
+``fastjsonschema``, so this package loads them on the first call of
+``validate_objects``, not when it is imported; a server warms them up before it takes
+requests (``accord.api.settle``).
 """
 
 from __future__ import annotations
