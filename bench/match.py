@@ -52,10 +52,11 @@ import orjson
 from pyarrow import csv as pacsv
 from stix2matcher.matcher import Pattern as OasisPattern
 
-from accord.detect.bulk import read_log_screened, screen_for
+from accord.detect.bulk import read_log_screened
 from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of, observed_data
 from accord.detect.readers import ReadStats
+from accord.detect.screen import screen_for
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
 from accord.node import Node

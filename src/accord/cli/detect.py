@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from accord.cli.common import act_as, err, open_node, progress
-from accord.detect.bulk import read_log_screened
 from accord.detect.readers import FORMATS, ReadStats, parse_mapping
 from accord.detect.service import Match, tally
 
@@ -36,6 +35,9 @@ def match(
     ] = False,
 ) -> None:
     """Print matches as JSON Lines on stdout and a summary table on stderr."""
+    # The bulk reader brings numpy and pyarrow: loaded here, not when the CLI starts.
+    from accord.detect.bulk import read_log_screened
+
     node = open_node()
     principal = act_as(node, org)
     mapping = parse_mapping(field or []) or None
