@@ -6,6 +6,7 @@ own console (the CLI), who is trusted the way a database superuser is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -51,8 +52,15 @@ _HASHER = PasswordHasher()
 # Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
 # rather than growing the process by 64 MiB per concurrent attempt.
 _VERIFYING = threading.BoundedSemaphore(4)
-# Verified against when the username is unknown, so both failures take as long.
-_DUMMY_HASH = _HASHER.hash("accord-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both failures take as long.
+
+    Made on first use: an argon2 hash at import would cost every command ~0.2 s.
+    """
+    return _HASHER.hash("accord-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +187,7 @@ class Accounts:
         found = self._users.by_username(username)
         try:
             with _VERIFYING:
-                _HASHER.verify(found.password_hash if found else _DUMMY_HASH, password)
+                _HASHER.verify(found.password_hash if found else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             raise NotAuthenticated(_BAD_LOGIN) from None
         if found is None:
