@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import TaskID
@@ -10,8 +10,9 @@ from rich.table import Table
 
 from accord.cli.common import err, open_node, out, progress
 from accord.errors import AccordError
-from accord.federation.sync import peer_http, sync_peer
-from accord.node import Node
+
+if TYPE_CHECKING:
+    from accord.node import Node
 
 commands = typer.Typer()
 
@@ -89,6 +90,8 @@ def sync(
     node = open_node()
     names = [peer] if peer else node.federation.peer_names()
     failed = 0
+    from accord.federation.sync import peer_http, sync_peer
+
     with peer_http(node.settings.federation_timeout) as http:
         for name in names:
             with progress() as bar:
