@@ -34,6 +34,7 @@ test: system-deps lint node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/taxii.py

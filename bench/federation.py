@@ -82,7 +82,9 @@ class Member:
 
     def stored(self) -> int:
         """STIX object versions stored on this node (every version, whatever its sharing)."""
-        return self.node.exchange.store.count_versions()
+        from accord.store.objects import SQLObjectStore
+
+        return SQLObjectStore(self.node.engine).count_versions()
 
 
 @dataclass

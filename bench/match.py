@@ -52,16 +52,17 @@ import orjson
 from pyarrow import csv as pacsv
 from stix2matcher.matcher import Pattern as OasisPattern
 
-from accord.detect.bulk import read_log_screened, screen_for
+from accord.detect.bulk import read_log_screened
 from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of, observed_data
 from accord.detect.readers import ReadStats
+from accord.detect.screen import screen_for
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.settings import Settings
 from accord.store.detect import ObservableIndexRepository, value_key
-from accord.store.objects import NewVersion
+from accord.store.objects import NewVersion, SQLObjectStore
 
 STAMP = "2026-01-01T00:00:00.000Z"
 
@@ -252,19 +253,20 @@ def correlation_figures(
             doc=orjson.dumps(doc).decode(),
         )
 
+    store = SQLObjectStore(node.engine)  # the index alone, without storing the objects
     per_report = max(1, observables // reports)
     began = time.perf_counter()
     for start in range(0, observables, per_report):
         batch_versions = [
             version(n, pool[picks[n]]) for n in range(start, min(start + per_report, observables))
         ]
-        with node.exchange.store.batch() as batch:
+        with store.batch() as batch:
             node.correlations.index_versions(batch, batch_versions)
     build_s = time.perf_counter() - began
     extra = 1000
     began = time.perf_counter()
     for n in range(observables, observables + extra):
-        with node.exchange.store.batch() as batch:
+        with store.batch() as batch:
             node.correlations.index_versions(batch, [version(n, pool[n % pool_size])])
     incremental_ms = (time.perf_counter() - began) / extra * 1000
     index = ObservableIndexRepository(node.engine)

@@ -6,17 +6,17 @@ own console (the CLI), who is trusted the way a database superuser is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accord.domain.clock import Clock
 from accord.domain.model import (
     Organisation,
     OrgKind,
@@ -26,15 +26,17 @@ from accord.domain.model import (
     new_identity_id,
 )
 from accord.domain.states import parse_state
-from accord.domain.stix import as_utc
 from accord.domain.tokens import issue_token, secret_matches, split_token
 from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from accord.store.accounts import (
     GroupRepository,
     OrganisationRepository,
     TokenRepository,
+    UserLogin,
     UserRepository,
 )
+from accord.store.accounts import TokenInfo as TokenInfo
+from accord.store.accounts import UserInfo as UserInfo
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,118}[A-Za-z0-9]$")
@@ -43,25 +45,22 @@ _BAD_LOGIN = "the username or password is wrong"
 MIN_PASSWORD = 12
 SESSION = timedelta(hours=12)
 BASIC_CACHE = timedelta(minutes=1)
+# tokens.last_used is as fresh as this: a token in steady use costs one write a minute,
+# not one per request.
+LAST_USED_EVERY = timedelta(minutes=1)
 _HASHER = PasswordHasher()
 # Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
 # rather than growing the process by 64 MiB per concurrent attempt.
 _VERIFYING = threading.BoundedSemaphore(4)
-# Verified against when the username is unknown, so both failures take as long.
-_DUMMY_HASH = _HASHER.hash("accord-no-such-user")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """A token as admins see it: never the secret."""
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both failures take as long.
 
-    id: int
-    org: int | None  # None for a peer node's token
-    role: Role
-    name: str
-    created: datetime
-    expires: datetime | None
-    revoked: datetime | None
+    Made on first use: an argon2 hash at import would cost every command ~0.2 s.
+    """
+    return _HASHER.hash("accord-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +74,11 @@ def require_admin(actor: Principal | None) -> None:
         raise Forbidden("only a node admin may do this")
 
 
+def _require_credentials(actor: Principal | None) -> None:
+    if actor is not None and actor.org is None and actor.peer is None:
+        raise NotAuthenticated("this needs credentials: 'Authorization: Bearer <token>'")
+
+
 class Accounts:
     def __init__(
         self,
@@ -82,12 +86,12 @@ class Accounts:
         groups: GroupRepository,
         users: UserRepository,
         tokens: TokenRepository,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.orgs = orgs
         self.groups = groups
-        self.users = users
-        self.tokens = tokens
+        self._users = users
+        self._tokens = tokens
         self._clock = clock
         self._basic_cache: dict[str, tuple[Principal, datetime]] = {}
 
@@ -109,6 +113,16 @@ class Accounts:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         return self.orgs.add(name, org_kind, code, new_identity_id(), self._clock())
+
+    def organisations(self, actor: Principal | None) -> list[Organisation]:
+        """Every organisation on the node, by name, to anyone who presented credentials."""
+        _require_credentials(actor)
+        return self.orgs.all()
+
+    def organisation(self, actor: Principal | None, ref: str) -> Organisation:
+        """One organisation, by STIX identity id or exact name."""
+        _require_credentials(actor)
+        return self.orgs.find(ref)
 
     # Sharing groups -----------------------------------------------------------------
     def add_group(
@@ -147,7 +161,7 @@ class Accounts:
     # Users ---------------------------------------------------------------------------
     def add_user(
         self, actor: Principal | None, username: str, org_ref: str, role: str, password: str
-    ) -> int:
+    ) -> UserInfo:
         """Add a person who signs in with a password (stored as an argon2 hash)."""
         require_admin(actor)
         if not _USERNAME.match(username):
@@ -158,31 +172,37 @@ class Accounts:
             raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
         org = self.orgs.find(org_ref)
         user_role = _role(role)
-        return self.users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
+        return self._users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
 
-    def _password_matches(self, username: str, password: str) -> Any:
-        """The user's row when the password matches; NotAuthenticated otherwise.
+    def list_users(self, actor: Principal | None) -> list[UserInfo]:
+        """Every user, by username (admins only); never a password hash."""
+        require_admin(actor)
+        return self._users.list()
+
+    def _password_matches(self, username: str, password: str) -> UserLogin:
+        """The user when the password matches; NotAuthenticated otherwise.
 
         An unknown username is checked against a dummy hash, so both failures take as long.
         """
-        row = self.users.by_username(username)
+        found = self._users.by_username(username)
         try:
             with _VERIFYING:
-                _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+                _HASHER.verify(found.password_hash if found else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             raise NotAuthenticated(_BAD_LOGIN) from None
-        if row is None:
+        if found is None:
             raise NotAuthenticated(_BAD_LOGIN)
-        return row
+        return found
 
     def login(self, username: str, password: str) -> NewToken:
         """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
-        row = self._password_matches(username, password)
-        if row.disabled is not None:
+        found = self._password_matches(username, password)
+        user = found.user
+        if user.disabled is not None:
             raise NotAuthenticated("this account is disabled; ask a node admin")
-        if _HASHER.check_needs_rehash(row.password_hash):
-            self.users.set_password_hash(row.id, _HASHER.hash(password))
-        return self._issue(row.org_id, Role(row.role), f"session of {username}", SESSION, row.id)
+        if _HASHER.check_needs_rehash(found.password_hash):
+            self._users.set_password_hash(user.id, _HASHER.hash(password))
+        return self._issue(user.org, user.role, f"session of {username}", SESSION, user.id)
 
     def authenticate_basic(self, username: str, password: str) -> Principal:
         """HTTP Basic: an API token as the password (any username), or a user's password.
@@ -197,12 +217,10 @@ class Accounts:
         cached = self._basic_cache.get(key)
         if cached and cached[1] > now:
             return cached[0]
-        row = self._password_matches(username, password)
-        if row.disabled is not None:
+        user = self._password_matches(username, password).user
+        if user.disabled is not None:
             raise NotAuthenticated(_BAD_LOGIN)
-        principal = Principal(
-            org=row.org_id, role=Role(row.role), groups=self.groups.of_org(row.org_id)
-        )
+        principal = Principal(org=user.org, role=user.role, groups=self.groups.of_org(user.org))
         if len(self._basic_cache) > 1000:
             self._basic_cache.clear()
         self._basic_cache[key] = (principal, now + BASIC_CACHE)
@@ -218,18 +236,18 @@ class Accounts:
         principal = self.authenticate(token)
         if principal.org is None or principal.role is None or principal.token_id is None:
             raise NotAuthenticated("a peer node's token cannot sign in to the console")
-        row = self.tokens.get(principal.token_id)
+        held = self._tokens.get(principal.token_id)
         lifetime = SESSION
-        if row.expires is not None:
-            lifetime = min(SESSION, as_utc(row.expires) - self._clock())
+        if held.expires is not None:
+            lifetime = min(SESSION, held.expires - self._clock())
         return self._issue(
-            principal.org, principal.role, f"session via token {row.id}", lifetime, row.user_id
+            principal.org, principal.role, f"session via token {held.id}", lifetime, held.user
         )
 
     def end_session(self, principal: Principal) -> None:
         """Revoke the session token behind ``principal`` (signing out)."""
         if principal.token_id is not None:
-            self.tokens.revoke(principal.token_id, self._clock())
+            self._tokens.revoke(principal.token_id, self._clock())
 
     # Tokens -------------------------------------------------------------------------
     def create_token(
@@ -258,7 +276,7 @@ class Accounts:
         now = self._clock()
         expires = now + expires_in if expires_in else None
         issued = issue_token()
-        token_id = self.tokens.add(
+        token_id = self._tokens.add(
             key=issued.key,
             secret_hash=issued.secret_hash,
             org_id=org_id,
@@ -269,40 +287,39 @@ class Accounts:
             user_id=user_id,
             peer_id=peer_id,
         )
-        info = TokenInfo(token_id, org_id, role, name, now, expires, None)
+        info = TokenInfo(token_id, org_id, role, name, now, expires, None, None, user_id, peer_id)
         return NewToken(info=info, plaintext=issued.plaintext)
 
     def list_tokens(self, actor: Principal | None) -> list[TokenInfo]:
         require_admin(actor)
-        return [
-            TokenInfo(r.id, r.org_id, Role(r.role), r.name, r.created, r.expires, r.revoked)
-            for r in self.tokens.list()
-        ]
+        return self._tokens.list()
 
     def revoke_token(self, actor: Principal | None, token_id: int) -> None:
         require_admin(actor)
-        self.tokens.revoke(token_id, self._clock())
+        self._tokens.revoke(token_id, self._clock())
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token acts as, or NotAuthenticated saying what to do next."""
         parts = split_token(token.strip())
-        row = self.tokens.by_key(parts[0]) if parts else None
+        found = self._tokens.by_key(parts[0]) if parts else None
         # The hash comparison runs for well-formed tokens whether or not the key exists.
-        stored_hash = row.secret_hash if row is not None else "0" * 64
-        if parts is None or not secret_matches(parts[1], stored_hash) or row is None:
+        stored_hash = found.secret_hash if found is not None else "0" * 64
+        if parts is None or not secret_matches(parts[1], stored_hash) or found is None:
             raise NotAuthenticated(_BAD_TOKEN)
+        info = found.info
         now = self._clock()
-        if row.revoked is not None:
+        if info.revoked is not None:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
-        if row.expires is not None and as_utc(row.expires) <= now:
+        if info.expires is not None and info.expires <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
-        if row.peer_id is not None:
-            return Principal(org=None, token_id=row.id, peer=row.peer_id)
+        if info.last_used is None or now - info.last_used >= LAST_USED_EVERY:
+            self._tokens.touch(info.id, now)
+        if info.peer is not None:
+            return Principal(org=None, token_id=info.id, peer=info.peer)
+        if info.org is None:
+            raise NotAuthenticated(_BAD_TOKEN)  # only peer tokens act for no organisation
         return Principal(
-            org=row.org_id,
-            role=Role(row.role),
-            groups=self.groups.of_org(row.org_id),
-            token_id=row.id,
+            org=info.org, role=info.role, groups=self.groups.of_org(info.org), token_id=info.id
         )
 
     def issue_peer_token(self, peer_id: int, name: str) -> str:

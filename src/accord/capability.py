@@ -16,21 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar, cast
 
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
     from sqlalchemy import Table
 
+    from accord.exchange.service import Index
     from accord.node import Node
     from accord.periodic import Periodic
-    from accord.store.objects import NewVersion, ObjectBatch
 
 S = TypeVar("S")
 
-# Called inside each ingest transaction with the versions it stored.
-Listener = Callable[["ObjectBatch", "Sequence[NewVersion]"], None]
+# An index kept in step with the object store inside each ingest and delete transaction.
+Listener: TypeAlias = "Index"
 
 
 def _no_routers() -> Sequence[APIRouter]:
@@ -72,7 +72,7 @@ class Capability(Generic[S]):
       OpenAPI document); ``nav``: the console's navigation entries;
     - ``commands()``: Typer apps whose commands join the root ``accord`` command;
     - ``jobs(node)``: background jobs ``accord serve`` runs; ``listeners(node)``:
-      callbacks run in every ingest transaction;
+      indexes kept in every ingest and delete transaction (``exchange.service.Index``);
     - ``tables()``: the tables it owns (each registers on the store's one metadata);
       ``migrations``: the folder of its Alembic branch, when it keeps one of its own.
     """

@@ -36,6 +36,7 @@ from accord.store.accounts import (
     UserRepository,
 )
 from accord.store.db import create_db_engine, migrate
+from accord.store.keys import KeyRepository
 
 
 class Node:
@@ -52,7 +53,7 @@ class Node:
         self.engine = engine
         self.clock = clock
         self.capabilities = tuple(capabilities)
-        self.key = load_or_create(engine, clock())
+        self.key = load_or_create(KeyRepository(engine), clock())
         self.orgs = OrganisationRepository(engine)
         self.groups = GroupRepository(engine)
         self.accounts = Accounts(
@@ -62,7 +63,8 @@ class Node:
         for capability in self.capabilities:
             self.services[capability.name] = capability.wire(self)
         for capability in self.capabilities:
-            self.exchange.listeners.extend(capability.listeners(self))
+            for index in capability.listeners(self):
+                self.exchange.add_index(index)
 
     @classmethod
     def open(

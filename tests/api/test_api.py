@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
 
+from accord.accounts import TokenInfo, UserInfo
 from accord.app import create_app
-from accord.domain.model import Organisation
+from accord.domain.model import ANONYMOUS, Organisation, Role
 from accord.domain.tlp import TLP
+from accord.errors import Forbidden, NotAuthenticated
 from accord.node import Node
 from tests.asgi import Client
-from tests.builders import bundle, indicator, org
+from tests.builders import bundle, indicator, org, principal
 from tests.conftest import Clock
 
 
@@ -119,6 +121,21 @@ def test_tokens_are_listed_without_secrets(region: Region) -> None:
     listing = region.client.get("/api/v1/tokens", headers=region.admin)
     assert secret not in listing.text and "desk" in listing.text
     _problem(region.client.get("/api/v1/tokens", headers=region.sg_analyst), 403)
+
+
+def test_token_timestamps_carry_a_time_zone(region: Region) -> None:
+    created = region.client.post(
+        "/api/v1/tokens",
+        json={"organisation": "MyCERT", "role": "reader", "name": "dated", "expires_in_days": 1},
+        headers=region.admin,
+    )
+    revoked = created.json()["id"]
+    region.client.delete(f"/api/v1/tokens/{revoked}", headers=region.admin)
+    listing = region.client.get("/api/v1/tokens", headers=region.admin).json()
+    (dated,) = [t for t in listing if t["name"] == "dated"]
+    stamps = [dated["created"], dated["expires"], dated["revoked"]]
+    stamps += [t["created"] for t in listing]
+    assert all(datetime.fromisoformat(s).utcoffset() == timedelta(0) for s in stamps), stamps
 
 
 def test_share_then_list_as_each_organisation(region: Region) -> None:
@@ -381,3 +398,43 @@ def test_users_sign_in_for_a_short_lived_token(region: Region, clock: Clock) -> 
     assert c.get("/api/v1/groups", headers=headers).json()[0]["slug"] == "asean-certs"
     clock.advance(hours=13)
     _problem(c.get("/api/v1/groups", headers=headers), 401)
+
+
+def test_accounts_decide_who_sees_people_and_tokens(region: Region, node: Node) -> None:
+    node.accounts.add_user(None, "analyst@mycert", "MyCERT", "analyst", "correct horse battery")
+    for role in (Role.ANALYST, Role.READER):
+        with pytest.raises(Forbidden):
+            node.accounts.list_users(principal(node, region.my, role))
+        with pytest.raises(Forbidden):
+            node.accounts.list_tokens(principal(node, region.my, role))
+    with pytest.raises(NotAuthenticated):
+        node.accounts.organisations(ANONYMOUS)
+    _problem(region.client.get("/api/v1/users", headers=region.my_analyst), 403)
+    (user,) = node.accounts.list_users(principal(node, region.sg, Role.ADMIN))
+    assert (user.username, user.org, user.role) == ("analyst@mycert", region.my.id, Role.ANALYST)
+    # Listings are typed records with no field that could hold a secret.
+    for record in (UserInfo, TokenInfo):
+        assert not [f.name for f in fields(record) if "hash" in f.name or "secret" in f.name]
+    assert all(isinstance(t, TokenInfo) for t in node.accounts.list_tokens(None))
+
+
+def test_tokens_record_their_last_use_at_most_once_a_minute(
+    region: Region, node: Node, clock: Clock
+) -> None:
+    issued = node.accounts.create_token(None, "ThaiCERT", "reader", "watched", None)
+    headers = {"Authorization": f"Bearer {issued.plaintext}"}
+
+    def last_used() -> datetime | None:
+        (token,) = [t for t in node.accounts.list_tokens(None) if t.id == issued.info.id]
+        return token.last_used
+
+    assert last_used() is None
+    first = clock.now
+    assert region.client.get("/api/v1/organisations", headers=headers).status_code == 200
+    assert last_used() == first
+    clock.advance(seconds=59)
+    region.client.get("/api/v1/organisations", headers=headers)
+    assert last_used() == first  # within the minute: no write
+    clock.advance(seconds=1)
+    region.client.get("/api/v1/organisations", headers=headers)
+    assert last_used() == clock.now

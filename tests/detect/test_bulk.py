@@ -16,18 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.detect.bulk import (
-    StringColumn,
-    _ipv4_integers,
-    build_screen,
-    fingerprints,
-    match_log,
-    read_log_screened,
-    screen_for,
-)
+from accord.detect.bulk import match_log, read_log_screened
+from accord.detect.columns import StringColumn, fingerprints, ipv4_integers
 from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of
 from accord.detect.readers import ReadStats, read_log
+from accord.detect.screen import _Ranges, build_screen, screen_for
 from accord.errors import InvalidInput
 
 FIELDS = {
@@ -270,7 +264,7 @@ ipv4_like = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(ipv4_like, min_size=1, max_size=30))
 def test_dotted_quads_parse_as_ipaddress_reads_them(values: list[str]) -> None:
-    numbers, whole = _ipv4_integers(StringColumn.of(pa.array(values)))
+    numbers, whole = ipv4_integers(StringColumn.of(pa.array(values)))
     for value, number, alone in zip(values, numbers.tolist(), whole.tolist(), strict=True):
         address, _, _ = value.partition("/")
         try:
@@ -339,8 +333,6 @@ def test_header_names_are_read_as_the_csv_reader_reads_them() -> None:
 def test_ranges_contain_exactly_the_numbers_in_a_range(
     ranges: list[tuple[int, int]], probes: list[int]
 ) -> None:
-    from accord.detect.bulk import _Ranges
-
     bounds = [(first, min(first + size, 2**32 - 1)) for first, size in ranges]
     edges = [n for first, last in bounds for n in (first - 1, first, last, last + 1)]
     numbers = [n for n in probes + edges if -1 <= n < 2**32]

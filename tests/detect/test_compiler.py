@@ -203,13 +203,15 @@ def test_subdomains_match_only_under_a_label_boundary(indicator, seen, suffix) -
     subset=st.booleans(),
 )
 def test_the_fast_reader_agrees_with_the_grammar(key: str, value: str, subset: bool) -> None:
+    from stix2patterns.v21.pattern import Pattern
+
     from accord.detect import patterns
 
     literal = SUBNETS[len(value) % len(SUBNETS)] if subset else value
     op = "ISSUBSET" if subset else "="
     pattern = f"[{_path(key)} {op} '{literal}']"
     fast = patterns._simple(pattern)
-    tree = patterns.Pattern(pattern)._Pattern__parse_tree
+    tree = Pattern(pattern)._Pattern__parse_tree
     try:
         slow = tuple(patterns._observations(tree.observationExpressions()))
     except Unsupported:

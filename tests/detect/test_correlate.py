@@ -6,12 +6,16 @@ import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from accord.app import create_app
 from accord.detect.correlate import values_of
+from accord.domain.collections import Collection, CollectionKind
 from accord.domain.tlp import TLP
 from accord.exchange.service import ShareRequest
+from accord.exchange.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
 from accord.node import Node
+from accord.store.detect import observable_index
 from tests.asgi import Client
 from tests.builders import STAMP, bundle, indicator, org, principal
 
@@ -82,6 +86,32 @@ def test_new_versions_correlate_with_their_own_values(node: Node) -> None:
     assert node.correlations.of(sg_p, first["id"]) == []
     assert node.correlations.of(sg_p, other["id"]) == []
     assert STAMP < changed["modified"]
+
+
+def test_a_taxii_delete_takes_the_values_out_of_the_index(node: Node) -> None:
+    sg, my, th = org(node, "SingCERT"), org(node, "MyCERT", state="MY"), org(node, "ThaiCERT")
+    sg_p = principal(node, sg)
+    node.correlations.common_threshold = 2
+    ours, theirs = indicator(VALUE, tlp=TLP.GREEN), indicator(VALUE, tlp=TLP.GREEN)
+    doomed = indicator(VALUE, tlp=TLP.GREEN)
+    newer = {**doomed, "modified": "2026-11-02T10:00:00.000Z"}
+    node.exchange.ingest(sg_p, bundle(ours))
+    node.exchange.ingest(principal(node, my), bundle(theirs))
+    node.exchange.ingest(principal(node, th), bundle(doomed, newer))
+    assert node.correlations.of(sg_p, ours["id"]) == []  # three objects: common
+    token = node.accounts.create_token(None, "ThaiCERT", "analyst", "t", None).plaintext
+    community = Collection(CollectionKind.COMMUNITY, "", "").id
+    url = f"/taxii2/api/collections/{community}/objects/{doomed['id']}/"
+    with Client(create_app(node=node)) as client:
+        gone = client.delete(
+            url, headers={"Authorization": f"Bearer {token}", "Accept": TAXII_MEDIA_TYPE}
+        )
+    assert gone.status_code == 200
+    # Two objects left: the value is no longer common, and only the survivor correlates.
+    assert [c.stix_id for c in node.correlations.of(sg_p, ours["id"])] == [theirs["id"]]
+    with node.engine.connect() as conn:
+        left = conn.execute(select(observable_index.c.stix_id)).scalars().all()
+    assert sorted(left) == sorted([ours["id"], theirs["id"]])
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from accord.errors import InvalidInput, PeerUnavailable, SignatureRejected
-from accord.federation.sync import sync_peer
+from accord.federation.sync import peer_http, sync_peer
 from accord.node import Node
 from accord.settings import Settings
+from accord.store.objects import SQLObjectStore
 from tests.conftest import Clock
 
 
@@ -111,11 +112,12 @@ def test_broken_peer_answers_are_clear_errors(
         Settings(database_url=f"sqlite:///{tmp_path}/o.db", _env_file=None), clock=clock
     )  # type: ignore[call-arg]
     a.federation.add_peer("broken", url, other.key.public_b64, "accord_token")
-    before = a.exchange.store.count_versions()
+    before = SQLObjectStore(a.engine).count_versions()
     with pytest.raises((PeerUnavailable, InvalidInput, SignatureRejected)) as caught:
-        sync_peer(a.federation, "broken", page=10, timeout=5, max_bytes=100_000)
+        with peer_http(5) as http:
+            sync_peer(a.federation, "broken", http, page=10, max_bytes=100_000)
     assert says in caught.value.detail
-    assert a.exchange.store.count_versions() == before
+    assert SQLObjectStore(a.engine).count_versions() == before
     assert a.federation.peers.get("broken").last_error
 
 
@@ -139,7 +141,8 @@ def test_peer_that_never_answers_times_out(tmp_path: object, clock: Clock) -> No
             "accord_t",
         )
         with pytest.raises(PeerUnavailable, match="unreachable"):
-            sync_peer(a.federation, "silent", page=10, timeout=0.5, max_bytes=100_000)
+            with peer_http(0.5) as http:
+                sync_peer(a.federation, "silent", http, page=10, max_bytes=100_000)
     finally:
         silent.close()
 

@@ -11,6 +11,7 @@ from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.policy import ObjectAccess, PeerAudience, can_travel
 from accord.store import tables
+from accord.store.objects import SQLObjectStore
 from tests.builders import version
 
 HERE, PEER, OTHER = "a" * 32, "b" * 32, "c" * 32
@@ -63,10 +64,11 @@ def test_travel_sql_equals_reference(node: Node, world: list, peer_orgs: frozens
         versions.append(v)
         if can_travel(ObjectAccess(orgs[0], d), via, HERE, audience):
             expected.add(v.stix_id)
-    with node.exchange.store.batch() as batch:
+    store = SQLObjectStore(node.engine)
+    with store.batch() as batch:
         stamps = [f"2026-01-01T00:00:00.{i:06d}Z" for i in range(len(versions))]
         batch.insert(versions, stamps, [True] * len(versions), [])
-    got = {r.row.stix_id for r in node.exchange.store.travel_page(HERE, audience, None, 1000)}
+    got = {r.row.stix_id for r in store.travel_page(HERE, audience, None, 1000)}
     assert got == expected
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.errors import ERROR_TYPES, AccordError, InvalidInput, NotAuthenticated, NotFound
+from accord.exchange.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
 
 log = logging.getLogger("accord.api")
 MEDIA_TYPE = "application/problem+json"
@@ -34,9 +35,6 @@ def problem_response(
     body.update(extra or {})
     headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if status == 401 else None
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-
-TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 
 
 def taxii_error(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from sqlalchemy.exc import OperationalError
 
 from accord.capabilities import CAPABILITIES
 from accord.capability import Capability
@@ -58,16 +57,21 @@ def main(
         for problem in exc.problems[:20]:
             err.print(f"  - {_problem_line(problem.as_dict())}", markup=False, highlight=False)
         raise SystemExit(exc.exit_code) from None
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        err.print(f"error: cannot use the database ({reason}); check ACCORD_DATABASE_URL")
-        raise SystemExit(1) from None
     except typer.Abort:
         raise SystemExit(130) from None
     except typer.TyperException as exc:  # usage errors, with standalone_mode off
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err.print(f"error: {message}", markup=False, highlight=False)
         raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except Exception as exc:
+        # SQLAlchemy is imported only now: ``accord --help`` should not pay for it.
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        err.print(f"error: cannot use the database ({reason}); check ACCORD_DATABASE_URL")
+        raise SystemExit(1) from None
     finally:
         running.reset(token)
 

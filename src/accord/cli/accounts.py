@@ -40,7 +40,7 @@ def org_add(
 def org_list() -> None:
     """List organisations."""
     table = Table("identity", "name", "kind", "state")
-    for org in open_node().accounts.orgs.all():
+    for org in open_node().accounts.organisations(None):
         table.add_row(org.identity_id, org.name, org.kind.value, org.state or "-")
     out.print(table)
 
@@ -85,11 +85,12 @@ def token_create(
 def token_list() -> None:
     """List tokens (never their secrets)."""
     node = open_node()
+    names = {o.id: o.name for o in node.accounts.organisations(None)}
     table = Table("id", "organisation", "role", "name", "expires", "revoked")
     for t in node.accounts.list_tokens(None):
         table.add_row(
             str(t.id),
-            node.accounts.orgs.get(t.org).name if t.org is not None else "(peer node)",
+            names[t.org] if t.org is not None else "(peer node)",
             t.role.value,
             t.name,
             str(t.expires or "-"),
@@ -127,9 +128,8 @@ def user_add(
 def user_list() -> None:
     """List users."""
     node = open_node()
+    names = {o.id: o.name for o in node.accounts.organisations(None)}
     table = Table("username", "organisation", "role", "disabled")
-    for u in node.accounts.users.list():
-        table.add_row(
-            u.username, node.accounts.orgs.get(u.org_id).name, u.role, str(u.disabled or "-")
-        )
+    for u in node.accounts.list_users(None):
+        table.add_row(u.username, names[u.org], u.role.value, str(u.disabled or "-"))
     out.print(table)

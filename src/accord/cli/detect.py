@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.table import Table
 
 from accord.cli.common import act_as, err, open_node, progress
-from accord.detect.bulk import read_log_screened
 from accord.detect.readers import FORMATS, ReadStats, parse_mapping
-from accord.detect.service import Match, tally
+
+if TYPE_CHECKING:
+    from accord.detect.service import Match
 
 commands = typer.Typer()
 
@@ -36,6 +37,11 @@ def match(
     ] = False,
 ) -> None:
     """Print matches as JSON Lines on stdout and a summary table on stderr."""
+    # The bulk reader brings numpy and pyarrow, the service the store: loaded here, not
+    # when the CLI starts.
+    from accord.detect.bulk import read_log_screened
+    from accord.detect.service import tally
+
     node = open_node()
     principal = act_as(node, org)
     mapping = parse_mapping(field or []) or None

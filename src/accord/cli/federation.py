@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import TaskID
@@ -10,8 +10,9 @@ from rich.table import Table
 
 from accord.cli.common import err, open_node, out, progress
 from accord.errors import AccordError
-from accord.federation.sync import sync_peer
-from accord.node import Node
+
+if TYPE_CHECKING:
+    from accord.node import Node
 
 commands = typer.Typer()
 
@@ -50,8 +51,7 @@ def peer_add(
 @peer_app.command("token")
 def peer_token(name: str, token: str) -> None:
     """Set the token a peer issued for this node."""
-    node = open_node()
-    node.federation.peers.set_token(node.federation.peers.get(name).id, token)
+    open_node().federation.set_peer_token(name, token)
     out.print(f"token for {name} set")
 
 
@@ -69,17 +69,15 @@ def peer_status() -> None:
 
 def _status_table(node: Node) -> None:
     table = Table("peer", "url", "pushed", "pulled", "last success", "lag s", "last error")
-    for peer in node.federation.peers.all():
-        s = node.federation.status(peer)
-        lag = s["lag_seconds"]
+    for s in node.federation.statuses(None):
         table.add_row(
-            peer.name,
-            peer.url,
-            str(peer.pushed),
-            str(peer.pulled),
-            str(peer.last_success or "never"),
-            f"{lag:.0f}" if isinstance(lag, float) else "-",
-            peer.last_error or "-",
+            s.name,
+            s.url,
+            str(s.pushed),
+            str(s.pulled),
+            str(s.last_success or "never"),
+            f"{s.lag_seconds:.0f}" if s.lag_seconds is not None else "-",
+            s.last_error or "-",
         )
     out.print(table)
 
@@ -90,31 +88,34 @@ def sync(
 ) -> None:
     """Sync with peers now: pull what they offer, push what they may receive."""
     node = open_node()
-    names = [peer] if peer else [p.name for p in node.federation.peers.all()]
+    names = [peer] if peer else node.federation.peer_names()
     failed = 0
-    for name in names:
-        with progress() as bar:
-            task = bar.add_task(f"sync {name}", total=None)
+    from accord.federation.sync import peer_http, sync_peer
 
-            def advance(_what: str, n: int, task: TaskID = task) -> None:
-                bar.advance(task, n)
+    with peer_http(node.settings.federation_timeout) as http:
+        for name in names:
+            with progress() as bar:
+                task = bar.add_task(f"sync {name}", total=None)
 
-            try:
-                report = sync_peer(
-                    node.federation,
-                    name,
-                    page=node.settings.federation_page,
-                    timeout=node.settings.federation_timeout,
-                    max_bytes=node.settings.max_body_bytes,
-                    progress=advance,
-                )
-            except AccordError as exc:
-                if len(names) == 1:
-                    raise
-                err.print(f"error: {name}: {exc.detail}", markup=False, highlight=False)
-                failed += 1
-                continue
-        note = f", {report.undeliverable} undeliverable" if report.undeliverable else ""
-        out.print(f"{name}: pulled {report.pulled}, pushed {report.pushed}{note}")
+                def advance(_what: str, n: int, task: TaskID = task) -> None:
+                    bar.advance(task, n)
+
+                try:
+                    report = sync_peer(
+                        node.federation,
+                        name,
+                        http,
+                        page=node.settings.federation_page,
+                        max_bytes=node.settings.max_body_bytes,
+                        progress=advance,
+                    )
+                except AccordError as exc:
+                    if len(names) == 1:
+                        raise
+                    err.print(f"error: {name}: {exc.detail}", markup=False, highlight=False)
+                    failed += 1
+                    continue
+            note = f", {report.undeliverable} undeliverable" if report.undeliverable else ""
+            out.print(f"{name}: pulled {report.pulled}, pushed {report.pushed}{note}")
     if failed:
         raise typer.Exit(7)

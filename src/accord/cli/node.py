@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from accord.cli.common import err, open_node, out, progress
-from accord.settings import Settings
 
 commands = typer.Typer()
 
@@ -36,6 +35,8 @@ def serve(
     for key, value in (("host", host), ("port", port), ("workers", workers)):
         if value is not None:  # worker processes read their settings from the environment
             os.environ[f"ACCORD_{key.upper()}"] = str(value)
+    from accord.settings import Settings
+
     settings = Settings()
     node = Node.open(settings)  # migrates once, before any worker starts
     err.print(f"Accord node {settings.node_name!r} on {settings.base_url}")

@@ -12,8 +12,6 @@ from rich.table import Table
 
 from accord.cli.common import OrgOption, act_as, err, open_node, out, progress
 from accord.errors import AccordError, InvalidInput
-from accord.exchange.service import ShareRequest
-from accord.store.objects import ObjectQuery
 
 commands = typer.Typer()
 
@@ -47,6 +45,8 @@ def share(
     """Share STIX bundles from files; each file is stored all or nothing."""
     node = open_node()
     principal = act_as(node, org)
+    from accord.exchange.service import ShareRequest
+
     request = ShareRequest.parse(tlp, scope, recipient or [], group)
     files = _files(paths)
     stored = duplicates = 0
@@ -75,6 +75,8 @@ def objects_list(
 ) -> None:
     """List the latest objects an organisation may read."""
     node = open_node()
+    from accord.store.objects import ObjectQuery
+
     query = ObjectQuery(types=tuple(type or ()), text=search, limit=limit)
     page = node.exchange.page(act_as(node, org), query)
     table = Table("id", "type", "tlp", "scope", "modified", "name")
@@ -103,6 +105,8 @@ def export(
 ) -> None:
     """Export what an organisation may read as one STIX 2.1 bundle."""
     node = open_node()
+    from accord.store.objects import ObjectQuery
+
     chunks = node.exchange.export(act_as(node, org), ObjectQuery(limit=1000))
     if output is None:
         for chunk in chunks:

@@ -38,7 +38,7 @@ def _wire(node: Node) -> DetectServices:
 
 
 def _listeners(node: Node) -> Sequence[Listener]:
-    return [DETECT.service(node).correlations.index_versions]
+    return [DETECT.service(node).correlations]
 
 
 def _api() -> Sequence[APIRouter]:

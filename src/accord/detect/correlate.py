@@ -2,8 +2,9 @@
 
 Every stored version's values (an indicator's compiled pattern values, a
 cyber-observable's value or hashes) go into the observable index inside the
-ingest transaction (``index_versions``, an ``Exchange`` listener), so correlation
-costs ingest one insert and a lookup costs a few indexed queries. A lookup shows
+ingest transaction, and leave it inside the delete's (``Correlations`` is an
+``exchange.Index``), so correlation costs ingest one insert and a lookup costs a
+few indexed queries. A lookup shows
 only objects the gate lets the reader see, and a value carried by more than
 ``common_threshold`` objects is "common" and skipped without a word, because even
 saying so would reveal that objects the reader may not see exist.
@@ -24,7 +25,7 @@ from accord.domain.model import Principal
 from accord.exchange.service import Exchange
 from accord.store.accounts import OrganisationRepository
 from accord.store.detect import ObservableIndexRepository
-from accord.store.objects import NewVersion, ObjectBatch, VersionQuery
+from accord.store.objects import NewVersion, ObjectBatch, VersionKey, VersionQuery
 
 _VALUE_TYPES = ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr")
 _CASELESS = (DOMAIN, EMAIL)
@@ -109,6 +110,11 @@ class Correlations:
             entries.append((version.stix_id, version.modified, version.owner, values))
         ObservableIndexRepository.add(batch.connection, entries)  # one multi-row insert
 
+    def unindex_versions(self, batch: ObjectBatch, removed: Sequence[VersionKey]) -> None:
+        """Forget the values of deleted versions, in their transaction: a deleted version
+        must neither correlate nor count towards a value being common."""
+        ObservableIndexRepository.remove(batch.connection, removed)
+
     def of(self, principal: Principal, stix_id: str) -> list[Correlation]:
         """Objects ``principal`` may read that share a value with ``stix_id`` (NotFound if
         ``stix_id`` is absent or unreadable), by value, then id."""
@@ -128,7 +134,7 @@ class Correlations:
                 continue
             ids = tuple(sorted({c.stix_id for c in carriers}))
             query = VersionQuery(ids=ids, versions=("last",), limit=len(ids))
-            visible = {r.stix_id: r for r in self._exchange.store.versions_page(principal, query)}
+            visible = {r.stix_id: r for r in self._exchange.versions_page(principal, query)}
             for carrier in carriers:
                 other = visible.get(carrier.stix_id)
                 if other is not None and other.modified == carrier.modified:

@@ -6,7 +6,7 @@ length in use), and, when asked, domains by every parent domain. Candidates foun
 through the index are checked against the rest of their conjunction on the same
 object. Patterns the compiler does not handle run through the OASIS
 ``stix2-matcher``; they are counted (``fallback``), never dropped. The bulk,
-vectorised path (``accord.detect.bulk``) uses the same compiled model.
+vectorised screen (``accord.detect.screen``) is built from the same compiled model.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-from stix2matcher.matcher import MatcherException
-from stix2matcher.matcher import Pattern as OasisPattern
+from typing import TYPE_CHECKING
 
 from accord.detect.observables import ObservedObject, observed_data
 from accord.detect.patterns import (
@@ -27,6 +25,9 @@ from accord.detect.patterns import (
     Unsupported,
     compile_pattern,
 )
+
+if TYPE_CHECKING:
+    from stix2matcher.matcher import Pattern as OasisPattern
 
 _STAMP = "2026-01-01T00:00:00.000Z"
 
@@ -111,6 +112,9 @@ class MatcherSet:
             self.stats.rejected.append((stix_id, str(exc)))
             return
         except Unsupported:
+            # stix2-matcher (and its ANTLR grammar) is loaded by the first pattern it runs.
+            from stix2matcher.matcher import Pattern as OasisPattern
+
             index = len(self.ids)
             self.ids.append(stix_id)
             self.fallback.append((index, OasisPattern(pattern, "2.1")))
@@ -184,6 +188,8 @@ class MatcherSet:
                     if all(self._passes(obj, t) for t in conjunction.tests):
                         hits[index] = Hit(self.ids[index], value, name)
         if self.fallback and objects:
+            from stix2matcher.matcher import MatcherException
+
             sdo = [observed_data(objects, _STAMP)]
             for index, pattern in self.fallback:
                 if index in hits:

@@ -12,15 +12,12 @@ caller hands the pattern to ``stix2-matcher`` instead.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
-
-from stix2patterns.exceptions import ParseException
-from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser as P
-from stix2patterns.v21.pattern import Pattern
 
 from accord.detect.observables import OBSERVABLE_KEYS
 
@@ -107,6 +104,11 @@ def compile_pattern(pattern: str) -> tuple[Conjunction, ...]:
     simple = _simple(pattern)
     if simple is not None:
         return simple
+    # The ANTLR grammar costs a tenth of a second to import: only patterns off the
+    # simple form need it.
+    from stix2patterns.exceptions import ParseException
+    from stix2patterns.v21.pattern import Pattern
+
     try:
         parsed = Pattern(pattern)
     except ParseException as exc:
@@ -132,6 +134,14 @@ def _simple(pattern: str) -> tuple[Conjunction, ...] | None:
     return (Conjunction(_KEYS[key][0], (Test(_KEYS[key][1], subnet=subnet),)),)
 
 
+@functools.cache
+def _parser() -> Any:
+    """The ANTLR parser class of STIX 2.1 patterns, whose context classes name the nodes."""
+    from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser
+
+    return STIXPatternParser
+
+
 def _observations(ctx: Any) -> list[Conjunction]:
     if ctx.FOLLOWEDBY():
         raise Unsupported("FOLLOWEDBY")
@@ -146,6 +156,7 @@ def _observation_or(ctx: Any) -> list[Conjunction]:
     if inner.observationExpressionAnd():
         raise Unsupported("AND between observations")
     observation = inner.observationExpression()
+    P = _parser()
     if isinstance(observation, P.ObservationExpressionSimpleContext):
         return _comparison(observation.comparisonExpression())
     if isinstance(observation, P.ObservationExpressionCompoundContext):
@@ -172,6 +183,7 @@ def _conjunctions(ctx: Any) -> list[Conjunction]:
 
 
 def _prop_test(ctx: Any) -> list[Conjunction]:
+    P = _parser()
     if isinstance(ctx, P.PropTestParenContext):
         return _comparison(ctx.comparisonExpression())
     if getattr(ctx, "NOT", lambda: None)():
@@ -202,6 +214,7 @@ def _path(ctx: Any) -> tuple[str, str]:
     steps = [_unquote(first.getText()) if first.StringLiteral() else first.getText()]
     component = ctx.objectPathComponent()
     stack = [component] if component is not None else []
+    P = _parser()
     while stack:
         step = stack.pop(0)
         if isinstance(step, P.PathStepContext):

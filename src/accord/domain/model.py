@@ -111,10 +111,6 @@ class Principal:
     token_id: int | None = None
     peer: int | None = None  # a peer node's token: reads the federation feed, nothing else
 
-    @property
-    def authenticated(self) -> bool:
-        return self.org is not None
-
     def can_write(self) -> bool:
         return self.role in WRITER_ROLES
 

@@ -11,10 +11,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from accord.domain.access import PeerAudience
+from accord.domain.clock import Clock
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
 from accord.domain.stix import (
@@ -45,6 +47,9 @@ from accord.store.objects import (
     ObjectQuery,
     ObjectRow,
     ObjectStore,
+    TravelRow,
+    VersionKey,
+    VersionQuery,
 )
 
 # ``sighting_of_ref`` lets an indicator's page find the sightings reported against it.
@@ -157,6 +162,17 @@ def search_text(obj: dict[str, Any]) -> str:
     return "\n".join(parts).lower()
 
 
+class Index(Protocol):
+    """Data kept beside the stored versions (detection's observable index).
+
+    The exchange calls it inside the transaction of every write and every delete, so
+    an index never tells of a version that is not stored, nor misses one that is.
+    """
+
+    def index_versions(self, batch: ObjectBatch, versions: Sequence[NewVersion]) -> None: ...
+    def unindex_versions(self, batch: ObjectBatch, removed: Sequence[VersionKey]) -> None: ...
+
+
 class Exchange:
     def __init__(
         self,
@@ -167,17 +183,20 @@ class Exchange:
         node_name: str,
         node_id: str,
         default_tlp: TLP,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
-        self.store = store
+        self._store = store
         self._orgs = orgs
         self._groups = groups
         self._node = node_name
         self._node_id = node_id
         self._default_tlp = default_tlp
         self._clock = clock
-        # Indexers (detection's observable index) run in the transaction of every store.
-        self.listeners: list[Callable[[ObjectBatch, Sequence[NewVersion]], None]] = []
+        self._indexes: list[Index] = []
+
+    def add_index(self, index: Index) -> None:
+        """Keep ``index`` in step with every version stored or deleted from now on."""
+        self._indexes.append(index)
 
     # Ingest -------------------------------------------------------------------------
     def ingest(
@@ -278,7 +297,7 @@ class Exchange:
         an id keeps one owner; ``submitter`` (None for a verified peer) must be that
         owner. ``within`` runs inside the transaction, so its writes share its fate.
         """
-        with self.store.batch() as batch:
+        with self._store.batch() as batch:
             existing = batch.existing((v.stix_id, v.modified) for _, v in versions)
             fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
             clashes: list[Problem] = []
@@ -338,8 +357,8 @@ class Exchange:
             batch.insert(
                 new, self._date_added(batch.last_date_added(), now, len(new)), latest, superseded
             )
-            for listener in self.listeners:
-                listener(batch, new)
+            for kept in self._indexes:
+                kept.index_versions(batch, new)
         report.stored = [v.stix_id for v in new]
 
     @staticmethod
@@ -353,7 +372,7 @@ class Exchange:
     # Reading ------------------------------------------------------------------------
     def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
         """One page of the latest versions ``principal`` may read."""
-        rows = self.store.list_latest(principal, replace(query, limit=query.limit + 1))
+        rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         return ObjectPage(rows=rows, next_cursor=rows[-1].pk if more and rows else None)
@@ -371,26 +390,37 @@ class Exchange:
 
     def get(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, list[ObjectRow]]:
         """The latest version and every version ``principal`` may read; NotFound otherwise."""
-        latest = self.store.latest(principal, stix_id)
+        latest = self._store.latest(principal, stix_id)
         if latest is None:
             raise NotFound(f"no object {stix_id!r}")
-        return latest, self.store.versions(principal, stix_id)
+        return latest, self._store.versions(principal, stix_id)
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
         """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
-        return self.store.arrivals(principal, format_timestamp(since)[:13])
+        return self._store.arrivals(principal, format_timestamp(since)[:13])
 
     def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
         """Sightings ``principal`` may read that report ``stix_id`` seen."""
         query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
-        rows = self.store.list_latest(principal, query)
+        rows = self._store.list_latest(principal, query)
         return [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
+
+    def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
+        """Versions ``principal`` may read that match ``query``, oldest ``date_added`` first."""
+        return self._store.versions_page(principal, query)
+
+    def travel_page(
+        self, here: str, audience: PeerAudience, after: tuple[str, int] | None, limit: int
+    ) -> list[TravelRow]:
+        """Versions that may travel to a peer node's ``audience``, in ``date_added`` order,
+        after the (date_added, pk) keyset ``after``."""
+        return self._store.travel_page(here, audience, after, limit)
 
     def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
         """Pass an object on within what its marking and its source allow."""
         if principal.org is None or not principal.can_write():
             raise Forbidden("only an admin or analyst may share threat information")
-        found = self.store.access(principal, stix_id)
+        found = self._store.access(principal, stix_id)
         if found is None:
             raise NotFound(f"no object {stix_id!r}")
         row, access = found
@@ -406,8 +436,19 @@ class Exchange:
         why = share_problem(principal, access, proposed)
         if why:
             raise PolicyViolation(why)
-        self.store.add_share(row.pk, principal.org, proposed, self._clock())
+        self._store.add_share(row.pk, principal.org, proposed, self._clock())
         return proposed
+
+    def delete_versions(self, principal: Principal, stix_id: str, versions: tuple[str, ...]) -> int:
+        """Delete the matching versions (TAXII match[version] terms) of an object
+        ``principal``'s organisation owns; how many went. The newest left becomes latest."""
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only the owner organisation's analysts may delete an object")
+        with self._store.batch() as batch:
+            removed = batch.delete_versions(principal.org, stix_id, versions)
+            for kept in self._indexes:
+                kept.unindex_versions(batch, removed)
+        return len(removed)
 
     def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
         """A STIX 2.1 bundle of what ``principal`` may read, as JSON chunks."""

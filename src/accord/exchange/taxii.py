@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from accord.domain.clock import Clock
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
@@ -130,7 +130,7 @@ class Taxii:
         orgs: OrganisationRepository,
         groups: GroupRepository,
         statuses: StatusRepository,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._exchange = exchange
         self._orgs = orgs
@@ -196,7 +196,7 @@ class Taxii:
         """One page of object versions in the collection, by ``date_added``."""
         collection = self._readable(principal, collection_id)
         probe = replace(query, collection=collection, limit=query.limit + 1)
-        rows = self._exchange.store.versions_page(principal, probe)
+        rows = self._exchange.versions_page(principal, probe)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         return Page(rows, more, _encode_next(rows[-1]) if more and rows else None)
@@ -272,7 +272,7 @@ class Taxii:
             or page.rows[0].owner != principal.org
         ):
             raise Forbidden("only the owner organisation's analysts may delete an object")
-        self._exchange.store.delete_versions(principal.org, object_id, query.versions)
+        self._exchange.delete_versions(principal, object_id, query.versions)
 
 
 def _share_request(collection: Collection) -> ShareRequest:

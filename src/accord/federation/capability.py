@@ -29,7 +29,6 @@ def _wire(node: Node) -> Federation:
         node.accounts,
         node.orgs,
         node.groups,
-        node.engine,
         node.clock,
         timedelta(seconds=node.settings.federation_max_skew),
     )
@@ -38,7 +37,7 @@ def _wire(node: Node) -> Federation:
 def _jobs(node: Node) -> Sequence[Periodic]:
     from accord.federation.scheduler import sync_scheduler
 
-    return [sync_scheduler(node)]
+    return [sync_scheduler(node.federation, node.settings)]
 
 
 def _routes() -> Sequence[APIRouter]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Engine, insert, select
 
 from accord.errors import InvalidInput
-from accord.store.tables import node_keys
+from accord.store.keys import KeyRepository
 
 
 def node_id_of(public_key: bytes) -> str:
@@ -60,26 +60,17 @@ def verify(public_raw: bytes, signature_b64: str, data: bytes) -> bool:
     return True
 
 
-def load_or_create(engine: Engine, now: datetime) -> NodeKey:
+def load_or_create(keys: KeyRepository, now: datetime) -> NodeKey:
     """The node's key pair, generated on first use."""
-    from cryptography.hazmat.primitives import serialization
-
-    raw = serialization.Encoding.Raw
-    with engine.begin() as conn:
-        row = conn.execute(select(node_keys).order_by(node_keys.c.id).limit(1)).first()
-        if row is None:
-            private = Ed25519PrivateKey.generate()
-            private_raw = private.private_bytes(
+    stored = keys.first()
+    if stored is None:
+        raw = serialization.Encoding.Raw
+        private = Ed25519PrivateKey.generate()
+        stored = keys.keep_first(
+            private.private_bytes(
                 raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-            )
-            public_raw = private.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
-            conn.execute(
-                insert(node_keys).values(
-                    private_key=base64.b64encode(private_raw).decode(),
-                    public_key=base64.b64encode(public_raw).decode(),
-                    created=now,
-                )
-            )
-            return NodeKey(private, public_raw)
-    private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(row.private_key))
-    return NodeKey(private, base64.b64decode(row.public_key))
+            ),
+            private.public_key().public_bytes(raw, serialization.PublicFormat.Raw),
+            now,
+        )
+    return NodeKey(Ed25519PrivateKey.from_private_bytes(stored.private_raw), stored.public_raw)

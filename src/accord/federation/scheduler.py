@@ -5,30 +5,29 @@ from __future__ import annotations
 import logging
 
 from accord.errors import AccordError
-from accord.federation.sync import sync_peer
-from accord.node import Node
+from accord.federation.service import Federation
+from accord.federation.sync import peer_http, sync_peer
 from accord.periodic import Periodic
+from accord.settings import Settings
 
 log = logging.getLogger("accord.federation")
 
 
-def sync_scheduler(node: Node) -> Periodic:
+def sync_scheduler(federation: Federation, settings: Settings) -> Periodic:
     """A background job that syncs each peer in turn; one failing peer does not stop the rest."""
-    settings = node.settings
 
     def sync_all() -> None:
-        for peer in node.federation.peers.all():
-            if peer.token is None:
-                continue
-            try:
-                sync_peer(
-                    node.federation,
-                    peer.name,
-                    page=settings.federation_page,
-                    timeout=settings.federation_timeout,
-                    max_bytes=settings.max_body_bytes,
-                )
-            except AccordError as exc:
-                log.warning("scheduled sync with %s failed: %s", peer.name, exc.detail)
+        with peer_http(settings.federation_timeout) as http:
+            for name in federation.peer_names(with_token=True):
+                try:
+                    sync_peer(
+                        federation,
+                        name,
+                        http,
+                        page=settings.federation_page,
+                        max_bytes=settings.max_body_bytes,
+                    )
+                except AccordError as exc:
+                    log.warning("scheduled sync with %s failed: %s", name, exc.detail)
 
     return Periodic("sync", settings.sync_interval, sync_all)

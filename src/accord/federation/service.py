@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,18 +20,18 @@ from typing import Any
 import orjson
 import rfc8785
 
-from accord.accounts import Accounts
+from accord.accounts import Accounts, require_admin
 from accord.domain.access import PeerAudience
-from accord.domain.model import OrgKind, SharingGroup
+from accord.domain.clock import Clock
+from accord.domain.model import OrgKind, Principal, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
-    as_utc,
     format_timestamp,
     normalise_timestamp,
     parse_timestamp,
 )
 from accord.domain.tlp import TLP
-from accord.errors import InvalidInput, Replayed, SignatureRejected
+from accord.errors import InvalidInput, NotAuthenticated, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
@@ -42,6 +41,9 @@ from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces
 
 log = logging.getLogger("accord.federation")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+# A feed read ``added_after`` a time starts after every version of that time: date_added
+# values are distinct on a node, so the highest pk stands for all of them.
+_PAST_EVERY_PK = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,25 @@ class Outgoing:
     count: int
     more: bool
     last: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """What an operator needs to see of a peer: counts, last success, lag, last error.
+
+    Never its token: only whether this node holds one.
+    """
+
+    name: str
+    url: str
+    node_id: str
+    has_token: bool
+    pushed: int
+    pulled: int
+    last_attempt: datetime | None
+    last_success: datetime | None
+    lag_seconds: float | None
+    last_error: str | None
 
 
 @dataclass(slots=True)
@@ -72,8 +93,7 @@ class Federation:
         accounts: Accounts,
         orgs: OrganisationRepository,
         groups: GroupRepository,
-        engine: Any,
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_skew: timedelta,
     ) -> None:
         self.key = key
@@ -82,7 +102,6 @@ class Federation:
         self._accounts = accounts
         self._orgs = orgs
         self._groups = groups
-        self._engine = engine
         self.clock = clock
         self._max_skew = max_skew
 
@@ -99,27 +118,61 @@ class Federation:
         )
         return peer, self._accounts.issue_peer_token(peer.id, name)
 
-    def status(self, peer: Peer) -> dict[str, object]:
-        """What an operator needs to see of a peer: counts, last success, lag, last error."""
+    def peer_names(self, *, with_token: bool = False) -> list[str]:
+        """Every peer's name, or only those this node can sync with (it holds their token)."""
+        return [p.name for p in self.peers.all() if p.token is not None or not with_token]
+
+    def set_peer_token(self, name: str, token: str) -> None:
+        """Keep the token the peer ``name`` issued for this node, to present when syncing."""
+        self.peers.set_token(self.peers.get(name).id, token)
+
+    def statuses(self, actor: Principal | None) -> list[PeerStatus]:
+        """Every peer's ``status``, for a node admin (``None``: the operator, at the console)."""
+        require_admin(actor)
+        return [self.status(p) for p in self.peers.all()]
+
+    def status(self, peer: Peer) -> PeerStatus:
         now = self.clock()
-        lag = (now - as_utc(peer.last_success)).total_seconds() if peer.last_success else None
-        return {
-            "name": peer.name,
-            "url": peer.url,
-            "node_id": peer.node_id,
-            "has_token": peer.token is not None,
-            "pushed": peer.pushed,
-            "pulled": peer.pulled,
-            "last_attempt": peer.last_attempt,
-            "last_success": peer.last_success,
-            "lag_seconds": lag,
-            "last_error": peer.last_error,
-        }
+        lag = (now - peer.last_success).total_seconds() if peer.last_success else None
+        return PeerStatus(
+            name=peer.name,
+            url=peer.url,
+            node_id=peer.node_id,
+            has_token=peer.token is not None,
+            pushed=peer.pushed,
+            pulled=peer.pulled,
+            last_attempt=peer.last_attempt,
+            last_success=peer.last_success,
+            lag_seconds=lag,
+            last_error=peer.last_error,
+        )
 
     def audience(self, peer: Peer, groups: list[SharingGroup] | None = None) -> PeerAudience:
         orgs = self.peers.org_ids(peer.id)
         shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
         return PeerAudience(peer.node_id, orgs, shared)
+
+    def calling_peer(self, principal: Principal) -> Peer:
+        """The peer node whose token ``principal`` presented; no one else uses the feed."""
+        if principal.peer is None:
+            raise NotAuthenticated("the federation feed is for peer nodes' tokens")
+        return self.peers.by_id(principal.peer)
+
+    # The feed: what peers pull from this node and push to it -------------------------
+    def feed(self, principal: Principal, added_after: str | None, limit: int) -> Outgoing:
+        """The next signed message for the calling peer, after its ``added_after`` time."""
+        peer = self.calling_peer(principal)
+        after = None
+        if added_after:
+            try:
+                after = (normalise_timestamp(added_after), _PAST_EVERY_PK)
+            except ValueError as exc:
+                raise InvalidInput(f"'added_after': {exc}") from None
+        return self.outgoing(peer, after, limit)
+
+    def accept(self, peer: Peer, body: bytes, signature: str | None) -> Received:
+        """Verify and store one message ``peer`` pushed (``calling_peer``), all or nothing."""
+        return self.receive(peer, body, signature, pulled=False)
 
     # Sending ------------------------------------------------------------------------
     def hello(self, peer: Peer) -> Outgoing:
@@ -133,7 +186,7 @@ class Federation:
         """The next signed message for ``peer``: versions after ``after`` it may receive."""
         groups = self._groups.all()
         audience = self.audience(peer, groups)
-        rows = self._exchange.store.travel_page(self.key.node_id, audience, after, limit + 1)
+        rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         slugs = {g.id: g.slug for g in groups}

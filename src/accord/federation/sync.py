@@ -4,6 +4,9 @@ Each message is stored all or nothing, and the cursor moves in the same transact
 (pull) or only after the peer accepted the message (push). A sync killed at any
 point resumes where the last committed message left off; a message sent twice is a
 no-op on arrival, so nothing is lost and nothing duplicated.
+
+The HTTP client comes from the caller: ``peer_http`` builds the one for real peers,
+and tests hand in one whose transport reaches other nodes in the same process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from accord.federation.service import Federation
 from accord.store.peers import Peer
 
 log = logging.getLogger("accord.federation")
+# The header beside a signed message's body, both ways; the API's feed reads and sets it.
 SIGNATURE = "X-Accord-Signature"
 
 
@@ -38,29 +42,31 @@ def _feed(peer: Peer) -> str:
     return f"{peer.url}/taxii2/api/collections/{FEDERATION_COLLECTION}/objects/"
 
 
-class PeerClient:
-    """HTTP to one peer, with a size limit on what it may send back."""
+def peer_http(timeout: float) -> httpx.Client:
+    """The HTTP client for syncing with real peers; one serves every peer of a sync."""
+    return httpx.Client(timeout=timeout)
 
-    def __init__(self, peer: Peer, timeout: float, max_bytes: int) -> None:
+
+class PeerClient:
+    """One peer's feed over ``http``, with a size limit on what the peer may send back."""
+
+    def __init__(self, peer: Peer, http: httpx.Client, max_bytes: int) -> None:
         if not peer.token:
             raise PeerUnavailable(
                 f"no token for {peer.name} yet; `accord peer token {peer.name} TOKEN` sets it"
             )
         self.peer = peer
         self._max = max_bytes
-        self._http = httpx.Client(
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {peer.token}", "Accept": MEDIA_TYPE},
-        )
-
-    def close(self) -> None:
-        self._http.close()
+        self._http = http
+        self._headers = {"Authorization": f"Bearer {peer.token}", "Accept": MEDIA_TYPE}
 
     def pull(self, added_after: str | None, limit: int) -> tuple[bytes, str | None]:
         params: dict[str, str | int] = {"limit": limit}
         if added_after:
             params["added_after"] = added_after
-        with self._http.stream("GET", _feed(self.peer), params=params) as response:
+        with self._http.stream(
+            "GET", _feed(self.peer), params=params, headers=self._headers
+        ) as response:
             self._check(response, 200)
             body = bytearray()
             for chunk in response.iter_bytes():
@@ -73,7 +79,7 @@ class PeerClient:
         response = self._http.post(
             _feed(self.peer),
             content=body,
-            headers={"Content-Type": MEDIA_TYPE, SIGNATURE: signature},
+            headers={**self._headers, "Content-Type": MEDIA_TYPE, SIGNATURE: signature},
         )
         self._check(response, 202)
 
@@ -109,58 +115,58 @@ def _next_cursor(body: bytes) -> str | None:
 def sync_peer(
     federation: Federation,
     name: str,
+    http: httpx.Client,
     *,
     page: int,
-    timeout: float,
     max_bytes: int,
     progress: Callable[[str, int], None] | None = None,
 ) -> SyncReport:
-    """One full sync with the peer ``name``; records the outcome on the peer."""
+    """One full sync with the peer ``name`` over ``http``; records the outcome on the peer.
+
+    ``http`` stays open: whoever made it closes it, after as many peers as it likes.
+    """
     peers = federation.peers
     peer = peers.get(name)
     report = SyncReport(peer=name)
     now = federation.clock
     try:
-        client = PeerClient(peer, timeout, max_bytes)
-        try:
-            # Memberships first, so each side knows the other's organisations
-            # before it decides what they may receive.
-            hello = federation.hello(peer)
-            client.push(hello.body, hello.signature)
-            # While one page is verified and stored, the next is already on its way: the
-            # peer composes and signs it meanwhile. Only the stored page moves the cursor.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-pull") as ahead:
-                pending = ahead.submit(client.pull, peers.get(name).pull_after, page)
-                while True:
-                    body, signature = pending.result()
-                    following = _next_cursor(body)
-                    if following is not None:
-                        pending = ahead.submit(client.pull, following, page)
-                    got = federation.receive(peers.get(name), body, signature, pulled=True)
-                    report.pulled += got.stored + got.duplicates
-                    report.undeliverable += got.undeliverable
-                    if progress:
-                        progress("pulled", got.stored + got.duplicates)
-                    if not got.more:
-                        break
-            # The next message is composed and signed while the current one is in flight;
-            # the cursor moves only after the peer accepted each message, in order.
-            peer = peers.get(name)
-            out = federation.outgoing(peer, peer.push_after, page)
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
-                while out.count and out.last is not None:
-                    sending = sender.submit(client.push, out.body, out.signature)
-                    upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-                    sending.result()
-                    peers.advance_push(peer.id, out.last, out.count)
-                    report.pushed += out.count
-                    if progress:
-                        progress("pushed", out.count)
-                    if upcoming is None:
-                        break
-                    out = upcoming
-        finally:
-            client.close()
+        client = PeerClient(peer, http, max_bytes)
+        # Memberships first, so each side knows the other's organisations
+        # before it decides what they may receive.
+        hello = federation.hello(peer)
+        client.push(hello.body, hello.signature)
+        # While one page is verified and stored, the next is already on its way: the
+        # peer composes and signs it meanwhile. Only the stored page moves the cursor.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-pull") as ahead:
+            pending = ahead.submit(client.pull, peers.get(name).pull_after, page)
+            while True:
+                body, signature = pending.result()
+                following = _next_cursor(body)
+                if following is not None:
+                    pending = ahead.submit(client.pull, following, page)
+                got = federation.receive(peers.get(name), body, signature, pulled=True)
+                report.pulled += got.stored + got.duplicates
+                report.undeliverable += got.undeliverable
+                if progress:
+                    progress("pulled", got.stored + got.duplicates)
+                if not got.more:
+                    break
+        # The next message is composed and signed while the current one is in flight;
+        # the cursor moves only after the peer accepted each message, in order.
+        peer = peers.get(name)
+        out = federation.outgoing(peer, peer.push_after, page)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
+            while out.count and out.last is not None:
+                sending = sender.submit(client.push, out.body, out.signature)
+                upcoming = federation.outgoing(peer, out.last, page) if out.more else None
+                sending.result()
+                peers.advance_push(peer.id, out.last, out.count)
+                report.pushed += out.count
+                if progress:
+                    progress("pushed", out.count)
+                if upcoming is None:
+                    break
+                out = upcoming
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         peers.attempt(peer.id, now(), error)

@@ -1,8 +1,13 @@
-"""Repositories for organisations, sharing groups and API tokens."""
+"""Repositories for organisations, sharing groups, users and API tokens.
+
+Listings come back as frozen dataclasses that carry no secret; a password hash or a
+token's secret hash leaves here only in the one record that checking it needs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +16,75 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.domain.model import Organisation, OrgKind, Role, SharingGroup
 from accord.errors import Conflict, NotFound
+from accord.store.db import write
 from accord.store.tables import group_members, organisations, sharing_groups, tokens, users
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as admins see it: never the password hash."""
+
+    id: int
+    username: str
+    org: int
+    role: Role
+    created: datetime
+    disabled: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserLogin:
+    """What checking a user's password needs."""
+
+    user: UserInfo
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as admins see it: never the secret."""
+
+    id: int
+    org: int | None  # None for a peer node's token
+    role: Role
+    name: str
+    created: datetime
+    expires: datetime | None
+    revoked: datetime | None
+    last_used: datetime | None = None
+    user: int | None = None  # the user a session token was issued to
+    peer: int | None = None  # the peer node that presents it
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedToken:
+    """What checking a presented token needs: the token and its secret's hash."""
+
+    info: TokenInfo
+    secret_hash: str
+
+
+def _user(row: Any) -> UserInfo:
+    return UserInfo(row.id, row.username, row.org_id, Role(row.role), row.created, row.disabled)
+
+
+def _token(row: Any) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        org=row.org_id,
+        role=Role(row.role),
+        name=row.name,
+        created=row.created,
+        expires=row.expires,
+        revoked=row.revoked,
+        last_used=row.last_used,
+        user=row.user_id,
+        peer=row.peer_id,
+    )
+
+
+# Every column but the secret's hash: what listing and looking up by id read.
+_TOKEN_INFO = [c for c in tokens.c if c.name != "secret_hash"]
 
 
 def _org(row: Any) -> Organisation:
@@ -41,7 +114,7 @@ class OrganisationRepository:
             "created": now,
         }
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 org_id = conn.execute(
                     insert(organisations).values(**values).returning(organisations.c.id)
                 ).scalar_one()
@@ -72,7 +145,7 @@ class OrganisationRepository:
         }
         for candidate in (name, f"{name} @ {peer_name}", f"{name} @ {identity_id}"):
             try:
-                with self._engine.begin() as conn:
+                with write(self._engine) as conn:
                     conn.execute(insert(organisations).values(name=candidate, **values))
                 return
             except IntegrityError:
@@ -134,7 +207,7 @@ class GroupRepository:
 
     def add(self, slug: str, name: str, description: str) -> SharingGroup:
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 gid = conn.execute(
                     insert(sharing_groups)
                     .values(slug=slug, name=name, description=description)
@@ -176,7 +249,10 @@ class GroupRepository:
             return frozenset(r.group_id for r in rows)
 
     def add_member(self, group_id: int, org_id: int) -> None:
-        with self._engine.begin() as conn:
+        """Add ``org_id`` to the group; a no-op when it is a member already."""
+        # Read and insert in one write transaction, so two admins adding the same
+        # member at once cannot both find it absent.
+        with write(self._engine) as conn:
             exists = conn.execute(
                 select(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
@@ -186,7 +262,7 @@ class GroupRepository:
                 conn.execute(insert(group_members).values(group_id=group_id, org_id=org_id))
 
     def remove_member(self, group_id: int, org_id: int) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 delete(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
@@ -198,7 +274,9 @@ class UserRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add(self, username: str, org_id: int, role: Role, password_hash: str, now: datetime) -> int:
+    def add(
+        self, username: str, org_id: int, role: Role, password_hash: str, now: datetime
+    ) -> UserInfo:
         values = {
             "username": username,
             "org_id": org_id,
@@ -207,24 +285,26 @@ class UserRepository:
             "created": now,
         }
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 user_id: int = conn.execute(
                     insert(users).values(**values).returning(users.c.id)
                 ).scalar_one()
         except IntegrityError:
             raise Conflict(f"a user named {username!r} already exists") from None
-        return user_id
+        return UserInfo(user_id, username, org_id, role, now, None)
 
-    def by_username(self, username: str) -> Any:
+    def by_username(self, username: str) -> UserLogin | None:
         with self._engine.connect() as conn:
-            return conn.execute(select(users).where(users.c.username == username)).first()
+            row = conn.execute(select(users).where(users.c.username == username)).first()
+        return UserLogin(_user(row), row.password_hash) if row is not None else None
 
-    def list(self) -> list[Any]:
+    def list(self) -> list[UserInfo]:
+        columns = [c for c in users.c if c.name != "password_hash"]
         with self._engine.connect() as conn:
-            return list(conn.execute(select(users).order_by(users.c.username)).all())
+            return [_user(r) for r in conn.execute(select(*columns).order_by(users.c.username))]
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
@@ -247,7 +327,7 @@ class TokenRepository:
         user_id: int | None = None,
         peer_id: int | None = None,
     ) -> int:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             result = conn.execute(
                 insert(tokens)
                 .returning(tokens.c.id)
@@ -266,26 +346,27 @@ class TokenRepository:
             token_id: int = result.scalar_one()
             return token_id
 
-    def by_key(self, key: str) -> Any:
+    def by_key(self, key: str) -> KeyedToken | None:
         with self._engine.connect() as conn:
-            return conn.execute(select(tokens).where(tokens.c.key == key)).first()
+            row = conn.execute(select(tokens).where(tokens.c.key == key)).first()
+        return KeyedToken(_token(row), row.secret_hash) if row is not None else None
 
-    def get(self, token_id: int) -> Any:
+    def get(self, token_id: int) -> TokenInfo:
         with self._engine.connect() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+            row = conn.execute(select(*_TOKEN_INFO).where(tokens.c.id == token_id)).first()
         if row is None:
             raise NotFound(f"no token with id {token_id}")
-        return row
+        return _token(row)
 
-    def list(self, org_id: int | None = None) -> list[Any]:
-        query = select(tokens).order_by(tokens.c.id)
+    def list(self, org_id: int | None = None) -> list[TokenInfo]:
+        query = select(*_TOKEN_INFO).order_by(tokens.c.id)
         if org_id is not None:
             query = query.where(tokens.c.org_id == org_id)
         with self._engine.connect() as conn:
-            return list(conn.execute(query).all())
+            return [_token(r) for r in conn.execute(query)]
 
     def revoke(self, token_id: int, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             done = conn.execute(
                 update(tokens)
                 .where(tokens.c.id == token_id, tokens.c.revoked.is_(None))
@@ -297,5 +378,5 @@ class TokenRepository:
                     raise NotFound(f"no token with id {token_id}")
 
     def touch(self, token_id: int, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used=now))

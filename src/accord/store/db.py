@@ -7,16 +7,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 
 from accord.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = "accord.store:migrations"
 
@@ -83,6 +82,9 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 
 def _alembic_config(connection: Connection, extra: Sequence[Path]) -> Config:
+    # Alembic (with mako) loads only when migrating: every command pays for it otherwise.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     if extra:
@@ -100,12 +102,17 @@ def migrate(engine: Engine, extra: Sequence[Path] = ()) -> None:
     Capabilities add their own migration branches off the first revision, so "heads";
     ``extra`` names the folders of capabilities that keep their branch in their package.
     """
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection, extra), "heads")
 
 
 def schema_is_current(engine: Engine, extra: Sequence[Path] = ()) -> bool:
     """True when the database is at the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
         head = ScriptDirectory.from_config(_alembic_config(connection, extra)).get_heads()

@@ -1,9 +1,10 @@
 """The observable index: which values each stored object version carries, for correlation.
 
-Filled inside the ingest transaction (``Exchange.listeners``), so an object and its
-index rows are stored or refused together. The table names ids only; the threat data
-is still read through the gate, and ``accord.detect.correlate`` shows an id only
-after the gate says the reader may see that object.
+Filled and emptied inside the transactions that store and delete versions
+(``Exchange.add_index``), so an object and its index rows come and go together.
+The table names ids only; the threat data is still read through the gate, and
+``accord.detect.correlate`` shows an id only after the gate says the reader may
+see that object.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 
-from sqlalchemy import Column, Engine, Integer, String, Table, Text, func, insert, select
+from sqlalchemy import Column, Engine, Integer, String, Table, Text, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from accord.store.tables import BigPK, metadata
@@ -76,6 +78,16 @@ class ObservableIndexRepository:
         ]
         if rows:
             conn.execute(insert(observable_index), rows)
+
+    @staticmethod
+    def remove(conn: Connection, versions: Iterable[tuple[str, str]]) -> None:
+        """Drop the rows of (stix_id, modified) versions."""
+        c = observable_index.c
+        for stix_id, keys in groupby(sorted(versions), key=lambda k: k[0]):
+            modified = [m for _, m in keys]
+            conn.execute(
+                delete(observable_index).where(c.stix_id == stix_id, c.modified.in_(modified))
+            )
 
     def values(self, stix_id: str, modified: str) -> list[IndexedValue]:
         c = observable_index.c

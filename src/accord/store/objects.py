@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import psycopg
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
 from accord.store import gate
+from accord.store.db import write
 from accord.store.tables import (
     object_arrivals,
     object_recipients,
@@ -72,6 +73,13 @@ class NewVersion:
     provenance: str
     via: str
     doc: str
+
+
+class VersionKey(NamedTuple):
+    """What names one stored version."""
+
+    stix_id: str
+    modified: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +164,6 @@ class ObjectStore(Protocol):
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None: ...
     def count_versions(self) -> int: ...
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]: ...
-    def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int: ...
     def travel_page(
         self, here: str, peer: PeerAudience, after: tuple[str, int] | None, limit: int
     ) -> list[TravelRow]: ...
@@ -326,6 +333,30 @@ class ObjectBatch:
         ]
         self._conn.execute(insert(object_recipients), recipients)
 
+    def delete_versions(
+        self, owner: int, stix_id: str, versions: tuple[str, ...]
+    ) -> list[VersionKey]:
+        """Delete the owner's versions of ``stix_id`` matching TAXII ``match[version]``
+        terms; the newest left becomes the latest. The keys of the versions deleted."""
+        c = stix_objects.c
+        doomed = self._conn.execute(
+            select(c.pk, c.modified).where(
+                c.stix_id == stix_id, c.owner_org == owner, _versions(versions)
+            )
+        ).all()
+        pks = [pk for pk, _ in doomed]
+        for chunk in _chunks(pks):
+            _count_arrivals(self._conn, _stored(self._conn, chunk), -1)
+            self._conn.execute(delete(stix_objects).where(c.pk.in_(chunk)))
+        newest = self._conn.execute(
+            select(c.pk).where(c.stix_id == stix_id).order_by(c.modified.desc()).limit(1)
+        ).scalar()
+        if newest is not None:
+            self._conn.execute(
+                update(stix_objects).where(c.stix_id == stix_id).values(is_latest=c.pk == newest)
+            )
+        return [VersionKey(stix_id, modified) for _, modified in doomed]
+
     def _copy(self, params: Sequence[dict[str, Any]]) -> None:
         """PostgreSQL's COPY: several times faster than INSERT for a bundle's rows."""
         columns = list(params[0])
@@ -344,7 +375,7 @@ class SQLObjectStore:
 
     @contextmanager
     def batch(self) -> Iterator[ObjectBatch]:
-        with self._engine.connect().execution_options(writer=True) as conn, conn.begin():
+        with write(self._engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITER_LOCK})
             yield ObjectBatch(conn)
@@ -433,7 +464,7 @@ class SQLObjectStore:
         return row, ObjectAccess(owner=row.owner, distribution=own, shares=tuple(shares))
 
     def add_share(self, pk: int, org: int, d: Distribution, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             share_id = conn.execute(
                 insert(object_shares)
                 .values(
@@ -476,33 +507,6 @@ class SQLObjectStore:
         stmt = stmt.order_by(c.date_added, c.pk).limit(query.limit)
         with self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]
-
-    def delete_versions(self, owner: int, stix_id: str, versions: tuple[str, ...]) -> int:
-        """Delete the owner's matching versions of ``stix_id``; the newest left becomes latest."""
-        c = stix_objects.c
-        with self._engine.connect().execution_options(writer=True) as conn, conn.begin():
-            doomed = (
-                conn.execute(
-                    select(c.pk).where(
-                        c.stix_id == stix_id, c.owner_org == owner, _versions(versions)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for chunk in _chunks(doomed):
-                _count_arrivals(conn, _stored(conn, chunk), -1)
-                conn.execute(delete(stix_objects).where(c.pk.in_(chunk)))
-            newest = conn.execute(
-                select(c.pk).where(c.stix_id == stix_id).order_by(c.modified.desc()).limit(1)
-            ).scalar()
-            if newest is not None:
-                conn.execute(
-                    update(stix_objects)
-                    .where(c.stix_id == stix_id)
-                    .values(is_latest=c.pk == newest)
-                )
-        return len(doomed)
 
     def travel_page(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.errors import Conflict, NotFound
+from accord.store.db import write
 from accord.store.tables import federation_nonces, organisations, peers
 
 
@@ -67,7 +68,7 @@ class PeerRepository:
             "pulled": 0,
         }
         try:
-            with self._engine.begin() as conn:
+            with write(self._engine) as conn:
                 conn.execute(insert(peers).values(**values))
         except IntegrityError:
             raise Conflict(
@@ -94,7 +95,7 @@ class PeerRepository:
         return _peer(row)
 
     def set_token(self, peer_id: int, token: str) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(update(peers).where(peers.c.id == peer_id).values(token=token))
 
     def org_ids(self, peer_id: int) -> frozenset[int]:
@@ -108,11 +109,11 @@ class PeerRepository:
         values: dict[str, Any] = {"last_attempt": now, "last_error": error}
         if error is None:
             values["last_success"] = now
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(update(peers).where(peers.c.id == peer_id).values(**values))
 
     def advance_push(self, peer_id: int, after: tuple[str, int], count: int) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 update(peers)
                 .where(peers.c.id == peer_id)

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, insert, select
 
+from accord.store.db import write
 from accord.store.tables import taxii_statuses
 
 
@@ -16,7 +17,7 @@ class StatusRepository:
         self._engine = engine
 
     def add(self, status_id: str, org_id: int, doc: dict[str, Any], now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with write(self._engine) as conn:
             conn.execute(
                 insert(taxii_statuses).values(
                     id=status_id, org_id=org_id, created=now, doc=orjson.dumps(doc).decode()

@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from accord.store.types import UTCDateTime
 
 # Naming convention so Alembic migrations name constraints the same on every backend.
 metadata = MetaData(
@@ -45,15 +46,15 @@ peers = Table(
     Column("public_key", String(64), nullable=False),
     # The token this node presents to the peer; the peer issued it. Never shown again.
     Column("token", Text, nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     # Sync state: the keyset of the last version pushed, the peer's next token pulled.
     Column("push_after_added", String(27), nullable=True),
     Column("push_after_pk", BigInteger, nullable=True),
     Column("pull_next", Text, nullable=True),
     Column("pushed", BigInteger, nullable=False, default=0),
     Column("pulled", BigInteger, nullable=False, default=0),
-    Column("last_attempt", DateTime(timezone=True), nullable=True),
-    Column("last_success", DateTime(timezone=True), nullable=True),
+    Column("last_attempt", UTCDateTime, nullable=True),
+    Column("last_success", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
 )
 
@@ -65,7 +66,7 @@ organisations = Table(
     Column("kind", String(40), nullable=False),
     Column("state", String(2), nullable=True),
     Column("identity_id", String(64), nullable=False, unique=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     # Set for organisations that live on a peer node (known here through federation).
     Column("peer_id", ForeignKey("peers.id", ondelete="SET NULL"), nullable=True),
 )
@@ -95,8 +96,8 @@ users = Table(
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),
     Column("password_hash", String(200), nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("disabled", DateTime(timezone=True), nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("disabled", UTCDateTime, nullable=True),
 )
 
 tokens = Table(
@@ -112,10 +113,10 @@ tokens = Table(
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True),
     Column("role", String(16), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("expires", DateTime(timezone=True), nullable=True),
-    Column("revoked", DateTime(timezone=True), nullable=True),
-    Column("last_used", DateTime(timezone=True), nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=True),
+    Column("revoked", UTCDateTime, nullable=True),
+    Column("last_used", UTCDateTime, nullable=True),
 )
 
 stix_objects = Table(
@@ -187,7 +188,7 @@ object_shares = Table(
     Column("tlp", String(20), nullable=False),
     Column("scope", String(16), nullable=False),
     Column("group_id", ForeignKey("sharing_groups.id"), nullable=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     Index("ix_object_shares_object", "object_pk"),
 )
 
@@ -204,7 +205,7 @@ taxii_statuses = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("org_id", ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     Column("doc", Text, nullable=False),
 )
 
@@ -215,7 +216,7 @@ node_keys = Table(
     Column("id", Integer, primary_key=True),
     Column("private_key", String(64), nullable=False),
     Column("public_key", String(64), nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 # Nonces of signed messages already accepted from each peer, kept past the skew window.
@@ -224,5 +225,5 @@ federation_nonces = Table(
     metadata,
     Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
     Column("nonce", String(64), primary_key=True),
-    Column("seen", DateTime(timezone=True), nullable=False),
+    Column("seen", UTCDateTime, nullable=False),
 )

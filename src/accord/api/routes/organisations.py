@@ -18,9 +18,9 @@ def _public(org: Organisation) -> OrganisationPublic:
 
 
 @router.get("", response_model=list[OrganisationPublic])
-def read_organisations(node: NodeDep, _: CurrentPrincipal) -> list[OrganisationPublic]:
+def read_organisations(node: NodeDep, principal: CurrentPrincipal) -> list[OrganisationPublic]:
     """Every organisation on the node."""
-    return [_public(o) for o in node.accounts.orgs.all()]
+    return [_public(o) for o in node.accounts.organisations(principal)]
 
 
 @router.post("", response_model=OrganisationPublic, status_code=status.HTTP_201_CREATED)
@@ -32,6 +32,8 @@ def create_organisation(
 
 
 @router.get("/{identity_id}", response_model=OrganisationPublic)
-def read_organisation(identity_id: str, node: NodeDep, _: CurrentPrincipal) -> OrganisationPublic:
+def read_organisation(
+    identity_id: str, node: NodeDep, principal: CurrentPrincipal
+) -> OrganisationPublic:
     """One organisation, by its STIX identity id."""
-    return _public(node.accounts.orgs.find(identity_id))
+    return _public(node.accounts.organisation(principal, identity_id))

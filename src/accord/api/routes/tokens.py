@@ -14,16 +14,20 @@ from accord.node import Node
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-def token_public(node: Node, info: TokenInfo) -> TokenPublic:
-    return TokenPublic(
-        id=info.id,
-        organisation=node.accounts.orgs.get(info.org).identity_id if info.org is not None else None,
-        role=info.role.value,
-        name=info.name,
-        created=info.created,
-        expires=info.expires,
-        revoked=info.revoked,
-    )
+def token_public(node: Node, infos: list[TokenInfo]) -> list[TokenPublic]:
+    identities = node.accounts.orgs.identities(t.org for t in infos if t.org is not None)
+    return [
+        TokenPublic(
+            id=t.id,
+            organisation=identities[t.org] if t.org is not None else None,
+            role=t.role.value,
+            name=t.name,
+            created=t.created,
+            expires=t.expires,
+            revoked=t.revoked,
+        )
+        for t in infos
+    ]
 
 
 @router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
@@ -33,13 +37,14 @@ def create_token(body: TokenCreate, node: NodeDep, principal: CurrentPrincipal) 
     issued = node.accounts.create_token(
         principal, body.organisation, body.role, body.name, lifetime
     )
-    return TokenIssued(**token_public(node, issued.info).model_dump(), token=issued.plaintext)
+    (public,) = token_public(node, [issued.info])
+    return TokenIssued(**public.model_dump(), token=issued.plaintext)
 
 
 @router.get("", response_model=list[TokenPublic])
 def read_tokens(node: NodeDep, principal: CurrentPrincipal) -> list[TokenPublic]:
     """Every token, without secrets (admins only)."""
-    return [token_public(node, t) for t in node.accounts.list_tokens(principal)]
+    return token_public(node, node.accounts.list_tokens(principal))
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,7 @@ router = APIRouter()
 
 @router.get("/peers")
 def read_peers(request: Request, node: NodeDep, viewer: AdminDep) -> Response:
-    peers = [node.federation.status(p) for p in node.federation.peers.all()]
+    peers = node.federation.statuses(viewer.principal)
     return page(
         request,
         "peers.html",
