@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +155,16 @@ def test_user_add_reads_password_from_stdin(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     code, _, err = run(capsys, "user", "add", "kim", "--org", "SingCERT", "--password-stdin")
     assert code == 2 and "at least 12 characters" in err
+
+
+def test_the_command_tree_loads_no_service_store_or_web_stack() -> None:
+    """``accord --help`` builds the tree only: services load inside the command that runs."""
+    unwanted = ("accord.node", "accord.store", "accord.settings", "sqlalchemy", "fastapi")
+    probe = (
+        "import sys, accord.cli\n"
+        f"print(' '.join(sorted(m for m in sys.modules if m.startswith({unwanted!r}))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []

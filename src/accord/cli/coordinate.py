@@ -11,10 +11,9 @@ import typer
 from rich.table import Table
 
 from accord.cli.common import act_as, err, open_node, out
-from accord.coordinate.contacts import ContactInput
-from accord.coordinate.directory import to_csv, to_json, to_vcard
-from accord.coordinate.requests import RequestDraft
-from accord.coordinate.workflow import Action
+
+# Services load inside each command: building the command tree (``accord --help``)
+# must stay fast.
 from accord.domain.model import Role
 from accord.errors import InvalidInput, NotFound
 
@@ -50,6 +49,8 @@ def contact_add(
     group: Annotated[list[str], typer.Option(help="Restrict to this sharing group; repeat.")] = [],  # noqa: B006
 ) -> None:
     """Add a point of contact to an organisation."""
+    from accord.coordinate.contacts import ContactInput
+
     data = ContactInput(
         kind=kind,
         name=name,
@@ -95,6 +96,8 @@ def contact_export(
     output: Annotated[Path | None, typer.Option("-o", help="File; omit: standard output.")] = None,
 ) -> None:
     """Export the directory as JSON, CSV or vCard 4.0."""
+    from accord.coordinate.directory import to_csv, to_json, to_vcard
+
     found = open_node().coordination.directory.search(None)
     writers = {
         "json": lambda: to_json(found).decode(),
@@ -217,6 +220,8 @@ def request_new(
                 f"invalid deadline {deadline!r}; write ISO 8601 with an offset, "
                 "e.g. 2026-03-01T18:00:00+08:00"
             ) from None
+    from accord.coordinate.requests import RequestDraft
+
     node = open_node()
     filed = node.coordination.requests.create(
         act_as(node, org, Role.LIAISON),
@@ -271,6 +276,8 @@ def request_act(
     reason: Annotated[str, typer.Option(help="Required to decline.")] = "",
 ) -> None:
     """Move a request on, acting as a liaison of ``--org``."""
+    from accord.coordinate.workflow import Action
+
     node = open_node()
     try:
         chosen = Action(action)
