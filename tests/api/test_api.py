@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,6 +17,7 @@ from accord.domain.model import ANONYMOUS, Organisation, Role
 from accord.domain.tlp import TLP
 from accord.errors import Forbidden, NotAuthenticated
 from accord.node import Node
+from accord.store.db import write
 from tests.asgi import Client
 from tests.builders import bundle, indicator, org, principal
 from tests.conftest import Clock
@@ -438,3 +441,30 @@ def test_tokens_record_their_last_use_at_most_once_a_minute(
     clock.advance(seconds=1)
     region.client.get("/api/v1/organisations", headers=headers)
     assert last_used() == clock.now
+
+
+def test_a_token_used_while_another_writer_holds_sqlite_is_not_held_up(
+    sqlite_node: Node, tmp_path: Path
+) -> None:
+    """Recording a token's use is bookkeeping: it is skipped, never waited for, when
+    another writer (this process or another) holds the database; the request goes on."""
+    sqlite_node.accounts.add_org(None, "SingCERT", "national-cert", "SG")
+    issued = sqlite_node.accounts.create_token(None, "SingCERT", "reader", "busy", None)
+
+    def last_used() -> datetime | None:
+        (token,) = [t for t in sqlite_node.accounts.list_tokens(None) if t.id == issued.info.id]
+        return token.last_used
+
+    with write(sqlite_node.engine):  # a writer of this process
+        assert sqlite_node.accounts.authenticate(issued.plaintext).token_id == issued.info.id
+    assert last_used() is None
+    other = sqlite3.connect(str(tmp_path / "accord.db"))  # a writer of another process
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert sqlite_node.accounts.authenticate(issued.plaintext).token_id == issued.info.id
+    finally:
+        other.rollback()
+        other.close()
+    assert last_used() is None
+    sqlite_node.accounts.authenticate(issued.plaintext)
+    assert last_used() is not None

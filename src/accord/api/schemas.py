@@ -59,6 +59,9 @@ class TokenPublic(BaseModel):
     created: datetime
     expires: datetime | None
     revoked: datetime | None
+    last_used: datetime | None = Field(
+        default=None, description="When it last signed a request in, to the minute."
+    )
 
 
 # The one response that carries a token's secret: shown once, never again.

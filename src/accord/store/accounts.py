@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.domain.model import Organisation, OrgKind, Role, SharingGroup
 from accord.errors import Conflict, NotFound
-from accord.store.db import write
+from accord.store.db import WriterBusy, write, write_unless_busy
 from accord.store.tables import group_members, organisations, sharing_groups, tokens, users
 
 
@@ -377,6 +377,12 @@ class TokenRepository:
                 if row is None:
                     raise NotFound(f"no token with id {token_id}")
 
-    def touch(self, token_id: int, now: datetime) -> None:
-        with write(self._engine) as conn:
-            conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used=now))
+    def touch(self, token_id: int, now: datetime) -> bool:
+        """Record a token's use, best effort: False (nothing written) when another writer
+        holds the database, so a read never waits behind an ingest for bookkeeping."""
+        try:
+            with write_unless_busy(self._engine) as conn:
+                conn.execute(update(tokens).where(tokens.c.id == token_id).values(last_used=now))
+        except WriterBusy:
+            return False
+        return True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from accord.errors import InvalidInput
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = "accord.store:migrations"
+_BUSY_TIMEOUT_MS = 30_000
 
 
 def create_db_engine(url: str) -> Engine:
@@ -46,7 +48,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA cache_size=-16384")  # 16 MiB a connection, not the 2 MiB default
         cursor.close()
 
@@ -81,6 +83,42 @@ def write(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+class WriterBusy(Exception):
+    """Another writer holds the database, and the caller chose not to wait."""
+
+
+@contextmanager
+def write_unless_busy(engine: Engine) -> Iterator[Connection]:
+    """``write`` for bookkeeping that may be skipped: raises ``WriterBusy`` at once where
+    ``write`` would wait for another writer (SQLite: this process's or another's).
+
+    On PostgreSQL writers of different rows do not wait for each other, so it is ``write``.
+    """
+    if engine.dialect.name != "sqlite":
+        with write(engine) as conn:
+            yield conn
+        return
+    if not _SQLITE_WRITERS.acquire(blocking=False):
+        raise WriterBusy
+    try:
+        with engine.connect().execution_options(writer=True) as conn:
+            # On the driver's connection: through SQLAlchemy it would begin the transaction.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                try:
+                    transaction = conn.begin()  # runs BEGIN IMMEDIATE
+                except OperationalError as exc:  # another process holds the write lock
+                    raise WriterBusy from exc
+                with transaction:
+                    yield conn
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    finally:
+        _SQLITE_WRITERS.release()
+
+
 def _alembic_config(connection: Connection, extra: Sequence[Path]) -> Config:
     # Alembic (with mako) loads only when migrating: every command pays for it otherwise.
     from alembic.config import Config
@@ -104,7 +142,7 @@ def migrate(engine: Engine, extra: Sequence[Path] = ()) -> None:
     """
     from alembic import command
 
-    with engine.begin() as connection:
+    with write(engine) as connection:
         command.upgrade(_alembic_config(connection, extra), "heads")
 
 

@@ -25,6 +25,7 @@ def token_public(node: Node, infos: list[TokenInfo]) -> list[TokenPublic]:
             created=t.created,
             expires=t.expires,
             revoked=t.revoked,
+            last_used=t.last_used,
         )
         for t in infos
     ]
