@@ -250,9 +250,9 @@ class GroupRepository:
 
     def add_member(self, group_id: int, org_id: int) -> None:
         """Add ``org_id`` to the group; a no-op when it is a member already."""
-        # Read and insert in one write transaction, so two admins adding the same
-        # member at once cannot both find it absent.
-        with write(self._engine) as conn:
+        # Read and insert in one serialised write transaction, so two admins adding the
+        # same member at once cannot both find it absent.
+        with write(self._engine, serialise=_MEMBERSHIP) as conn:
             exists = conn.execute(
                 select(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
@@ -268,6 +268,10 @@ class GroupRepository:
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
                 )
             )
+
+
+# The advisory lock that serialises membership changes on PostgreSQL.
+_MEMBERSHIP = 0x_ACC0_47
 
 
 class UserRepository:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -66,15 +66,22 @@ _SQLITE_WRITERS = threading.Lock()
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine, *, serialise: int | None = None) -> Iterator[Connection]:
     """The one write path: a transaction that commits on success and rolls back on error.
 
     On SQLite it is ``BEGIN IMMEDIATE`` (a deferred transaction that reads and then
     writes can fail with "database is locked"), with this process's writers queued on a
-    lock; on PostgreSQL a plain transaction. Every repository writes through here.
+    lock; on PostgreSQL a plain READ COMMITTED transaction. Every repository writes
+    through here.
+
+    ``serialise`` names a lock (any constant of the caller's) for writes that must not
+    interleave, such as a check followed by an insert: on PostgreSQL the transaction
+    takes that advisory lock first; on SQLite every writer is serialised already.
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
+            if serialise is not None:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": serialise})
             yield conn
         return
     # The option on the connection, not ``engine.execution_options``: that builds a new

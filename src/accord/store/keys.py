@@ -32,10 +32,10 @@ class KeyRepository:
     def keep_first(self, private_raw: bytes, public_raw: bytes, now: datetime) -> StoredKey:
         """Store this key pair unless the node already has one; return the one it keeps.
 
-        Check and insert share one write transaction, so two processes starting on a
-        new database agree on a single key.
+        Check and insert share one serialised write transaction, so two processes
+        starting on a new database agree on a single key.
         """
-        with write(self._engine) as conn:
+        with write(self._engine, serialise=_KEEP_FIRST) as conn:
             kept = _first(conn)
             if kept is not None:
                 return kept
@@ -47,6 +47,10 @@ class KeyRepository:
                 )
             )
         return StoredKey(private_raw, public_raw, now)
+
+
+# The advisory lock that serialises first starts on PostgreSQL (any constant will do).
+_KEEP_FIRST = 0x_ACC0_4B
 
 
 def _first(conn: Connection) -> StoredKey | None:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     true,
     union,
     update,
@@ -375,9 +374,7 @@ class SQLObjectStore:
 
     @contextmanager
     def batch(self) -> Iterator[ObjectBatch]:
-        with write(self._engine) as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITER_LOCK})
+        with write(self._engine, serialise=_WRITER_LOCK) as conn:
             yield ObjectBatch(conn)
 
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]:
