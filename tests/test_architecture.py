@@ -86,7 +86,10 @@ def test_no_service_imports_the_node_wiring() -> None:
 
 
 def test_the_store_does_not_import_the_policy_or_the_services() -> None:
+    """(Alembic's ``env`` is an entry point: it reads the registry for its target.)"""
     above = (
+        "accord.capabilities",
+        "accord.node",
         "accord.policy",
         "accord.accounts",
         "accord.exchange",
@@ -94,12 +97,17 @@ def test_the_store_does_not_import_the_policy_or_the_services() -> None:
         "accord.detect",
         "accord.coordinate",
     )
-    assert _wrong(("accord.store",), above) == []
+    assert _wrong(("accord.store",), above, allowed=("accord.store.migrations.env",)) == []
 
 
 def test_policy_is_pure() -> None:
     """The rules import the domain alone: no SQL, no I/O."""
-    assert _wrong(("accord.policy",), ("accord.store", "sqlalchemy")) == []
+    wrong = [
+        f"accord.policy imports {name}"
+        for name in _imports(ROOT / "policy.py")
+        if not _under(name, ("__future__", "accord.domain"))
+    ]
+    assert wrong == []
 
 
 def test_domain_is_a_leaf() -> None:
@@ -111,7 +119,7 @@ def test_domain_is_a_leaf() -> None:
         for name in names
         if name.split(".")[0] not in stdlib
         and not _under(name, DOMAIN_MAY_IMPORT)
-        and name != "__future__"
+        and not _under(name, ("__future__",))
     ]
     assert wrong == []
 

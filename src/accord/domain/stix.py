@@ -16,11 +16,6 @@ _TIMESTAMP = re.compile(
 UNVERSIONED = "0001-01-01T00:00:00.000000Z"
 
 
-def as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; naive ones (SQLite hands them back so) are taken as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def parse_timestamp(text: str) -> datetime:
     """A STIX timestamp at any sub-second precision, as an aware UTC datetime (µs precision)."""
     m = _TIMESTAMP.match(text)
