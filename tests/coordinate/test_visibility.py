@@ -8,9 +8,11 @@ markings the services would never produce: the gate must still answer as the rul
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -177,6 +179,23 @@ def _found(get: Callable[..., object], record_id: int, reader: Reader) -> bool:
     except NotFound:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        ContactRepository.get,
+        ContactRepository.search,
+        CheckRepository.get,
+        RequestRepository.get,
+        RequestRepository.page,
+    ],
+)
+def test_every_gated_read_names_its_reader(read: Callable[..., object]) -> None:
+    # Left out, a reader used to mean "everything": now leaving it out is a TypeError.
+    reader = inspect.signature(read).parameters["reader"]
+    assert reader.kind is inspect.Parameter.KEYWORD_ONLY
+    assert reader.default is inspect.Parameter.empty
 
 
 def test_the_rules_as_stated() -> None:

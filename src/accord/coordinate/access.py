@@ -10,6 +10,10 @@ distribution), so one set of rules decides: the repositories apply the same rule
 - a communication check is its organiser's alone (and the node admins' and operator's);
 - a request is its requester's, and its recipient's once it is no longer a draft; nobody
   else sees it, node admins included.
+
+Every gated read names its reader: a principal, or ``OPERATOR`` (the CLI and the
+scheduler), which sees every record. The services take the operator as ``None``, as
+``accord.accounts`` does, and ``reader_of`` names it once for the repositories.
 """
 
 from __future__ import annotations
