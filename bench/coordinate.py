@@ -48,7 +48,7 @@ from aiosmtpd.controller import Controller
 from accord.coordinate.contacts import ContactInput
 from accord.node import Node
 from accord.settings import Settings
-from accord.store.contacts import ContactFields
+from accord.store.contacts import ContactFields, ContactRepository
 from support import (
     CpuMeter,
     Server,
@@ -149,7 +149,8 @@ def main() -> None:
                     groups=(),
                 )
             )
-        node.coordination.directory.contacts.add_many(values, None, node.clock())
+        # Seeded straight into the store: the bench times the check, not the import.
+        ContactRepository(node.engine).add_many(values, None, node.clock())
 
         started = time.perf_counter()
         deadline = node.clock() + timedelta(days=2)

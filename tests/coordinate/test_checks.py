@@ -9,6 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from accord.store.checks import CheckRepository
 from tests.conftest import Clock
 from tests.coordinate.conftest import Region, contact
 
@@ -104,8 +105,9 @@ def test_acknowledgements_arriving_together_are_each_recorded_once(
     assert all(a.acknowledged == clock.now for a in answers)
     # However the race went, the store records only a first acknowledgement.
     check_id = _check_id(region)
-    for target in checks.repo.targets(check_id):
-        assert checks.repo.acknowledge(target.id, target.contact_id, clock.now) is False
+    repo = CheckRepository(region.node.engine)
+    for target in repo.targets(check_id):
+        assert repo.acknowledge(target.id, target.contact_id, clock.now) is False
     c, h = region.client, region.auth["my"]
     for one in made:
         history = c.get(f"/api/v1/contacts/{one['id']}/history", headers=h).json()

@@ -10,6 +10,8 @@ import io
 import pytest
 import vobject
 
+from accord.domain.model import ANONYMOUS, Principal, Role
+from accord.errors import NotFound
 from tests.coordinate.conftest import Region, contact
 
 
@@ -73,6 +75,21 @@ def test_group_restricted_contact_is_invisible_outside_the_group(region: Region)
         "/api/v1/contacts", json={**_body(), "groups": ["nope"]}, headers=region.auth["my"]
     )
     assert response.status_code == 400
+
+
+def test_a_peer_nodes_token_sees_no_contact(region: Region) -> None:
+    # A peer node is not an organisation of this node: not even community contacts.
+    contact(region, "my")
+    directory = region.node.coordination.directory
+    peer = Principal(org=None, peer=1)
+    member = Principal(org=region.th.id, role=Role.READER)
+    assert directory.search(member) and directory.search(peer) == []
+    assert directory.search(ANONYMOUS) == []
+    shown = directory.search(member)[0].id
+    with pytest.raises(NotFound):
+        directory.get(peer, shown)
+    with pytest.raises(NotFound):
+        directory.history(peer, shown)
 
 
 def _body() -> dict[str, object]:

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from accord.coordinate.notify import sign
+from accord.domain.model import Principal, Role
 from tests.conftest import Clock
 from tests.coordinate.conftest import Region, contact
 
@@ -93,6 +94,32 @@ def test_signed_webhook_retried_with_backoff_then_logged(
     assert c.get("/api/v1/notifications", headers=region.auth["my"]).status_code == 403
 
 
+def test_the_log_never_carries_a_webhook_key(region: Region, receiver: Receiver) -> None:
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    notifier = region.node.coordination.notifier
+    notifier.register_webhook(Principal(org=region.my.id, role=Role.LIAISON), url, SECRET)
+    c = region.client
+    c.post(
+        "/api/v1/requests",
+        json={
+            "kind": "assistance",
+            "title": "DDoS on the stock exchange",
+            "recipients": ["MyCERT"],
+            "urgency": "high",
+            "incident_category": "availability/ddos",
+            "sector": "financial-market-infrastructure",
+            "asks": ["mitigation"],
+        },
+        headers=region.auth["sg"],
+    )
+    queued = notifier.log(None, topic="request.submit")
+    assert [n.channel for n in queued if n.channel == "webhook"] == ["webhook"]
+    region.node.coordination.tick()
+    logged = notifier.log(None)
+    assert logged and all(not hasattr(n, "secret") and not hasattr(n, "body") for n in logged)
+    assert SECRET not in repr(logged)
+
+
 def test_unreachable_smtp_is_retried_then_marked_failed(region: Region, clock: Clock) -> None:
     contact(region, "my", email="desk@mycert.example.org")
     region.client.post(
@@ -107,9 +134,7 @@ def test_unreachable_smtp_is_retried_then_marked_failed(region: Region, clock: C
         results.append(region.node.coordination.tick().delivery)
         clock.advance(hours=1)
     assert [(d.retried, d.failed) for d in results] == [(1, 0), (1, 0), (0, 1)]
-    failed = region.node.coordination.notifier.repo.log(
-        status="failed", topic=None, before=None, limit=5
-    )
+    failed = region.node.coordination.notifier.log(None, status="failed", limit=5)
     assert failed[0].attempts == 3 and "cannot reach SMTP" in failed[0].last_error
 
 

@@ -182,9 +182,7 @@ def test_overdue_request_escalates_once_per_step_to_backups_and_desks(
     assert view["escalated"] == "acknowledge" and view["overdue"] == "acknowledge"
     subjects = [
         m.subject
-        for m in region.node.coordination.notifier.repo.log(
-            status=None, topic="request.escalated", before=None, limit=10
-        )
+        for m in region.node.coordination.notifier.log(None, topic="request.escalated", limit=10)
     ]
     assert len(subjects) == 2  # the backup and the diplomatic desk, not the primary
     smtp = region.smtp

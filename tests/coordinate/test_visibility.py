@@ -8,23 +8,26 @@ markings the services would never produce: the gate must still answer as the rul
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from accord.coordinate.access import may_see_check, may_see_contact, may_see_request
 from accord.coordinate.workflow import State
+from accord.domain.coordination import OPERATOR, Reader
 from accord.domain.model import ANONYMOUS, Principal, Role
 from accord.domain.tlp import TLP
 from accord.errors import NotFound
 from accord.node import Node
 from accord.store import tables
-from accord.store.checks import NewCheck
-from accord.store.contacts import ContactFields
-from accord.store.requests import NewRequest, RequestEvent
+from accord.store.checks import CheckRepository, NewCheck
+from accord.store.contacts import ContactFields, ContactRepository
+from accord.store.requests import NewRequest, RequestEvent, RequestRepository
 from tests.conftest import Clock
 
 N_ORGS = 4
@@ -99,8 +102,11 @@ def test_visibility_sql_equals_reference_model(node: Node, clock: Clock, world: 
         for m in members:
             node.accounts.groups.add_member(gid, orgs[m])
 
-    coordination = node.coordination
-    contacts = coordination.directory.contacts
+    # The repositories themselves are under test: built over the node's engine, not
+    # reached inside the services.
+    contacts = ContactRepository(node.engine)
+    check_repo = CheckRepository(node.engine)
+    request_repo = RequestRepository(node.engine)
     contact_rows = {
         contacts.add(_contact(orgs[o], tuple(sorted(groups[g] for g in gs))), None, now): (
             orgs[o],
@@ -109,7 +115,7 @@ def test_visibility_sql_equals_reference_model(node: Node, clock: Clock, world: 
         for o, gs in world.contacts
     }
     checks = {
-        coordination.checks.repo.add(NewCheck(orgs[o], "ping", now, now, now), [], []): orgs[o]
+        check_repo.add(NewCheck(orgs[o], "ping", now, now, now), [], []): orgs[o]
         for o in world.checks
     }
     new = [
@@ -131,48 +137,65 @@ def test_visibility_sql_equals_reference_model(node: Node, clock: Clock, world: 
         for a, b, state, tlp in world.requests
     ]
     event = RequestEvent(now, None, None, "create", None, "draft", "")
-    request_ids = coordination.requests.repo.add_many(new, [event] * len(new))
+    request_ids = request_repo.add_many(new, [event] * len(new))
     requests = dict(zip(request_ids, new, strict=True))
 
     def party(o: int, role: Role = Role.READER) -> Principal:
         return Principal(org=o, role=role, groups=node.accounts.groups.of_org(o))
 
     readers: list[Principal] = [ANONYMOUS] + [party(o) for o in orgs]
-    everyone: list[Principal | None] = [None, party(orgs[0], Role.ADMIN), *readers]
+    everyone: list[Reader] = [OPERATOR, party(orgs[0], Role.ADMIN), *readers]
     for p in everyone:
         seen = {c.id for c in contacts.search(reader=p)}
         assert seen == {i for i, (o, gs) in contact_rows.items() if may_see_contact(p, o, gs)}, p
         for contact_id in contact_rows:
             assert _found(contacts.get, contact_id, p) == (contact_id in seen)
         for check_id, organiser in checks.items():
-            shown = _found(coordination.checks.repo.get, check_id, p)
+            shown = _found(check_repo.get, check_id, p)
             assert shown == may_see_check(p, organiser), (p, organiser)
 
     for p in everyone[1:]:
-        assert p is not None
+        assert p is not OPERATOR
         allowed = {
             i
             for i, r in requests.items()
             if may_see_request(p, r.requester_org, r.recipient_org, r.state, TLP(r.tlp))
         }
         for request_id in requests:
-            got = _found(coordination.requests.repo.get, request_id, p)
+            got = _found(request_repo.get, request_id, p)
             assert got == (request_id in allowed), (p, requests[request_id])
         if p.org is None:
             continue
         for box, side in (("inbox", "recipient_org"), ("outbox", "requester_org")):
-            page = coordination.requests.repo.page(p, box=box, state=None, before=None, limit=100)
+            page = request_repo.page(reader=p, box=box, state=None, before=None, limit=100)
             expected = {i for i in allowed if getattr(requests[i], side) == p.org}
             assert {r.id for r in page} == expected, (p, box)
 
 
-def _found(get: Callable[..., object], record_id: int, reader: Principal | None) -> bool:
+def _found(get: Callable[..., object], record_id: int, reader: Reader) -> bool:
     """Whether ``get`` answers ``reader`` rather than NotFound (absent and hidden alike)."""
     try:
         get(record_id, reader=reader)
     except NotFound:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        ContactRepository.get,
+        ContactRepository.search,
+        CheckRepository.get,
+        RequestRepository.get,
+        RequestRepository.page,
+    ],
+)
+def test_every_gated_read_names_its_reader(read: Callable[..., object]) -> None:
+    # Left out, a reader used to mean "everything": now leaving it out is a TypeError.
+    reader = inspect.signature(read).parameters["reader"]
+    assert reader.kind is inspect.Parameter.KEYWORD_ONLY
+    assert reader.default is inspect.Parameter.empty
 
 
 def test_the_rules_as_stated() -> None:
@@ -183,10 +206,10 @@ def test_the_rules_as_stated() -> None:
     # Contacts: no groups, every signed-in organisation; groups, only their members.
     assert may_see_contact(outsider, 1, []) and not may_see_contact(ANONYMOUS, 1, [])
     assert may_see_contact(member, 1, [7]) and not may_see_contact(outsider, 1, [7])
-    assert may_see_contact(admin, 1, [7]) and may_see_contact(None, 1, [7])
+    assert may_see_contact(admin, 1, [7]) and may_see_contact(OPERATOR, 1, [7])
     # Checks: the organiser's, the admins', the operator's.
     assert may_see_check(member, 2) and not may_see_check(outsider, 2)
-    assert may_see_check(admin, 2) and may_see_check(None, 2)
+    assert may_see_check(admin, 2) and may_see_check(OPERATOR, 2)
     # Requests: the requester always; the recipient once it is no longer a draft; no admin.
     for tlp in TLP:
         assert may_see_request(member, 2, 3, "draft", tlp)

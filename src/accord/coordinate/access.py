@@ -10,6 +10,10 @@ distribution), so one set of rules decides: the repositories apply the same rule
 - a communication check is its organiser's alone (and the node admins' and operator's);
 - a request is its requester's, and its recipient's once it is no longer a draft; nobody
   else sees it, node admins included.
+
+Every gated read names its reader: a principal, or ``OPERATOR`` (the CLI and the
+scheduler), which sees every record. The services take the operator as ``None``, as
+``accord.accounts`` does, and ``reader_of`` names it once for the repositories.
 """
 
 from __future__ import annotations
@@ -17,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from accord import policy
+from accord.domain.coordination import CHECK_TLP, CONTACT_TLP, OPERATOR, Reader
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
-from accord.store.checks import CHECK_TLP
-from accord.store.contacts import CONTACT_TLP
 
 
 def contact_access(org_id: int, groups: Iterable[int]) -> policy.ObjectAccess:
@@ -32,8 +35,14 @@ def contact_access(org_id: int, groups: Iterable[int]) -> policy.ObjectAccess:
     return policy.ObjectAccess(org_id, by_group[0], tuple(by_group[1:]))
 
 
-def may_see_contact(actor: Principal | None, org_id: int, groups: Iterable[int]) -> bool:
-    if actor is None or actor.is_admin():
+def reader_of(actor: Principal | None) -> Reader:
+    """The reader a gated read is for: the services' callers name the operator ``None``
+    (as ``accord.accounts`` does), the repositories need it named."""
+    return OPERATOR if actor is None else actor
+
+
+def may_see_contact(actor: Reader, org_id: int, groups: Iterable[int]) -> bool:
+    if actor is OPERATOR or actor.is_admin():
         return True
     return policy.can_read(actor, contact_access(org_id, groups))
 
@@ -42,8 +51,8 @@ def check_access(organiser_org: int) -> policy.ObjectAccess:
     return policy.ObjectAccess(organiser_org, Distribution(CHECK_TLP, Scope.ORGANISATION))
 
 
-def may_see_check(actor: Principal | None, organiser_org: int) -> bool:
-    if actor is None or actor.is_admin():
+def may_see_check(actor: Reader, organiser_org: int) -> bool:
+    if actor is OPERATOR or actor.is_admin():
         return True
     return policy.can_read(actor, check_access(organiser_org))
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from accord.coordinate import notify
+from accord.coordinate.access import reader_of
 from accord.coordinate.directory import Directory
 from accord.coordinate.model import (
     Acknowledgement,
@@ -62,7 +63,7 @@ class Checks:
         reminder_at: float,
         clock: Callable[[], datetime],
     ) -> None:
-        self.repo = repo
+        self._repo = repo
         self._directory = directory
         self._groups = groups
         self._base_url = base_url.rstrip("/")
@@ -132,10 +133,10 @@ class Checks:
                 )
         remind_at = now + (deadline - now) * self._reminder_at
         check = NewCheck(organiser, title.strip()[:300], now, deadline, remind_at)
-        return StartedCheck(self.repo.add(check, targets, notices), tuple(issued))
+        return StartedCheck(self._repo.add(check, targets, notices), tuple(issued))
 
     def _target(self, token: str) -> TokenTarget:
-        row = self.repo.target_by_hash(_hash(token)) if token.startswith(TOKEN_PREFIX) else None
+        row = self._repo.target_by_hash(_hash(token)) if token.startswith(TOKEN_PREFIX) else None
         # The lookup is by hash; the constant-time comparison guards against a partial match.
         if row is None or not hmac.compare_digest(row.token_hash, _hash(token)):
             raise NotFound(_FORGED)
@@ -163,7 +164,7 @@ class Checks:
             return self._shown(row, None)
         if now > row.deadline:
             raise Conflict("this check closed at its deadline; the link has expired")
-        if self.repo.acknowledge(row.id, row.contact_id, now):
+        if self._repo.acknowledge(row.id, row.contact_id, now):
             return self._shown(row, now)
         return self.show(token)  # a concurrent request recorded it first
 
@@ -171,7 +172,7 @@ class Checks:
         """Queue one reminder per unacknowledged contact of each check at its reminder time."""
         now = self._clock()
         sent = 0
-        for check in self.repo.due_reminders(now):
+        for check in self._repo.due_reminders(now):
             notices = [
                 notify.email(
                     to=t.email,
@@ -185,10 +186,10 @@ class Checks:
                     org_id=t.org_id,
                     now=now,
                 )
-                for t in self.repo.targets(check.id)
+                for t in self._repo.targets(check.id)
                 if t.acknowledged is None and t.email
             ]
-            if self.repo.mark_reminded(check.id, notices):
+            if self._repo.mark_reminded(check.id, notices):
                 sent += len(notices)
         return sent
 
@@ -198,8 +199,8 @@ class Checks:
         Only the organiser (and node admins, and the operator) may read them; to anyone
         else the check does not exist.
         """
-        check = self.repo.get(check_id, reader=actor)
-        targets = self.repo.targets(check_id)
+        check = self._repo.get(check_id, reader=reader_of(actor))
+        targets = self._repo.targets(check_id)
         seconds = [
             (t.acknowledged - check.created) / timedelta(seconds=1)
             for t in targets
@@ -230,7 +231,7 @@ class Checks:
         if actor.org is None:
             raise Forbidden("only an organisation has checks")
         out = []
-        for check in self.repo.by_organiser(actor.org):
+        for check in self._repo.by_organiser(actor.org):
             r = self.results(actor, check.id)
             out.append(CheckTrend(r.check, r.title, r.created, r.rate, r.median_seconds))
         return out

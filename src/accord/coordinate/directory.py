@@ -16,9 +16,11 @@ from typing import Any
 
 import orjson
 
+from accord.coordinate.access import reader_of
 from accord.coordinate.contacts import FIELDS, ContactInput, ContactKind
 from accord.coordinate.model import Contact, ContactVersion
 from accord.coordinate.taxonomy import parse_language
+from accord.domain.coordination import OPERATOR
 from accord.domain.model import Organisation, Principal, Role
 from accord.domain.states import parse_state
 from accord.errors import Forbidden, InvalidInput, Problem
@@ -36,7 +38,7 @@ class Directory:
         groups: GroupRepository,
         clock: Callable[[], datetime],
     ) -> None:
-        self.contacts = contacts
+        self._repo = contacts
         self._orgs = orgs
         self._groups = groups
         self._clock = clock
@@ -59,7 +61,8 @@ class Directory:
                 f"no sharing group {unknown[0]!r}",
                 [Problem(f"no sharing group {unknown[0]!r}", index, field="groups")],
             )
-        own = {r.id for r in self.contacts.search(org_ids=[org_id])}
+        # Every contact of the organisation, whoever edits: a backup is checked, not shown.
+        own = {r.id for r in self._repo.search(org_ids=[org_id], reader=OPERATOR)}
         foreign = [b for b in clean.backups if b not in own]
         if foreign:
             raise InvalidInput(
@@ -98,7 +101,7 @@ class Directory:
         bad field."""
         org = self._organisation(actor, org_ref)
         self._may_edit(actor, org.id)
-        contact_id = self.contacts.add(self._fields(org.id, data), _org_of(actor), self._clock())
+        contact_id = self._repo.add(self._fields(org.id, data), _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def update(self, actor: Principal | None, contact_id: int, data: ContactInput) -> Contact:
@@ -108,21 +111,21 @@ class Directory:
         fields = self._fields(row.org_id, data)
         if contact_id in fields.backups:
             raise InvalidInput("a contact cannot be its own backup")
-        self.contacts.replace(contact_id, fields, _org_of(actor), self._clock())
+        self._repo.replace(contact_id, fields, _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def confirm(self, actor: Principal | None, contact_id: int) -> Contact:
         """Mark a contact as confirmed current today."""
         row = self._visible_row(actor, contact_id)
         self._may_edit(actor, row.org_id)
-        self.contacts.confirm(contact_id, _org_of(actor), self._clock())
+        self._repo.confirm(contact_id, _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def delete(self, actor: Principal | None, contact_id: int) -> None:
         """Retire a contact; its history is kept."""
         row = self._visible_row(actor, contact_id)
         self._may_edit(actor, row.org_id)
-        self.contacts.retire(contact_id, _org_of(actor), self._clock())
+        self._repo.retire(contact_id, _org_of(actor), self._clock())
 
     def import_csv(self, actor: Principal | None, org_ref: str | None, text: str) -> list[Contact]:
         """Add every row of a CSV (header: the export's columns) or, if any row is bad, none.
@@ -150,12 +153,14 @@ class Directory:
             )
         if not rows:
             raise InvalidInput("the CSV has no data rows")
-        added = set(self.contacts.add_many(rows, _org_of(actor), self._clock()))
-        return self._contacts(r for r in self.contacts.search(org_ids=[org.id]) if r.id in added)
+        added = set(self._repo.add_many(rows, _org_of(actor), self._clock()))
+        # What was just added, as stored: the importer may edit them, so may see them.
+        stored = self._repo.search(org_ids=[org.id], reader=OPERATOR)
+        return self._contacts(r for r in stored if r.id in added)
 
     # Reading --------------------------------------------------------------------------
     def _visible_row(self, actor: Principal | None, contact_id: int) -> ContactRow:
-        return self.contacts.get(contact_id, reader=actor)
+        return self._repo.get(contact_id, reader=reader_of(actor))
 
     def get(self, actor: Principal | None, contact_id: int) -> Contact:
         return self._contacts([self._visible_row(actor, contact_id)])[0]
@@ -175,15 +180,17 @@ class Directory:
             lang = parse_language(language) if language else None
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        rows = self.contacts.search(org_ids=org_ids, states=wanted_states, kind=kind, reader=actor)
+        rows = self._repo.search(
+            org_ids=org_ids, states=wanted_states, kind=kind, reader=reader_of(actor)
+        )
         return self._contacts(r for r in rows if lang is None or lang in r.languages)
 
     def history(self, actor: Principal | None, contact_id: int) -> list[ContactVersion]:
         """Every version of a contact, oldest first."""
-        row = self.contacts.get(contact_id, reader=actor, deleted=True)
+        row = self._repo.get(contact_id, reader=reader_of(actor), deleted=True)
         return [
             ContactVersion(h.version, h.at, h.action, h.actor_org, h.snapshot)
-            for h in self.contacts.history(row.id)
+            for h in self._repo.history(row.id)
         ]
 
     def _contacts(self, rows: Iterable[ContactRow]) -> list[Contact]:

@@ -28,6 +28,7 @@ from accord.accounts import require_admin
 from accord.domain.model import Principal, Role
 from accord.errors import Forbidden, InvalidInput, Problem
 from accord.store.notifications import (
+    LoggedNotification,
     NewNotification,
     Notification,
     NotificationRepository,
@@ -101,7 +102,7 @@ class Notifier:
         clock: Callable[[], datetime],
         http: Callable[[], httpx.Client] | None = None,
     ) -> None:
-        self.repo = repo
+        self._repo = repo
         self._smtp = smtp
         self._retry = retry
         self._clock = clock
@@ -115,10 +116,10 @@ class Notifier:
         topic: str | None = None,
         before: int | None = None,
         limit: int = 100,
-    ) -> list[Notification]:
+    ) -> list[LoggedNotification]:
         """The log of e-mails and webhook calls, newest first (node admins; None: the operator)."""
         require_admin(actor)
-        return self.repo.log(status=status, topic=topic, before=before, limit=limit)
+        return self._repo.log(status=status, topic=topic, before=before, limit=limit)
 
     def register_webhook(self, actor: Principal, url: str, secret: str) -> int:
         """Register a webhook for the actor's organisation (its liaisons and admins)."""
@@ -129,17 +130,17 @@ class Notifier:
     def add_webhook(self, org_id: int, url: str, secret: str) -> int:
         """Register a webhook; its URL must be http(s) with a host, or InvalidInput (400)."""
         check_webhook_url(url)
-        return self.repo.add_webhook(org_id, url.strip(), secret, self._clock())
+        return self._repo.add_webhook(org_id, url.strip(), secret, self._clock())
 
     def list_webhooks(self, actor: Principal | None) -> list[RegisteredWebhook]:
         """Every organisation's webhooks, secrets left out (node admins; None: the operator)."""
         require_admin(actor)
-        return self.repo.all_webhooks()
+        return self._repo.all_webhooks()
 
     def delete_webhook(self, actor: Principal | None, hook_id: int) -> None:
         """Remove a webhook (node admins; None: the operator); NotFound when absent."""
         require_admin(actor)
-        self.repo.delete_webhook(hook_id)
+        self._repo.delete_webhook(hook_id)
 
     def webhooks(
         self, org_id: int, topic: str, payload: dict[str, Any], now: datetime
@@ -148,12 +149,12 @@ class Notifier:
         body = orjson.dumps({"topic": topic, **payload}).decode()
         return [
             NewNotification("webhook", org_id, hook.url, topic, topic, body, hook.secret, now)
-            for hook in self.repo.webhooks(org_id)
+            for hook in self._repo.webhooks(org_id)
         ]
 
     def deliver_due(self, limit: int = 10_000) -> Delivery:
         """Send every notification due now (at most ``limit``) and log each outcome."""
-        due = self.repo.due(self._clock(), limit)
+        due = self._repo.due(self._clock(), limit)
         outcomes: list[Outcome] = []
         mails = [n for n in due if n.channel == "email"]
         hooks = [n for n in due if n.channel == "webhook"]
@@ -161,7 +162,7 @@ class Notifier:
             outcomes.extend(self._send_mails(mails))
         if hooks:
             outcomes.extend(self._send_hooks(hooks))
-        self.repo.record(outcomes)
+        self._repo.record(outcomes)
         return Delivery(
             sent=sum(o.status == "sent" for o in outcomes),
             retried=sum(o.status == "pending" for o in outcomes),

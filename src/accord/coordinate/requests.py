@@ -32,6 +32,7 @@ from accord.coordinate.workflow import (
     decide,
     overdue_phase,
 )
+from accord.domain.coordination import OPERATOR
 from accord.domain.model import Principal
 from accord.domain.tlp import TLP
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
@@ -83,7 +84,7 @@ class Requests:
         base_url: str,
         clock: Callable[[], datetime],
     ) -> None:
-        self.repo = repo
+        self._repo = repo
         self._contacts = contacts
         self._orgs = orgs
         self._evidence = evidence
@@ -137,7 +138,8 @@ class Requests:
                 )
         if draft.requester_contact is not None:
             try:
-                contact = self._contacts.get(draft.requester_contact)
+                # Any contact, then its organisation compared: another's answers as absent.
+                contact = self._contacts.get(draft.requester_contact, reader=OPERATOR)
                 if contact.org_id != actor.org:
                     raise NotFound("not ours")
             except NotFound:
@@ -173,7 +175,7 @@ class Requests:
             for recipient in dict.fromkeys(recipients)
         ]
         events = [self._event(actor, "create", None, State.DRAFT, now, "") for _ in rows]
-        ids = self.repo.add_many(rows, events)
+        ids = self._repo.add_many(rows, events)
         if draft.submit:
             for request_id in ids:
                 self.act(actor, request_id, Action.SUBMIT)
@@ -233,7 +235,7 @@ class Requests:
 
     def _row(self, actor: Principal, request_id: int) -> RequestRow:
         """The request, if the actor is a party to it (``coordinate.access``, in SQL)."""
-        return self.repo.get(request_id, reader=actor)
+        return self._repo.get(request_id, reader=actor)
 
     def act(self, actor: Principal, request_id: int, action: Action, reason: str = "") -> Request:
         """Take ``action``; 409 listing the allowed actions when the workflow forbids it."""
@@ -262,7 +264,7 @@ class Requests:
             values["finished"] = now
         event = self._event(actor, action.value, state, target, now, reason.strip())
         notices = self._notices(row, action, target, now)
-        self.repo.transition(request_id, state.value, values, event, notices)
+        self._repo.transition(request_id, state.value, values, event, notices)
         return self.get(actor, request_id)
 
     def due_dates(
@@ -321,7 +323,7 @@ class Requests:
             notify.email(
                 to=c.email, subject=subject, body=body, topic=topic, org_id=to_org, now=now
             )
-            for c in self._contacts.search(org_ids=[to_org])
+            for c in self._contacts.search(org_ids=[to_org], reader=OPERATOR)
             if c.email and not c.groups
         ]
         payload = {"request": row.id, "case": row.case_id, "state": target.value}
@@ -334,11 +336,11 @@ class Requests:
         """
         now = self._clock()
         count = 0
-        for row in self.repo.open_with_deadlines(now):
+        for row in self._repo.open_with_deadlines(now):
             phase = overdue_phase(State(row.state), now, row.ack_due, row.respond_due)
             if phase is None or row.escalated == phase:
                 continue
-            contacts = self._contacts.search(org_ids=[row.recipient_org])
+            contacts = self._contacts.search(org_ids=[row.recipient_org], reader=OPERATOR)
             backups = {b for c in contacts for b in c.backups}
             chosen = [c for c in contacts if c.id in backups or c.kind in _ESCALATION_DESKS]
             subject = f"[Accord ESCALATION] {row.kind} request {row.id} is overdue to {phase}"
@@ -366,7 +368,7 @@ class Requests:
             state = State(row.state)
             event = self._event(None, "escalate", state, state, now, f"overdue to {phase}")
             try:
-                self.repo.transition(row.id, state.value, {"escalated": phase}, event, notices)
+                self._repo.transition(row.id, state.value, {"escalated": phase}, event, notices)
                 count += 1
             except Conflict:
                 continue  # moved on meanwhile; the next run looks again
@@ -424,7 +426,7 @@ class Requests:
             raise InvalidInput("box must be 'inbox' or 'outbox'")
         if state is not None and state not in set(State):
             raise InvalidInput(f"unknown state {state!r}; use one of: {', '.join(State)}")
-        rows = self.repo.page(actor, box=box, state=state, before=before, limit=limit)
+        rows = self._repo.page(reader=actor, box=box, state=state, before=before, limit=limit)
         identities = self._orgs.identities(
             o for r in rows for o in (r.requester_org, r.recipient_org)
         )
@@ -438,7 +440,7 @@ class Requests:
     def audit(self, actor: Principal, request_id: int) -> list[AuditEntry]:
         """Every transition of a request, oldest first."""
         self._row(actor, request_id)
-        events = self.repo.events(request_id)
+        events = self._repo.events(request_id)
         identities = self._orgs.identities(e.actor_org for e in events if e.actor_org is not None)
         return [
             AuditEntry(
@@ -475,7 +477,7 @@ class Requests:
                 )
         if problems:
             raise InvalidInput("an attachment is not available to you", problems)
-        message_id = self.repo.add_message(
+        message_id = self._repo.add_message(
             row.id, self._clock(), actor.org, body.strip(), list(dict.fromkeys(attachments))
         )
         return next(m for m in self.messages(actor, request_id) if m.id == message_id)
@@ -483,7 +485,7 @@ class Requests:
     def messages(self, actor: Principal, request_id: int) -> list[Message]:
         """The request's thread, oldest first."""
         self._row(actor, request_id)
-        rows = self.repo.messages(request_id)
+        rows = self._repo.messages(request_id)
         identities = self._orgs.identities(m.author_org for m in rows)
         return [Message(m.id, m.at, identities[m.author_org], m.body, m.attachments) for m in rows]
 
@@ -492,7 +494,7 @@ class Requests:
         """Per recipient state: median hours to acknowledge and to respond, share overdue."""
         now = self._clock()
         by_state: dict[str, list[RequestRow]] = {}
-        for recipient_state, row in self.repo.for_metrics():
+        for recipient_state, row in self._repo.for_metrics():
             by_state.setdefault(recipient_state or "international", []).append(row)
         return {state: _state_metrics(rows, now) for state, rows in sorted(by_state.items())}
 

@@ -29,9 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from accord.domain.model import Principal
+from accord.domain.coordination import CHECK_TLP, OPERATOR, Reader
 from accord.domain.scope import Scope
-from accord.domain.tlp import TLP
 from accord.errors import NotFound
 from accord.store.contacts import confirm_in, coord_contacts
 from accord.store.db import write
@@ -67,10 +66,6 @@ coord_check_targets = Table(
     Index("ix_coord_check_targets_check", "check_id", "contact_id"),
 )
 
-
-# A check and its results are the organiser's alone.
-CHECK_TLP = TLP.RED
-
 # ``coord_checks`` as the gate sees it (``coordinate.access.check_access``).
 CHECKS = Gated(
     owner=coord_checks.c.organiser_org,
@@ -79,9 +74,9 @@ CHECKS = Gated(
 )
 
 
-def _readable(reader: Principal | None) -> ColumnElement[bool]:
-    """The checks ``reader`` may see: all for the operator (None) and node admins."""
-    if reader is None or reader.is_admin():
+def _readable(reader: Reader) -> ColumnElement[bool]:
+    """The checks ``reader`` may see: all for the operator and node admins."""
+    if reader is OPERATOR or reader.is_admin():
         return true()
     return readable_rows(reader, CHECKS)
 
@@ -217,7 +212,7 @@ class CheckRepository:
             queue_in(conn, notifications)
             return check_id
 
-    def get(self, check_id: int, *, reader: Principal | None = None) -> CheckRow:
+    def get(self, check_id: int, *, reader: Reader) -> CheckRow:
         """A check; NotFound when there is none that ``reader`` may see."""
         query = select(coord_checks).where(coord_checks.c.id == check_id, _readable(reader))
         with self._engine.connect() as conn:
@@ -259,6 +254,11 @@ class CheckRepository:
         return True
 
     def targets(self, check_id: int) -> list[CheckTarget]:
+        """A check's contacts, in the order they were added.
+
+        Not gated: the caller first reads the check through ``get`` for the same reader
+        (``Checks.results``), or is the operator's scheduler (``Checks.send_reminders``).
+        """
         t = coord_check_targets.c
         query = (
             select(

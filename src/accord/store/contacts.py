@@ -34,9 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from accord.domain.model import Principal
+from accord.domain.coordination import CONTACT_TLP, OPERATOR, Reader
 from accord.domain.scope import Scope
-from accord.domain.tlp import TLP
 from accord.errors import NotFound
 from accord.store.db import write
 from accord.store.gate import Gated, readable_rows
@@ -82,10 +81,6 @@ coord_contact_history = Table(
     Column("action", String(20), nullable=False),
     Column("snapshot", JSON, nullable=False),
 )
-
-
-# A directory entry is for the community, or for named groups: the marking that allows both.
-CONTACT_TLP = TLP.GREEN
 
 
 def contact_gate(dialect: str) -> Gated:
@@ -283,9 +278,9 @@ class ContactRepository:
         self._engine = engine
         self._gate = contact_gate(engine.dialect.name)
 
-    def _readable(self, reader: Principal | None) -> ColumnElement[bool]:
-        """The contacts ``reader`` may see: all for the operator (None) and node admins."""
-        if reader is None or reader.is_admin():
+    def _readable(self, reader: Reader) -> ColumnElement[bool]:
+        """The contacts ``reader`` may see: all for the operator and node admins."""
+        if reader is OPERATOR or reader.is_admin():
             return true()
         return readable_rows(reader, self._gate)
 
@@ -336,9 +331,7 @@ class ContactRepository:
         with write(self._engine) as conn:
             _update_contact(conn, contact_id, values, actor_org, action, now)
 
-    def get(
-        self, contact_id: int, *, reader: Principal | None = None, deleted: bool = False
-    ) -> ContactRow:
+    def get(self, contact_id: int, *, reader: Reader, deleted: bool = False) -> ContactRow:
         """A live contact (``deleted``: or a retired one), with its organisation's state;
         NotFound when there is none that ``reader`` may see."""
         query = _SELECT.where(coord_contacts.c.id == contact_id, self._readable(reader))
@@ -356,7 +349,7 @@ class ContactRepository:
         org_ids: Sequence[int] | None = None,
         states: Sequence[str] | None = None,
         kind: str | None = None,
-        reader: Principal | None = None,
+        reader: Reader,
     ) -> list[ContactRow]:
         """Live contacts ``reader`` may see, filtered in SQL (language is the service's)."""
         query = _SELECT.where(coord_contacts.c.deleted.is_(None), self._readable(reader))
@@ -370,7 +363,11 @@ class ContactRepository:
             return [_contact(r) for r in conn.execute(query.order_by(coord_contacts.c.id))]
 
     def history(self, contact_id: int) -> list[ContactVersion]:
-        """Every version of a contact, oldest first."""
+        """Every version of a contact, oldest first.
+
+        Not gated: the caller first reads the contact through ``get`` for the same reader
+        (``Directory.history`` does), so a contact nobody may see has no history either.
+        """
         h = coord_contact_history.c
         query = (
             select(h.version, h.at, h.actor_org, h.action, h.snapshot)

@@ -8,7 +8,7 @@ sends one; ``NotificationRepository.due`` hands them to the sender later.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -74,13 +74,16 @@ class NewNotification:
     topic: str
     subject: str
     body: str
-    secret: str | None  # the webhook's signing key
+    secret: str | None = field(repr=False)  # the webhook's signing key: never printed
     created: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """A logged notification: what was sent or is to be, and how its attempts went."""
+    """A notification as the sender needs it, its body and webhook key included.
+
+    Only ``due`` hands these out, to the sender; the log answers ``LoggedNotification``.
+    """
 
     id: int
     channel: str
@@ -89,13 +92,51 @@ class Notification:
     topic: str
     subject: str
     body: str
-    secret: str | None
+    secret: str | None = field(repr=False)  # the webhook's signing key: never printed
     created: datetime
     status: str  # pending | sent | failed
     attempts: int
     next_attempt: datetime
     sent: datetime | None
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedNotification:
+    """A notification as the log lists it: where it went and how its attempts went.
+
+    No body and no webhook key: the log is for finding failures, and a key listed is a key
+    leaked (its columns are selected by name, so a new secret column stays out too).
+    """
+
+    id: int
+    channel: str
+    org_id: int | None
+    target: str
+    topic: str
+    subject: str
+    created: datetime
+    status: str  # pending | sent | failed
+    attempts: int
+    next_attempt: datetime
+    sent: datetime | None
+    last_error: str | None
+
+
+_LOGGED = select(
+    coord_notifications.c.id,
+    coord_notifications.c.channel,
+    coord_notifications.c.org_id,
+    coord_notifications.c.target,
+    coord_notifications.c.topic,
+    coord_notifications.c.subject,
+    coord_notifications.c.created,
+    coord_notifications.c.status,
+    coord_notifications.c.attempts,
+    coord_notifications.c.next_attempt,
+    coord_notifications.c.sent,
+    coord_notifications.c.last_error,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +156,7 @@ class Webhook:
     id: int
     org_id: int
     url: str
-    secret: str
+    secret: str = field(repr=False)
     created: datetime
 
 
@@ -215,9 +256,9 @@ class NotificationRepository:
 
     def log(
         self, *, status: str | None, topic: str | None, before: int | None, limit: int
-    ) -> list[Notification]:
+    ) -> list[LoggedNotification]:
         """The log, newest first, filtered by status and topic, keyset-paged by id."""
-        query = select(coord_notifications)
+        query = _LOGGED
         if status is not None:
             query = query.where(coord_notifications.c.status == status)
         if topic is not None:
@@ -226,7 +267,7 @@ class NotificationRepository:
             query = query.where(coord_notifications.c.id < before)
         query = query.order_by(coord_notifications.c.id.desc()).limit(limit)
         with self._engine.connect() as conn:
-            return [_notification(r) for r in conn.execute(query)]
+            return [LoggedNotification(**r._mapping) for r in conn.execute(query)]
 
     def count(self, status: str) -> int:
         with self._engine.connect() as conn:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from accord.domain.coordination import OPERATOR, Reader
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
 from accord.errors import Conflict, NotFound
@@ -121,9 +122,9 @@ REQUESTS = Gated(
 )
 
 
-def _readable(reader: Principal | None) -> ColumnElement[bool]:
-    """The requests ``reader`` may see (None: the node itself, which sees all)."""
-    return true() if reader is None else readable_rows(reader, REQUESTS)
+def _readable(reader: Reader) -> ColumnElement[bool]:
+    """The requests ``reader`` may see (the operator sees all; node admins only their own)."""
+    return true() if reader is OPERATOR else readable_rows(reader, REQUESTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +271,7 @@ class RequestRepository:
                 ids.append(request_id)
         return ids
 
-    def get(self, request_id: int, *, reader: Principal | None = None) -> RequestRow:
+    def get(self, request_id: int, *, reader: Reader) -> RequestRow:
         """A request; NotFound when there is none that ``reader`` may see."""
         query = select(coord_requests).where(coord_requests.c.id == request_id, _readable(reader))
         with self._engine.connect() as conn:
@@ -303,7 +304,7 @@ class RequestRepository:
             queue_in(conn, notifications)
 
     def page(
-        self, reader: Principal, *, box: str, state: str | None, before: int | None, limit: int
+        self, *, reader: Principal, box: str, state: str | None, before: int | None, limit: int
     ) -> list[RequestRow]:
         """Requests to (``inbox``) or from (``outbox``) the reader's organisation that it
         may see (so no draft in an inbox), newest first."""
@@ -335,6 +336,11 @@ class RequestRepository:
             return [_request(row) for row in conn.execute(query)]
 
     def events(self, request_id: int) -> list[RequestEvent]:
+        """A request's audit log, oldest first.
+
+        Not gated: the caller first reads the request through ``get`` for the same reader
+        (``Requests.audit``), so a request nobody may see has no log either.
+        """
         e = coord_request_events.c
         query = (
             select(e.at, e.actor_org, e.actor_role, e.action, e.source, e.target, e.detail)
@@ -362,6 +368,11 @@ class RequestRepository:
             return message_id
 
     def messages(self, request_id: int) -> list[MessageRow]:
+        """A request's thread, oldest first.
+
+        Not gated: the caller first reads the request through ``get`` for the same reader
+        (``Requests.messages``), so a request nobody may see has no thread either.
+        """
         m = coord_messages.c
         query = select(coord_messages).where(m.request_id == request_id).order_by(m.id)
         with self._engine.connect() as conn:
