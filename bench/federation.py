@@ -132,7 +132,7 @@ def peer(a: Member, b: Member) -> None:
     na, nb = a.node, b.node
     _, token_for_b = na.federation.add_peer(b.name, b.server.base, nb.key.public_b64, None)
     _, token_for_a = nb.federation.add_peer(a.name, a.server.base, na.key.public_b64, token_for_b)
-    na.federation.peers.set_token(na.federation.peers.get(b.name).id, token_for_a)
+    na.federation.set_peer_token(b.name, token_for_a)
 
 
 def load(member: Member, objects: int) -> float:

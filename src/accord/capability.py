@@ -90,6 +90,10 @@ class Capability(Generic[S]):
     tables: Callable[[], Sequence[Table]] = _no_tables
     migrations: Path | None = None
 
+    def runs_on(self, node: Node) -> bool:
+        """Whether ``node`` was built with this capability (a page shows its panels then)."""
+        return self.name in node.services
+
     def service(self, node: Node) -> S:
         """This capability's service on ``node``."""
         return cast(S, node.services[self.name])

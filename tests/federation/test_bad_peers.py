@@ -72,10 +72,10 @@ def _pair(tmp_path: object, clock: Clock) -> tuple[Node, Node]:
 
 def test_clock_skew_is_refused_with_advice(tmp_path: object, clock: Clock) -> None:
     a, b = _pair(tmp_path, clock)
-    hello = a.federation.hello(a.federation.peers.get("b"))
+    hello = a.federation.hello(a.federation.peer("b"))
     clock.advance(minutes=10)
     with pytest.raises(InvalidInput, match="check both clocks"):
-        b.federation.receive(b.federation.peers.get("a"), hello.body, hello.signature, pulled=False)
+        b.federation.receive(b.federation.peer("a"), hello.body, hello.signature, pulled=False)
 
 
 def test_message_for_another_node_is_refused(tmp_path: object, clock: Clock) -> None:
@@ -86,10 +86,10 @@ def test_message_for_another_node_is_refused(tmp_path: object, clock: Clock) -> 
     )  # type: ignore[call-arg]
     c.federation.add_peer("a", "http://127.0.0.1:1", a.key.public_b64, None)
     a.federation.add_peer("c", "http://127.0.0.1:1", c.key.public_b64, None)
-    meant_for_c = a.federation.hello(a.federation.peers.get("c"))
+    meant_for_c = a.federation.hello(a.federation.peer("c"))
     with pytest.raises(SignatureRejected, match="addressed to another node"):
         b.federation.receive(
-            b.federation.peers.get("a"), meant_for_c.body, meant_for_c.signature, pulled=False
+            b.federation.peer("a"), meant_for_c.body, meant_for_c.signature, pulled=False
         )
 
 
@@ -118,7 +118,7 @@ def test_broken_peer_answers_are_clear_errors(
             sync_peer(a.federation, "broken", http, page=10, max_bytes=100_000)
     assert says in caught.value.detail
     assert SQLObjectStore(a.engine).count_versions() == before
-    assert a.federation.peers.get("broken").last_error
+    assert a.federation.peer("broken").last_error
 
 
 def test_peer_that_never_answers_times_out(tmp_path: object, clock: Clock) -> None:

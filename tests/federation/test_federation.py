@@ -30,7 +30,7 @@ COMBOS = [(t, s) for t in TLP for s in sorted(ALLOWED_SCOPES[t])]
 def _sync_all(members: dict[str, Member], rounds: int = 2) -> None:
     for _ in range(rounds):
         for a, b in itertools.permutations(members, 2):
-            if any(p.name == b for p in members[a].node.federation.peers.all()):
+            if b in members[a].node.federation.peer_names():
                 members[a].sync(b)
 
 
@@ -108,7 +108,7 @@ def test_altered_unsigned_and_replayed_messages_are_rejected(tmp_path: Path) -> 
             indicator(tlp=TLP.GREEN),
             ShareRequest(scope=Scope.FEDERATION),
         )
-        peer = alpha.node.federation.peers.get("bravo")
+        peer = alpha.node.federation.peer("bravo")
         out = alpha.node.federation.outgoing(peer, peer.push_after, 100)
         feed = f"{bravo.url}/taxii2/api/collections/{FEDERATION_COLLECTION}/objects/"
         headers = {
@@ -187,7 +187,7 @@ def test_five_node_ring_converges_without_echo(tmp_path: Path) -> None:
             latest, versions = node.exchange.get(analyst(node, f"{name}-cert"), shared["n1"])
             assert latest.revoked and len(versions) == 2, name
         # No echo: n2 received n1's object from n1 and never pushed it back.
-        peer = m["n2"].node.federation.peers.get("n1")
+        peer = m["n2"].node.federation.peer("n1")
         audience = m["n2"].node.federation.audience(peer)
         n2 = m["n2"].node
         back = n2.exchange.travel_page(n2.key.node_id, audience, None, 100)
@@ -206,7 +206,7 @@ def test_cursors_carry_each_version_once_over_many_pages(tmp_path: Path) -> None
         first = bravo.sync("alpha")  # three pages of 50 pulled
         assert (first.pulled, first.pushed) == (120, 0)
         assert stored_ids(bravo.node) == {o["id"] for o in objs}
-        pulled = bravo.node.federation.peers.get("alpha")
+        pulled = bravo.node.federation.peer("alpha")
         assert pulled.pulled == 120 and pulled.pull_after is not None
 
         again = bravo.sync("alpha")  # the cursor is past everything
@@ -222,7 +222,7 @@ def test_cursors_carry_each_version_once_over_many_pages(tmp_path: Path) -> None
         alpha.node.exchange.ingest(analyst(alpha.node, "alpha-cert"), late, share)
         pushed = alpha.sync("bravo")  # now by push, from alpha's own cursor
         assert (pushed.pulled, pushed.pushed) == (0, 1)
-        assert alpha.node.federation.peers.get("bravo").pushed == 121
+        assert alpha.node.federation.peer("bravo").pushed == 121
         assert bravo.sync("alpha").pulled == 1  # offered again by pull: a no-op on arrival
         assert len(stored_ids(bravo.node)) == 121
 
@@ -234,7 +234,7 @@ def test_the_feed_serves_peers_only_and_statuses_admins_only(tmp_path: Path) -> 
         share = ShareRequest(scope=Scope.FEDERATION)
         alpha.exchange.ingest(analyst(alpha, "alpha-cert"), indicator(tlp=TLP.GREEN), share)
         federation = alpha.federation
-        bravo = Principal(org=None, peer=federation.peers.get("bravo").id)
+        bravo = Principal(org=None, peer=federation.peer("bravo").id)
 
         assert federation.feed(bravo, None, 10).count == 1
         assert federation.feed(bravo, "2999-01-01T00:00:00Z", 10).count == 0

@@ -79,7 +79,7 @@ def test_serve_syncs_on_schedule(tmp_path: Path) -> None:
 
         def arrived_and_recorded() -> bool:
             # Either side's scheduler may carry it; alpha's own sync must also succeed.
-            synced = alpha.federation.peers.get("bravo").last_success is not None
+            synced = alpha.federation.peer("bravo").last_success is not None
             return synced and obj["id"] in stored_ids(m["bravo"].node)
 
         while not arrived_and_recorded() and time.monotonic() < deadline:

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from accord.api.deps import CurrentPrincipal, NodeDep, TaxiiPrincipal
+from accord.api.federation_schemas import PeerStatusPublic
 from accord.api.routes.objects import read_body
 from accord.api.taxii import API_ROOT, acceptable, taxii
 from accord.domain.collections import FEDERATION_COLLECTION
-from accord.federation.service import PeerStatus
 from accord.federation.sync import SIGNATURE
 
 FEED = f"{API_ROOT}collections/{FEDERATION_COLLECTION}/objects/"
@@ -57,6 +57,6 @@ async def create_federation_message(
 
 
 @router.get("/api/v1/peers", tags=["peers"])
-def read_peers(node: NodeDep, principal: CurrentPrincipal) -> list[PeerStatus]:
+def read_peers(node: NodeDep, principal: CurrentPrincipal) -> list[PeerStatusPublic]:
     """Each peer's sync state: last success, lag, last error (admins only)."""
-    return node.federation.statuses(principal)
+    return [PeerStatusPublic.model_validate(s) for s in node.federation.statuses(principal)]

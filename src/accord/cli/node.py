@@ -30,15 +30,12 @@ def serve(
     import uvicorn
 
     from accord.app import create_app, settle
-    from accord.node import Node
 
     for key, value in (("host", host), ("port", port), ("workers", workers)):
         if value is not None:  # worker processes read their settings from the environment
             os.environ[f"ACCORD_{key.upper()}"] = str(value)
-    from accord.settings import Settings
-
-    settings = Settings()
-    node = Node.open(settings)  # migrates once, before any worker starts
+    node = open_node()  # migrates once, before any worker starts
+    settings = node.settings
     err.print(f"Accord node {settings.node_name!r} on {settings.base_url}")
     err.print(
         f"  API docs: {settings.base_url}/api/docs   health: {settings.base_url}/api/v1/health"

@@ -97,7 +97,7 @@ class Federation:
         max_skew: timedelta,
     ) -> None:
         self.key = key
-        self.peers = peers
+        self._peers = peers
         self._exchange = exchange
         self._accounts = accounts
         self._orgs = orgs
@@ -113,23 +113,39 @@ class Federation:
         raw = parse_public_key(public_key)
         if node_id_of(raw) == self.key.node_id:
             raise InvalidInput("that is this node's own key")
-        peer = self.peers.add(
+        peer = self._peers.add(
             name, url.rstrip("/"), node_id_of(raw), public_key.strip(), token, self.clock()
         )
         return peer, self._accounts.issue_peer_token(peer.id, name)
 
     def peer_names(self, *, with_token: bool = False) -> list[str]:
         """Every peer's name, or only those this node can sync with (it holds their token)."""
-        return [p.name for p in self.peers.all() if p.token is not None or not with_token]
+        return [p.name for p in self._peers.all() if p.token is not None or not with_token]
 
     def set_peer_token(self, name: str, token: str) -> None:
         """Keep the token the peer ``name`` issued for this node, to present when syncing."""
-        self.peers.set_token(self.peers.get(name).id, token)
+        self._peers.set_token(self._peers.get(name).id, token)
 
     def statuses(self, actor: Principal | None) -> list[PeerStatus]:
         """Every peer's ``status``, for a node admin (``None``: the operator, at the console)."""
         require_admin(actor)
-        return [self.status(p) for p in self.peers.all()]
+        return [self.status(p) for p in self._peers.all()]
+
+    def statuses_visible_to(self, principal: Principal) -> list[PeerStatus]:
+        """Every peer's ``status`` for a node admin; nothing for anyone else (the overview)."""
+        return self.statuses(principal) if principal.is_admin() else []
+
+    def peer(self, name: str) -> Peer:
+        """The peer registered as ``name``, as stored now (``NotFound`` if there is none)."""
+        return self._peers.get(name)
+
+    def record_attempt(self, peer: Peer, error: str | None) -> None:
+        """Record a sync with ``peer`` ending now: its error, or ``None`` for a success."""
+        self._peers.attempt(peer.id, self.clock(), error)
+
+    def advance_push(self, peer: Peer, after: tuple[str, int], count: int) -> None:
+        """Move ``peer``'s push cursor past ``count`` versions it accepted, up to ``after``."""
+        self._peers.advance_push(peer.id, after, count)
 
     def status(self, peer: Peer) -> PeerStatus:
         now = self.clock()
@@ -148,7 +164,7 @@ class Federation:
         )
 
     def audience(self, peer: Peer, groups: list[SharingGroup] | None = None) -> PeerAudience:
-        orgs = self.peers.org_ids(peer.id)
+        orgs = self._peers.org_ids(peer.id)
         shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
         return PeerAudience(peer.node_id, orgs, shared)
 
@@ -156,7 +172,7 @@ class Federation:
         """The peer node whose token ``principal`` presented; no one else uses the feed."""
         if principal.peer is None:
             raise NotAuthenticated("the federation feed is for peer nodes' tokens")
-        return self.peers.by_id(principal.peer)
+        return self._peers.by_id(principal.peer)
 
     # The feed: what peers pull from this node and push to it -------------------------
     def feed(self, principal: Principal, added_after: str | None, limit: int) -> Outgoing:

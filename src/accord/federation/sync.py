@@ -125,10 +125,8 @@ def sync_peer(
 
     ``http`` stays open: whoever made it closes it, after as many peers as it likes.
     """
-    peers = federation.peers
-    peer = peers.get(name)
+    peer = federation.peer(name)
     report = SyncReport(peer=name)
-    now = federation.clock
     try:
         client = PeerClient(peer, http, max_bytes)
         # Memberships first, so each side knows the other's organisations
@@ -138,13 +136,13 @@ def sync_peer(
         # While one page is verified and stored, the next is already on its way: the
         # peer composes and signs it meanwhile. Only the stored page moves the cursor.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-pull") as ahead:
-            pending = ahead.submit(client.pull, peers.get(name).pull_after, page)
+            pending = ahead.submit(client.pull, federation.peer(name).pull_after, page)
             while True:
                 body, signature = pending.result()
                 following = _next_cursor(body)
                 if following is not None:
                     pending = ahead.submit(client.pull, following, page)
-                got = federation.receive(peers.get(name), body, signature, pulled=True)
+                got = federation.receive(federation.peer(name), body, signature, pulled=True)
                 report.pulled += got.stored + got.duplicates
                 report.undeliverable += got.undeliverable
                 if progress:
@@ -153,14 +151,14 @@ def sync_peer(
                     break
         # The next message is composed and signed while the current one is in flight;
         # the cursor moves only after the peer accepted each message, in order.
-        peer = peers.get(name)
+        peer = federation.peer(name)
         out = federation.outgoing(peer, peer.push_after, page)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
             while out.count and out.last is not None:
                 sending = sender.submit(client.push, out.body, out.signature)
                 upcoming = federation.outgoing(peer, out.last, page) if out.more else None
                 sending.result()
-                peers.advance_push(peer.id, out.last, out.count)
+                federation.advance_push(peer, out.last, out.count)
                 report.pushed += out.count
                 if progress:
                     progress("pushed", out.count)
@@ -169,12 +167,12 @@ def sync_peer(
                 out = upcoming
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
-        peers.attempt(peer.id, now(), error)
+        federation.record_attempt(peer, error)
         log.warning("sync with %s failed: %s", name, error)
         raise PeerUnavailable(error) from None
     except AccordError as exc:
-        peers.attempt(peer.id, now(), exc.detail)
+        federation.record_attempt(peer, exc.detail)
         log.warning("sync with %s failed: %s", name, exc.detail)
         raise
-    peers.attempt(peer.id, now(), None)
+    federation.record_attempt(peer, None)
     return report

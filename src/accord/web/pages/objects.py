@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
+from accord.detect.capability import DETECT
 from accord.detect.indicators import indicator_for
 from accord.domain.scope import ALLOWED_SCOPES, Scope, default_scope
 from accord.domain.stix import format_timestamp
@@ -242,7 +243,10 @@ def read_object(request: Request, node: NodeDep, viewer: ViewerDep, stix_id: str
         doc=orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(),
         versions=versions,
         provenance=orjson.loads(latest.provenance),
-        correlations=node.correlations.of(viewer.principal, stix_id),
+        # None: the node does not run detection, so the page has no correlations panel.
+        correlations=(
+            node.correlations.of(viewer.principal, stix_id) if DETECT.runs_on(node) else None
+        ),
         sightings=_listed(node, node.exchange.sightings_of(viewer.principal, stix_id)),
         page_tlp=latest.tlp,
     )

@@ -1,4 +1,7 @@
-"""The overview: what arrived since the last visit, requests waiting, checks, peers."""
+"""The overview: what arrived since the last visit, requests waiting, checks, peers.
+
+Each panel belongs to a capability and shows only on a node that runs it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from accord.coordinate.capability import COORDINATE
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
+from accord.exchange.capability import EXCHANGE
+from accord.federation.capability import FEDERATION
 from accord.http import NodeDep
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep
@@ -64,25 +70,27 @@ def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Respons
     now = node.clock()
     since = _last_visit(request, now)
     start = min(since, now - timedelta(days=CHART_DAYS - 1))
-    summary = summarise(node.exchange.arrivals(viewer.principal, start), since, now)
     principal = viewer.principal
-    trend = node.coordination.checks.trend(principal) if principal.org is not None else []
-    peers = (
-        [node.federation.status(p) for p in node.federation.peers.all()]
-        if viewer.principal.is_admin()
-        else []
-    )
+    panels: dict[str, Any] = {}
+    if EXCHANGE.runs_on(node):
+        panels["summary"] = summarise(node.exchange.arrivals(principal, start), since, now)
+    if COORDINATE.runs_on(node):
+        trend = node.coordination.checks.trend(principal) if principal.org is not None else []
+        panels["requests"] = node.coordination.requests.waiting(principal, INBOX_SHOWN)
+        panels["latest_check"] = trend[-1] if trend else None
+        panels["response_times"] = [
+            (f"#{c.check}", (c.median_seconds or 0) / 60) for c in trend[-12:]
+        ]
+    if FEDERATION.runs_on(node):
+        panels["peers"] = node.federation.statuses_visible_to(principal)
     response = page(
         request,
         "overview.html",
         viewer,
         title="Overview",
         since=since,
-        summary=summary,
-        requests=node.coordination.requests.waiting(principal, INBOX_SHOWN),
-        latest_check=trend[-1] if trend else None,
-        response_times=[(f"#{c.check}", (c.median_seconds or 0) / 60) for c in trend[-12:]],
-        peers=peers,
+        runs={c.name for c in node.capabilities},
+        **panels,
     )
     set_cookie(request, response, VISIT_COOKIE, now.isoformat(), max_age=400 * 86_400)
     return response

@@ -1,0 +1,25 @@
+"""Schemas of the peers API: what an operator sees of each peer's sync state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+# One peer's sync state, read from ``federation.service.PeerStatus``; never its token.
+class PeerStatusPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str = Field(description="The name this node knows the peer by.")
+    url: str = Field(description="The peer's base URL.")
+    node_id: str = Field(description="The peer's node id, derived from its public key.")
+    has_token: bool = Field(description="Whether this node holds a token to sync with the peer.")
+    pushed: int = Field(description="Object versions pushed to the peer so far.")
+    pulled: int = Field(description="Object versions pulled from the peer so far.")
+    last_attempt: datetime | None = Field(description="When a sync last ended; null: never tried.")
+    last_success: datetime | None = Field(description="When the last sync succeeded; null: never.")
+    lag_seconds: float | None = Field(
+        description="Seconds since the last successful sync; null: never synced."
+    )
+    last_error: str | None = Field(description="Why the last sync failed; null: it did not fail.")
