@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.web.conftest import Region
 
@@ -96,13 +96,16 @@ def test_amber_indicator_shared_to_a_group_reaches_members_only(
     page = sg.visit("/objects/new", "share")
     page.fill("#value", VALUE)
     page.fill("#name", "Bilateral C2 server")
-    page.select_option("#tlp-value", "TLP:AMBER")
-    page.wait_for_load_state("networkidle")  # htmx swaps in the scopes AMBER allows
+    # Choosing a TLP (even the one shown: Playwright always fires "change") makes htmx
+    # fetch that TLP's scopes and swap them in, resetting the scope: wait for the swap
+    # before choosing one, or a late swap undoes the choice.
+    choose_tlp(page, "TLP:AMBER")
     expect(page.locator("#scope-value option")).to_have_text(
         ["organisation", "recipients", "group"]
     )
     page.select_option("#scope-value", "group")
     page.select_option("#group-value", "sg-my-bilateral")
+    expect(page.locator("#scope-value")).to_have_value("group")
     page.click("text=Share indicator")
     page.wait_for_url(re.compile(r".*/objects/indicator--.*"))
     shared_id = page.url.rsplit("/", 1)[1]
@@ -141,8 +144,7 @@ def test_amber_indicator_shared_to_a_group_reaches_members_only(
 def test_the_form_refuses_what_the_policy_forbids(visitor_for: Any) -> None:
     v = visitor_for("sg-analyst")
     page = v.visit("/objects/new", "share-red")
-    page.select_option("#tlp-value", "TLP:RED")
-    page.wait_for_load_state("networkidle")
+    choose_tlp(page, "TLP:RED")
     expect(page.locator("#scope-value option")).to_have_text(["organisation", "recipients"])
     form = {"csrf": v.csrf(), "value": "198.51.100.9", "tlp": "TLP:RED", "scope": "community"}
     refused = page.request.post(v.base + "/objects/new", form=form)
@@ -288,3 +290,12 @@ def test_directory_and_admin_pages(visitor_for: Any, region: Region) -> None:
     response = reader.page.goto(reader.base + "/tokens")
     assert response is not None and response.status == 403
     reader.check("forbidden")
+
+
+def choose_tlp(page: Page, tlp: str) -> None:
+    """Pick a TLP on the share form and wait until htmx has swapped in its scopes."""
+    with page.expect_response(lambda r: "/objects/scopes" in r.url):
+        page.select_option("#tlp-value", tlp)
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
