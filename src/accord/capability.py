@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
     import typer
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from accord.periodic import Periodic
 
 S = TypeVar("S")
-
-# An index kept in step with the object store inside each ingest and delete transaction.
-Listener: TypeAlias = "Index"
 
 
 def _no_routers() -> Sequence[APIRouter]:
@@ -45,7 +42,7 @@ def _no_jobs(node: Node) -> Sequence[Periodic]:
     return ()
 
 
-def _no_listeners(node: Node) -> Sequence[Listener]:
+def _no_indexes(node: Node) -> Sequence[Index]:
     return ()
 
 
@@ -66,12 +63,12 @@ class NavEntry:
 class Capability(Generic[S]):
     """What one capability adds to a node.
 
-    - ``wire(node)`` builds its service (any object; ``Node.service`` hands it back typed);
+    - ``wire(node)`` builds its service (any object; ``service(node)`` hands it back typed);
     - ``api()``: routers mounted under ``/api/v1``; ``routes()``: routers mounted at the
       root (TAXII, the federation endpoint); ``pages()``: console pages (not in the
       OpenAPI document); ``nav``: the console's navigation entries;
     - ``commands()``: Typer apps whose commands join the root ``accord`` command;
-    - ``jobs(node)``: background jobs ``accord serve`` runs; ``listeners(node)``:
+    - ``jobs(node)``: background jobs ``accord serve`` runs; ``indexes(node)``:
       indexes kept in every ingest and delete transaction (``exchange.service.Index``);
     - ``tables()``: the tables it owns (each registers on the store's one metadata);
       ``migrations``: the folder of its Alembic branch, when it keeps one of its own.
@@ -86,7 +83,7 @@ class Capability(Generic[S]):
     nav: Sequence[NavEntry] = ()
     commands: Callable[[], Sequence[typer.Typer]] = _no_commands
     jobs: Callable[[Node], Sequence[Periodic]] = _no_jobs
-    listeners: Callable[[Node], Sequence[Listener]] = _no_listeners
+    indexes: Callable[[Node], Sequence[Index]] = _no_indexes
     tables: Callable[[], Sequence[Table]] = _no_tables
     migrations: Path | None = None
 

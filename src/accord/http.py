@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from accord.errors import InvalidInput
+from accord.errors import InvalidInput, Problem
 from accord.node import Node
 
 
@@ -31,7 +31,15 @@ def decode_cursor(cursor: str | None) -> int | None:
     """The position behind a cursor this node handed out; InvalidInput for any other."""
     if not cursor:
         return None
+    refused = InvalidInput(
+        "the cursor is not one this node handed out; start again without it",
+        [Problem("not a cursor of this node", field="cursor")],
+    )
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        position = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("the cursor is not one this node handed out") from None
+        raise refused from None
+    # Positions are 64-bit row keys: anything else would reach the database and fail there.
+    if not 0 < position < 2**63:
+        raise refused
+    return position

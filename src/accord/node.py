@@ -63,7 +63,7 @@ class Node:
         for capability in self.capabilities:
             self.services[capability.name] = capability.wire(self)
         for capability in self.capabilities:
-            for index in capability.listeners(self):
+            for index in capability.indexes(self):
                 self.exchange.add_index(index)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -209,6 +210,10 @@ def test_malformed_requests_get_problems(region: Region) -> None:
     _problem(c.post("/api/v1/objects?tlp=purple", json=indicator(), headers=h), 400)
     _problem(c.post("/api/v1/objects?scope=everyone", json=indicator(), headers=h), 400)
     _problem(c.get("/api/v1/objects?cursor=!!!", headers=h), 400)
+    for position in (2**63, 0, -1):  # decodes, but names no row a store could hold
+        forged = base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
+        body = _problem(c.get(f"/api/v1/objects?cursor={forged}", headers=h), 400)
+        assert "cursor" in str(body["problems"])
     _problem(c.get("/api/v1/objects?limit=0", headers=h), 400)
     _problem(c.get("/api/v1/objects?modified_after=yesterday", headers=h), 400)
     _problem(c.get("/api/v1/nowhere", headers=h), 404)

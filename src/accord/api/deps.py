@@ -12,8 +12,6 @@ from accord.domain.model import ANONYMOUS, Principal
 from accord.errors import NotAuthenticated
 from accord.http import NodeDep
 
-__all__ = ["CurrentPrincipal", "MaybePrincipal", "NodeDep", "TaxiiPrincipal"]
-
 
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization")

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from accord.api.deps import CurrentPrincipal, NodeDep, TaxiiPrincipal
+from accord.api.deps import CurrentPrincipal, TaxiiPrincipal
 from accord.api.federation_schemas import PeerStatusPublic
 from accord.api.routes.objects import read_body
 from accord.api.taxii import API_ROOT, acceptable, taxii
 from accord.domain.collections import FEDERATION_COLLECTION
 from accord.federation.sync import SIGNATURE
+from accord.http import NodeDep
 
 FEED = f"{API_ROOT}collections/{FEDERATION_COLLECTION}/objects/"
 

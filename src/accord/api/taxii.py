@@ -14,10 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 import accord
-from accord.api.deps import NodeDep, TaxiiPrincipal
+from accord.api.deps import TaxiiPrincipal
 from accord.api.routes.objects import read_body
 from accord.errors import NotAcceptable, NotAuthenticated, UnsupportedMediaType
 from accord.exchange.taxii import MEDIA_TYPE, Page, parse_filters
+from accord.http import NodeDep
 from accord.store.objects import VersionQuery
 
 API_ROOT = "/taxii2/api/"

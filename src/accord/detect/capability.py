@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from accord.capability import Capability, Listener
+from accord.capability import Capability
 
 if TYPE_CHECKING:
     import typer
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from accord.detect.correlate import Correlations
     from accord.detect.service import Detection
+    from accord.exchange.service import Index
     from accord.node import Node
 
 
@@ -37,7 +38,7 @@ def _wire(node: Node) -> DetectServices:
     return DetectServices(detection, correlations)
 
 
-def _listeners(node: Node) -> Sequence[Listener]:
+def _indexes(node: Node) -> Sequence[Index]:
     return [DETECT.service(node).correlations]
 
 
@@ -65,6 +66,6 @@ DETECT: Capability[DetectServices] = Capability(
     wire=_wire,
     api=_api,
     commands=_commands,
-    listeners=_listeners,
+    indexes=_indexes,
     tables=_tables,
 )

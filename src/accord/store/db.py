@@ -114,14 +114,14 @@ def write_unless_busy(engine: Engine) -> Iterator[Connection]:
             assert driver is not None
             driver.execute("PRAGMA busy_timeout=0")
             try:
-                try:
-                    transaction = conn.begin()  # runs BEGIN IMMEDIATE
-                except OperationalError as exc:  # another process holds the write lock
-                    raise WriterBusy from exc
-                with transaction:
-                    yield conn
+                # BEGIN IMMEDIATE, the one statement that waits for another writer.
+                transaction = conn.begin()
+            except OperationalError as exc:  # another process holds the write lock
+                raise WriterBusy from exc
             finally:
                 driver.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            with transaction:
+                yield conn
     finally:
         _SQLITE_WRITERS.release()
 

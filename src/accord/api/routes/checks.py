@@ -12,7 +12,8 @@ from accord.api.coordinate_schemas import (
     CheckStarted,
     CheckTrendPublic,
 )
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
+from accord.http import NodeDep
 
 router = APIRouter(prefix="/checks", tags=["checks"])
 

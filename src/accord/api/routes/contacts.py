@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 
 from accord.api.coordinate_schemas import ContactCreate, ContactPublic, ContactVersionPublic
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.model import Contact
 from accord.errors import InvalidInput
+from accord.http import NodeDep
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.api.detect_schemas import CorrelationPublic, MatchesPublic, MatchPublic, MatchRequest
 from accord.domain.model import Principal
+from accord.http import NodeDep
 from accord.node import Node
 
 router = APIRouter(tags=["detection"])

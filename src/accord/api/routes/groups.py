@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.api.schemas import GroupCreate, GroupPublic, MemberChange
 from accord.domain.model import SharingGroup
+from accord.http import NodeDep
 from accord.node import Node
 
 router = APIRouter(prefix="/groups", tags=["groups"])

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 import accord
-from accord.api.deps import NodeDep
 from accord.api.problems import describe
 from accord.api.schemas import Health
 from accord.errors import NotFound
+from accord.http import NodeDep
 
 router = APIRouter(tags=["node"])
 

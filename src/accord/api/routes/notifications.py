@@ -13,8 +13,9 @@ from accord.api.coordinate_schemas import (
     WebhookCreated,
     WebhookPublic,
 )
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.errors import NotFound
+from accord.http import NodeDep
 
 router = APIRouter(tags=["notifications"])
 

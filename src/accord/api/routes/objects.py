@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from accord.api.deps import CurrentPrincipal, MaybePrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal, MaybePrincipal
 from accord.api.schemas import IngestResult, ShareCreate, SharePublic
 from accord.domain.stix import normalise_timestamp
 from accord.domain.tlp import TLP
 from accord.errors import InvalidInput, PayloadTooLarge
 from accord.exchange.service import ShareRequest
-from accord.http import decode_cursor, encode_cursor
+from accord.http import NodeDep, decode_cursor, encode_cursor
 from accord.node import Node
 from accord.store.objects import ObjectQuery, ObjectRow
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.api.schemas import OrganisationCreate, OrganisationPublic
 from accord.domain.model import Organisation
+from accord.http import NodeDep
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 

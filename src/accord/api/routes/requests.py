@@ -17,11 +17,12 @@ from accord.api.coordinate_schemas import (
     RequestsPublic,
     TaxonomiesPublic,
 )
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.coordinate.requests import RequestDraft
 from accord.coordinate.taxonomy import incident_categories, sectors
 from accord.coordinate.workflow import Action
 from accord.errors import InvalidInput
+from accord.http import NodeDep
 
 router = APIRouter(tags=["requests"])
 

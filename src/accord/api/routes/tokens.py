@@ -7,8 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from accord.accounts import TokenInfo
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.api.schemas import TokenCreate, TokenIssued, TokenPublic
+from accord.http import NodeDep
 from accord.node import Node
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

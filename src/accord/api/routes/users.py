@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from accord.accounts import UserInfo
-from accord.api.deps import CurrentPrincipal, NodeDep
+from accord.api.deps import CurrentPrincipal
 from accord.api.routes.tokens import token_public
 from accord.api.schemas import LoginRequest, TokenIssued, UserCreate, UserPublic
+from accord.http import NodeDep
 from accord.node import Node
 
 router = APIRouter(tags=["users"])
