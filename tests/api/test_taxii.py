@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,11 @@ def test_next_is_stable_while_objects_arrive(s: Setup) -> None:
         seen += [o["id"] for o in page["objects"]]
     assert seen == [o["id"] for o in first + late]
     _error(s.client.get(url, params={"next": "garbage!"}, headers=s.my_h), 400)
+    for position in (2**63, 0):  # decodes, but names no row a store could hold
+        raw = f"2026-01-01T00:00:00.000Z|{position}".encode()
+        forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        _error(s.client.get(url, params={"next": forged}, headers=s.my_h), 400)
+        _error(s.client.get(url, params={"next": forged}), 400)  # anonymous too
 
 
 def test_group_and_inbox_collections_follow_the_gate(s: Setup) -> None:

@@ -75,9 +75,13 @@ def _decode_next(token: str) -> tuple[str, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         added, pk = raw.split("|")
-        return normalise_timestamp(added), int(pk)
+        position = normalise_timestamp(added), int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("'next' is not a token this server handed out") from None
+    # Positions are 64-bit row keys: anything else would reach the database and fail there.
+    if not 0 < position[1] < 2**63:
+        raise InvalidInput("'next' is not a token this server handed out")
+    return position
 
 
 def _split(value: str | None) -> tuple[str, ...]:
