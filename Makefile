@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run test lint audit lock bench clean system-deps
 
 # Chromium and npm from Debian, for the browser tests; installed when missing.
 system-deps:
@@ -15,11 +15,26 @@ node_modules/.installed: package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions in requirements.lock (write it again with `make lock`).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV) || { echo "error: cannot create $(VENV): run 'sudo apt-get install python3-venv'" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+# Resolve pyproject.toml's bounds afresh in a scratch venv and pin the result.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet '.[dev]'
+	{ echo "# Every package make installs, pinned: 'make lock' writes it from pyproject.toml."; \
+	  .venv-lock/bin/pip freeze --exclude accord; } > requirements.lock
+	rm -rf .venv-lock
+
+# Known vulnerabilities with a fix available in the locked versions (pip-audit).
+audit: $(STAMP)
+	$(BIN)/python scripts/audit-deps requirements.lock
 
 run: $(STAMP)
 	$(BIN)/accord demo --if-empty
@@ -30,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: system-deps lint node_modules/.installed
+test: system-deps lint audit node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=10
 
 bench: $(STAMP)
@@ -43,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 
 clean:
-	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock var node_modules .pytest_cache .mypy_cache .ruff_cache
