@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from accord.domain.model import ANONYMOUS, Principal, Role
-from accord.domain.scope import Distribution, Scope
+from accord.domain.scope import ALLOWED_SCOPES, Distribution, Scope
 from accord.domain.tlp import TLP
+from accord.errors import NotFound, PolicyViolation
+from accord.exchange.service import ShareRequest
 from accord.node import Node
 from accord.policy import ObjectAccess, can_read, share_problem
 from accord.store import tables
@@ -187,3 +189,140 @@ def test_recipient_may_raise_but_never_lower_or_widen() -> None:
     )
     hidden = _access(TLP.AMBER, Scope.ORGANISATION)
     assert share_problem(reader, hidden, amber_group) == "no such object"
+
+
+@dataclass(frozen=True)
+class Chain:
+    members: list[frozenset[int]]  # per group: member org indexes
+    owner: int
+    distribution: Distribution
+    steps: list[tuple[int, Distribution]]  # (sharer, proposed onward share), in order
+
+
+@st.composite
+def valid_distributions(draw: st.DrawFn) -> Distribution:
+    """Distributions the services accept, so chains grow long instead of being refused."""
+    tlp = draw(st.sampled_from(list(TLP)))
+    scope = draw(st.sampled_from(sorted(ALLOWED_SCOPES[tlp], key=lambda s: s.value)))
+    recipients = draw(st.frozensets(orgs_idx, min_size=1, max_size=3))
+    return Distribution(
+        tlp,
+        scope,
+        recipients if scope is Scope.RECIPIENTS else frozenset(),
+        draw(st.integers(0, N_GROUPS - 1)) if scope is Scope.GROUP else None,
+    )
+
+
+chains = st.builds(
+    Chain,
+    members=st.lists(st.frozensets(orgs_idx), min_size=N_GROUPS, max_size=N_GROUPS),
+    owner=orgs_idx,
+    distribution=st.one_of(valid_distributions(), distributions(orgs_idx)),
+    steps=st.lists(
+        st.tuples(orgs_idx, st.one_of(valid_distributions(), distributions(orgs_idx))),
+        min_size=1,
+        max_size=12,
+    ),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(chain=chains)
+def test_onward_share_chains_never_pass_on_more_than_was_received(node: Node, chain: Chain) -> None:
+    """Onward shares of any length through the service: each is judged against what the
+    sharer received, TLP:RED or AMBER+STRICT received is never passed on, and the gate
+    reads the resulting chain as the reference model does."""
+    _reset(node)
+    orgs = [
+        node.accounts.add_org(None, f"org {i}", "national-cert", "SG").id for i in range(N_ORGS)
+    ]
+    groups = []
+    for g, members in enumerate(chain.members):
+        gid = node.accounts.add_group(None, f"group-{g}", f"Group {g}").id
+        groups.append(gid)
+        for m in members:
+            node.accounts.groups.add_member(gid, orgs[m])
+    store = SQLObjectStore(node.engine)
+    origin = version(orgs[chain.owner], _map(chain.distribution, orgs, groups))
+    with store.batch() as batch:
+        batch.insert([origin], ["2026-01-01T00:00:00.000000Z"], [True], [])
+
+    def who(org: int) -> Principal:
+        return Principal(org=org, role=Role.ANALYST, groups=node.accounts.groups.of_org(org))
+
+    access = ObjectAccess(origin.owner, origin.distribution)
+    for sharer_idx, proposal in chain.steps:
+        sharer = who(orgs[sharer_idx])
+        mapped = _map(proposal, orgs, groups)
+        # As the service records it: recipients only for 'recipients', a group for 'group'.
+        proposed = Distribution(
+            mapped.tlp,
+            mapped.scope,
+            mapped.recipients if mapped.scope is Scope.RECIPIENTS else frozenset(),
+            mapped.group if mapped.scope is Scope.GROUP else None,
+        )
+        request = ShareRequest(
+            tlp=proposed.tlp,
+            scope=proposed.scope,
+            recipients=tuple(f"org {orgs.index(r)}" for r in sorted(proposed.recipients))
+            if proposed.scope is Scope.RECIPIENTS
+            else (),
+            group=f"group-{groups.index(proposed.group)}"
+            if proposed.scope is Scope.GROUP and proposed.group is not None
+            else None,
+        )
+        try:
+            node.exchange.reshare(sharer, origin.stix_id, request)
+            accepted = True
+        except (PolicyViolation, NotFound):
+            accepted = False
+        in_group = proposed.scope is not Scope.GROUP or proposed.group in sharer.groups
+        assert accepted == (share_problem(sharer, access, proposed) is None and in_group)
+        if not accepted:
+            continue
+        if sharer.org != access.owner:
+            # Some distribution that reached the sharer allowed exactly this.
+            received = [
+                d
+                for d in (access.distribution, *access.shares)
+                if can_read(sharer, ObjectAccess(-1, d))
+            ]
+            assert any(
+                d.tlp not in (TLP.RED, TLP.AMBER_STRICT)
+                and proposed.tlp.at_least(d.tlp)
+                and proposed.scope.breadth <= d.scope.breadth
+                for d in received
+            ), (received, proposed)
+        access = ObjectAccess(access.owner, access.distribution, (*access.shares, proposed))
+
+    for org in orgs:
+        reader = who(org)
+        assert (store.latest(reader, origin.stix_id) is not None) == can_read(reader, access)
+
+
+def test_a_red_onward_share_is_not_passed_on_again() -> None:
+    """The chain testers found: rB passes a GREEN group object on to rC as RED; rC may
+    not pass it on to rD, at any marking."""
+    green_group = ObjectAccess(1, Distribution(TLP.GREEN, Scope.GROUP, group=7))
+    rb = Principal(org=2, role=Role.ANALYST, groups=frozenset({7}))
+    to_rc = Distribution(TLP.RED, Scope.RECIPIENTS, recipients=frozenset({3}))
+    assert share_problem(rb, green_group, to_rc) is None
+    chain = ObjectAccess(1, green_group.distribution, (to_rc,))
+    rc = Principal(org=3, role=Role.ANALYST)
+    for onward in (
+        Distribution(TLP.RED, Scope.RECIPIENTS, recipients=frozenset({4})),
+        Distribution(TLP.GREEN, Scope.RECIPIENTS, recipients=frozenset({4})),
+        Distribution(TLP.GREEN, Scope.GROUP, group=7),
+    ):
+        assert "forbids onward" in (share_problem(rc, chain, onward) or "")
+    # A member of the group still passes it on as the owner's GREEN allows.
+    assert (
+        share_problem(
+            rb, chain, Distribution(TLP.AMBER, Scope.RECIPIENTS, recipients=frozenset({4}))
+        )
+        is None
+    )

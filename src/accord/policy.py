@@ -29,6 +29,7 @@ from accord.domain.scope import (
     AUTHENTICATED_SCOPES,
     Distribution,
     Scope,
+    distribution_problem,
     reshare_problem,
 )
 
@@ -59,12 +60,20 @@ def can_read(principal: Principal, obj: ObjectAccess) -> bool:
 
 
 def share_problem(principal: Principal, obj: ObjectAccess, proposed: Distribution) -> str | None:
-    """Why ``principal`` may not share ``obj`` onward as ``proposed``; None when it may."""
+    """Why ``principal`` may not share ``obj`` onward as ``proposed``; None when it may.
+
+    A recipient is bound by what it received: the proposal is judged against each
+    distribution that admits it (the owner's, or an onward share made to it), and is
+    allowed when one of them allows it. Whoever received an object only as TLP:RED or
+    TLP:AMBER+STRICT, however many hands it passed through, may not pass it on.
+    """
     if not can_read(principal, obj):
         return "no such object"
     if principal.org == obj.owner:
-        return None
-    return reshare_problem(obj.distribution, proposed)
+        return distribution_problem(proposed)
+    received = [d for d in (obj.distribution, *obj.shares) if _admits(principal, d)]
+    problems = [reshare_problem(d, proposed) for d in received]
+    return None if None in problems else problems[0]
 
 
 def can_travel(obj: ObjectAccess, via: tuple[str, ...], here: str, peer: PeerAudience) -> bool:
