@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from accord.domain.states import parse_state
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     notify_attempts: int = Field(default=5, ge=1, description="Tries before giving up a message.")
     notify_backoff: float = Field(
         default=30, gt=0, description="Seconds before the first retry; doubles each time."
+    )
+    webhook_allow: list[IPvAnyNetwork] = Field(
+        default=[],
+        description="Networks webhooks may reach though not public (JSON list of CIDRs).",
     )
     coordination_interval: float = Field(
         default=30, ge=0.1, description="Seconds between reminder/escalation/delivery runs."

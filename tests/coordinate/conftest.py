@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ipaddress
+import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from accord.app import create_app
+from accord.coordinate.egress import IPAddress
 from accord.domain.model import Organisation
 from accord.node import Node
 from accord.settings import Settings
@@ -54,9 +57,43 @@ def smtp() -> Iterator[Sink]:
     controller.stop()
 
 
+@dataclass
+class FakeDNS:
+    """A resolver for webhook hosts that never asks the network: ``answers`` maps a name to
+    the addresses it resolves to, one list per lookup in turn (the last one repeats)."""
+
+    answers: dict[str, list[list[str]]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def set(self, name: str, *answers: list[str]) -> None:
+        self.answers[name] = list(answers)
+
+    def __call__(self, host: str) -> list[IPAddress]:
+        self.asked.append(host)
+        turns = self.answers.get(host)
+        if not turns:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = turns.pop(0) if len(turns) > 1 else turns[0]
+        return [ipaddress.ip_address(a) for a in answer]
+
+
 @pytest.fixture
-def cnode(database_url: str, clock: Clock, smtp: Sink) -> Iterator[Node]:
-    """A node (SQLite, and PostgreSQL when configured) whose notifications go to the sink."""
+def dns() -> FakeDNS:
+    return FakeDNS()
+
+
+@pytest.fixture
+def webhook_allow() -> list[str]:
+    """ACCORD_WEBHOOK_ALLOW for ``cnode``: none, as by default (parametrize to change it)."""
+    return []
+
+
+@pytest.fixture
+def cnode(
+    database_url: str, clock: Clock, smtp: Sink, dns: FakeDNS, webhook_allow: list[str]
+) -> Iterator[Node]:
+    """A node (SQLite, and PostgreSQL when configured) whose notifications go to the sink,
+    resolving webhook hosts with ``dns`` only."""
     settings = Settings(  # type: ignore[call-arg]
         database_url=database_url,
         _env_file=None,
@@ -64,8 +101,11 @@ def cnode(database_url: str, clock: Clock, smtp: Sink) -> Iterator[Node]:
         smtp_port=smtp.port,
         notify_backoff=60,
         notify_attempts=3,
+        webhook_allow=webhook_allow,
     )
     opened = Node.open(settings, clock=clock)
+    notifier = opened.coordination.notifier
+    notifier.egress = replace(notifier.egress, resolve=dns)
     yield opened
     opened.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -9,7 +10,7 @@ import pytest
 import vobject
 
 from accord.cli.common import open_node
-from tests.coordinate.conftest import Sink
+from tests.coordinate.conftest import FakeDNS, Sink
 from tests.test_cli import run
 
 
@@ -130,7 +131,11 @@ def test_webhooks_are_listed_and_deleted_by_the_operator(
     assert run(capsys, "org", "add", "MyCERT", "--kind", "national-cert", "--state", "MY")[0] == 0
     node = open_node()
     org_id = node.accounts.orgs.find("MyCERT").id
-    hook_id = node.coordination.notifier.add_webhook(
+    dns = FakeDNS()
+    dns.set("soc.example.org", ["93.184.216.34"])
+    notifier = node.coordination.notifier
+    notifier.egress = replace(notifier.egress, resolve=dns)  # no real DNS in tests
+    hook_id = notifier.add_webhook(
         org_id, "https://soc.example.org/h", "s3cret-webhook-key-0123456789"
     )
     node.close()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 def _wire(node: Node) -> Coordination:
+    from accord.coordinate.egress import Egress
     from accord.coordinate.notify import Retry, SmtpSettings
     from accord.coordinate.service import Coordination
     from accord.coordinate.workflow import deadlines_from_hours
@@ -46,6 +47,7 @@ def _wire(node: Node) -> Coordination:
             password=settings.smtp_password,
         ),
         retry=Retry(settings.notify_attempts, settings.notify_backoff),
+        egress=Egress(allow=tuple(settings.webhook_allow)),
         deadlines=deadlines_from_hours(settings.request_deadlines),
         reminder_at=settings.check_reminder_at,
         base_url=settings.base_url,

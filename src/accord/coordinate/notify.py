@@ -5,12 +5,20 @@ a crash never loses one and a rolled-back change never sends one. ``deliver_due`
 what is due: e-mails over one SMTP connection per run, webhooks as POSTs signed with
 HMAC-SHA256 over ``<timestamp>.<body>`` (header ``X-Accord-Signature: t=<ts>,v1=<hex>``).
 A failed attempt is retried after ``backoff * 2**(attempt-1)`` until ``attempts`` run out.
+
+A webhook's URL is checked (``egress.Egress``) when it is registered and again at every
+delivery, which connects to the very address it just checked and follows no redirect.
+Whatever went wrong, the log (which admins read) says only "delivery failed": telling a
+refused connection from an HTTP 404 would make webhooks a port scanner for whoever reads
+it. The reason goes to the node's own log, one line, with a webhook's host but never its
+URL (a URL may carry a receiver's token).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
@@ -25,6 +33,7 @@ import httpx
 import orjson
 
 from accord.accounts import require_admin
+from accord.coordinate.egress import Egress, Refused
 from accord.domain.model import Principal, Role
 from accord.errors import Forbidden, InvalidInput, Problem
 from accord.store.notifications import (
@@ -36,6 +45,10 @@ from accord.store.notifications import (
     RegisteredWebhook,
 )
 
+log = logging.getLogger("accord.coordinate.notify")
+
+DELIVERY_FAILED = "delivery failed"  # all the log says of any failure; the reason: node log
+
 
 def email(
     *, to: str, subject: str, body: str, topic: str, org_id: int | None, now: datetime
@@ -44,19 +57,18 @@ def email(
     return NewNotification("email", org_id, to, topic, subject[:300], body, None, now)
 
 
-def check_webhook_url(url: str) -> None:
-    """Raise InvalidInput unless ``url`` is an absolute http:// or https:// URL with a host."""
+def check_webhook_url(url: str, egress: Egress) -> None:
+    """Raise InvalidInput (naming ``url``) unless ``egress`` lets webhooks reach ``url`` now."""
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
-        reason = f"a webhook URL must be http:// or https:// with a host, not {url!r}"
+        if len(url.strip()) > 500:
+            raise Refused("a webhook URL is at most 500 characters long")
+        egress.check(url.strip())
+    except Refused as exc:
         raise InvalidInput(
-            f"{reason}; e.g. https://soc.example.org/accord-hook",
-            [Problem(reason, field="url")],
-        )
+            f"{exc}; a webhook URL is http:// or https:// on a public address,"
+            " e.g. https://soc.example.org/accord-hook",
+            [Problem(str(exc), field="url")],
+        ) from None
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -100,13 +112,17 @@ class Notifier:
         smtp: SmtpSettings,
         retry: Retry,
         clock: Callable[[], datetime],
+        egress: Egress,
         http: Callable[[], httpx.Client] | None = None,
     ) -> None:
         self._repo = repo
         self._smtp = smtp
         self._retry = retry
         self._clock = clock
-        self._http = http or (lambda: httpx.Client(timeout=smtp.timeout))
+        self.egress = egress  # where webhooks may go, and how their hosts are resolved
+        self._http = http or (
+            lambda: httpx.Client(timeout=smtp.timeout, follow_redirects=False, trust_env=False)
+        )
 
     def log(
         self,
@@ -128,8 +144,9 @@ class Notifier:
         return self.add_webhook(actor.org, url, secret)
 
     def add_webhook(self, org_id: int, url: str, secret: str) -> int:
-        """Register a webhook; its URL must be http(s) with a host, or InvalidInput (400)."""
-        check_webhook_url(url)
+        """Register a webhook; its URL must reach a public address (or an allowed one) now,
+        or InvalidInput (400): a name that does not resolve is refused too."""
+        check_webhook_url(url, self.egress)
         return self._repo.add_webhook(org_id, url.strip(), secret, self._clock())
 
     def list_webhooks(self, actor: Principal | None) -> list[RegisteredWebhook]:
@@ -176,12 +193,20 @@ class Notifier:
             return Outcome(row.id, "sent", attempts, sent=now)
         give_up = attempts >= self._retry.attempts
         delay = timedelta(seconds=self._retry.backoff * 2 ** (attempts - 1))
+        log.warning(
+            "notification %d (%s to %s) attempt %d failed: %s",
+            row.id,
+            row.channel,
+            _recipient(row),
+            attempts,
+            " ".join(error.split())[:500],
+        )
         return Outcome(
             row.id,
             "failed" if give_up else "pending",
             attempts,
             next_attempt=now + delay,
-            last_error=error[:1000],
+            last_error=DELIVERY_FAILED,
         )
 
     def _send_mails(self, rows: Sequence[Notification]) -> list[Outcome]:
@@ -223,21 +248,41 @@ class Notifier:
         return outcomes
 
     def _send_hooks(self, rows: Sequence[Notification]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+        return [self._outcome(row, self._post(row)) for row in rows]
+
+    def _post(self, row: Notification) -> str | None:
+        """Deliver one webhook call; None when it was accepted (2xx), else why not."""
+        body = row.body.encode()
+        stamp = int(self._clock().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Accord-Topic": row.topic,
+            "X-Accord-Delivery": str(row.id),
+            "X-Accord-Signature": sign(row.secret or "", stamp, body),
+        }
+        try:
+            request, destination = self.egress.request(row.target, content=body, headers=headers)
+        except Refused as exc:
+            return f"refused: {exc}"
+        # A client per call: a connection is never reused for a host it was not checked for.
         with self._http() as client:
-            for row in rows:
-                body = row.body.encode()
-                stamp = int(self._clock().timestamp())
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Accord-Topic": row.topic,
-                    "X-Accord-Delivery": str(row.id),
-                    "X-Accord-Signature": sign(row.secret or "", stamp, body),
-                }
-                try:
-                    response = client.post(row.target, content=body, headers=headers)
-                    error = None if response.is_success else f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                outcomes.append(self._outcome(row, error))
-        return outcomes
+            try:
+                response = client.send(request, follow_redirects=False, stream=True)
+                response.close()  # the body is not read: a receiver cannot make the node wait
+            except httpx.HTTPError as exc:
+                return f"{type(exc).__name__} from {destination.address}: {exc}"
+        if response.is_success:
+            return None
+        if response.is_redirect:
+            return f"HTTP {response.status_code} from {destination.address} (not followed)"
+        return f"HTTP {response.status_code} from {destination.address}"
+
+
+def _recipient(row: Notification) -> str:
+    """Who a notification is for, as the node log may name it: a webhook by its host only."""
+    if row.channel != "webhook":
+        return row.target
+    try:
+        return urlsplit(row.target).hostname or "?"
+    except ValueError:
+        return "?"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from accord.coordinate.checks import Checks
 from accord.coordinate.directory import Directory
+from accord.coordinate.egress import Egress
 from accord.coordinate.notify import Delivery, Notifier, Retry, SmtpSettings
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
@@ -47,12 +48,13 @@ class Coordination:
         evidence: EvidenceReader,
         smtp: SmtpSettings,
         retry: Retry,
+        egress: Egress,
         deadlines: Mapping[Urgency, Deadlines],
         reminder_at: float,
         base_url: str,
         clock: Clock,
     ) -> None:
-        self.notifier = Notifier(notifications, smtp, retry, clock)
+        self.notifier = Notifier(notifications, smtp, retry, clock, egress)
         self.directory = Directory(contacts, orgs, groups, clock)
         self.requests = Requests(
             requests, contacts, orgs, evidence, self.notifier, deadlines, base_url, clock

@@ -59,7 +59,7 @@ coord_notifications = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt", UTCDateTime, nullable=False),
     Column("sent", UTCDateTime, nullable=True),
-    Column("last_error", Text, nullable=True),
+    Column("last_error", Text, nullable=True),  # "delivery failed": reasons go to the node log
     Index("ix_coord_notifications_due", "status", "next_attempt"),
 )
 

@@ -29,7 +29,11 @@ def read_notifications(
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[NotificationPublic]:
-    """The log of e-mails and webhook calls, newest first (admins only; no bodies)."""
+    """The log of e-mails and webhook calls, newest first (admins only; no bodies).
+
+    A failed attempt reads "delivery failed" whatever went wrong; the reason is in the
+    node's log only, so the log cannot serve to probe what a webhook URL reaches.
+    """
     logged = node.coordination.notifier.log(
         principal, status=status_, topic=topic, before=before, limit=limit
     )
@@ -40,7 +44,11 @@ def read_notifications(
 def create_webhook(
     body: WebhookCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> WebhookCreated:
-    """Register a webhook for your organisation's request events, signed with your secret."""
+    """Register a webhook for your organisation's request events, signed with your secret.
+
+    Its URL must be http(s) and resolve, now, to public addresses only (or to networks
+    the operator allows in ACCORD_WEBHOOK_ALLOW); 400 naming ``url`` otherwise.
+    """
     hook_id = node.coordination.notifier.register_webhook(principal, body.url, body.secret)
     return WebhookCreated(id=hook_id, url=body.url.strip())
 
