@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 import accord
 from accord import api, web
+from accord.api.edge import Edge
 from accord.node import Node
 from accord.settings import Settings
 
@@ -37,11 +38,13 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         docs_url="/api/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.node = node or Node.open(settings)
     capabilities = app.state.node.capabilities
     api.install(app, capabilities)
     web.install(app, capabilities)
+    app.add_middleware(Edge)  # the last added is the outermost
     return app
 
 

@@ -16,6 +16,7 @@ answers RFC 9457 problem+json) and one CLI exit code (the CLI prints one line)::
     │   └── Replayed               409  exit 6   a signed message already accepted
     ├── SignatureRejected          403  exit 4   a peer message unsigned, altered or misaddressed
     ├── PeerUnavailable            502  exit 7   a peer did not answer, or answered nonsense
+    ├── Unavailable                503  exit 1   the node's database is down or overloaded
     └── PayloadTooLarge            413  exit 2   over a configured size limit
 
 The ``slug`` names the problem ``type`` URI (``/api/v1/problems/{slug}``); slugs are
@@ -146,6 +147,14 @@ class PeerUnavailable(AccordError):
     title = "Peer unavailable"
 
 
+class Unavailable(AccordError):
+    """The node's database is down or overloaded: retry after ``Retry-After`` seconds."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+
 ERROR_TYPES: tuple[type[AccordError], ...] = (
     AccordError,
     InvalidInput,
@@ -161,4 +170,5 @@ ERROR_TYPES: tuple[type[AccordError], ...] = (
     Replayed,
     SignatureRejected,
     PeerUnavailable,
+    Unavailable,
 )

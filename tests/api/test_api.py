@@ -206,7 +206,8 @@ def test_forbidden_combination_is_refused_with_reason(region: Region) -> None:
 
 def test_malformed_requests_get_problems(region: Region) -> None:
     c, h = region.client, region.sg_analyst
-    _problem(c.post("/api/v1/objects", content=b"{oops", headers=h), 400)
+    json_h = {**h, "Content-Type": "application/json"}
+    _problem(c.post("/api/v1/objects", content=b"{oops", headers=json_h), 400)
     _problem(c.post("/api/v1/objects?tlp=purple", json=indicator(), headers=h), 400)
     _problem(c.post("/api/v1/objects?scope=everyone", json=indicator(), headers=h), 400)
     _problem(c.get("/api/v1/objects?cursor=!!!", headers=h), 400)

@@ -158,7 +158,7 @@ def test_exports_round_trip_through_independent_parsers(region: Region) -> None:
 
 
 def test_csv_import_is_all_or_nothing_with_row_errors(region: Region) -> None:
-    c, h = region.client, region.auth["my"]
+    c, h = region.client, {**region.auth["my"], "Content-Type": "text/csv"}
     good = (
         "kind,name,email,phone,languages,timezone\r\n"
         "technical,Desk A,a@example.org,+6561234567,en,UTC\r\n"

@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -14,17 +13,30 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from accord.errors import ERROR_TYPES, AccordError, InvalidInput, NotAuthenticated, NotFound
 from accord.exchange.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
 
-log = logging.getLogger("accord.api")
+try:
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # FastAPI before lazily included routers: ``app.routes`` is flat
+
+    def iter_route_contexts(routes: Sequence[BaseRoute]) -> Iterator[Any]:  # type: ignore[misc]
+        return iter(routes)
+
+
 MEDIA_TYPE = "application/problem+json"
 PREFIX = "/api/v1/problems/"
 
 
 def problem_response(
-    status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PREFIX + slug,
@@ -33,29 +45,58 @@ def problem_response(
         "detail": detail,
     }
     body.update(extra or {})
-    headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="accord"', **(headers or {})}
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def taxii_error(
-    status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    error_id: str | None = None,
 ) -> Response:
     """A TAXII 2.1 error message (section 3.6.1), in the TAXII media type."""
     body: dict[str, Any] = {"title": title, "description": detail, "http_status": str(status)}
+    if error_id:
+        body["error_id"] = error_id
     if extra:
         body["details"] = extra
-    headers = (
-        {"WWW-Authenticate": 'Basic realm="accord", Bearer realm="accord"'}
-        if status == 401
-        else None
-    )
+    if status == 401:
+        headers = {
+            "WWW-Authenticate": 'Basic realm="accord", Bearer realm="accord"',
+            **(headers or {}),
+        }
     return Response(
         orjson.dumps(body), status_code=status, media_type=TAXII_MEDIA_TYPE, headers=headers
     )
 
 
-def _is_taxii(request: Request) -> bool:
-    return request.url.path.startswith("/taxii2")
+def is_taxii(path: str) -> bool:
+    return path.startswith("/taxii2")
+
+
+def error_response(
+    path: str,
+    exc: AccordError,
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``exc`` as an answer to a request for ``path``: a TAXII error message under
+    ``/taxii2``, problem+json elsewhere; ``request_id`` names the request in the log."""
+    extra: dict[str, Any] = (
+        {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
+    )
+    if is_taxii(path):
+        return taxii_error(
+            exc.status, exc.title, exc.detail, extra, headers=headers, error_id=request_id
+        )
+    if request_id:
+        extra["request_id"] = request_id
+    return problem_response(exc.status, exc.slug, exc.title, exc.detail, extra, headers)
 
 
 def from_error(exc: AccordError, request: Request | None = None) -> Response:
@@ -66,10 +107,7 @@ def from_error(exc: AccordError, request: Request | None = None) -> Response:
         )
         if page_error is not None:
             return page_error(request, exc)
-    extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else None
-    if request is not None and _is_taxii(request):
-        return taxii_error(exc.status, exc.title, exc.detail, extra)
-    return problem_response(exc.status, exc.slug, exc.title, exc.detail, extra)
+    return error_response(request.url.path if request is not None else "", exc)
 
 
 _HTTP = {404: NotFound, 401: NotAuthenticated}
@@ -88,7 +126,7 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e["msg"]}
             for e in exc.errors()
         ]
-        if _is_taxii(request):
+        if is_taxii(request.url.path):
             return taxii_error(
                 400, "Bad request", "the request is malformed", {"problems": problems}
             )
@@ -102,26 +140,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if _is_taxii(request):
-            return taxii_error(exc.status_code, str(exc.detail), str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request, headers.get("Allow", ""))
+        if is_taxii(request.url.path):
+            return taxii_error(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
         kind = _HTTP.get(exc.status_code)
         slug = kind.slug if kind else f"http-{exc.status_code}"
         title = kind.title if kind else str(exc.detail)
-        return problem_response(exc.status_code, slug, title, str(exc.detail))
+        return problem_response(exc.status_code, slug, title, str(exc.detail), headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        if _is_taxii(request):
-            return taxii_error(
-                500, "Internal error", "an unexpected error; the node log has details"
-            )
-        return problem_response(
-            500,
-            AccordError.slug,
-            AccordError.title,
-            "an unexpected error; the node log has details",
-        )
+    # Anything else is answered by accord.api.edge, outside the app's error middleware.
+
+
+def _allowed(request: Request, first: str) -> str:
+    """Every method some route takes at this path: Starlette's 405 names the methods of
+    the first route that matched the path, and a path often has one route per method."""
+    path = request.scope["path"]
+    methods = {m.strip() for m in first.split(",") if m.strip()}
+    for route in iter_route_contexts(request.app.routes):
+        regex, declared = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if declared and regex is not None and regex.match(path):
+            methods |= declared
+    return ", ".join(sorted(methods))
 
 
 def describe(slug: str) -> dict[str, Any] | None:

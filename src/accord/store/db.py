@@ -23,20 +23,28 @@ _BUSY_TIMEOUT_MS = 30_000
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and writers that never deadlock."""
+    """An engine for ``url``. SQLite gets WAL, foreign keys and writers that never deadlock.
+
+    Its errors never quote a statement's parameters (``hide_parameters``): they reach
+    logs, and parameters carry secrets (a webhook's, a password's hash) and shared data.
+    """
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with its own wording
         raise InvalidInput(f"ACCORD_DATABASE_URL is not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     # The driver's own transaction handling is switched off so that SQLAlchemy's BEGIN
     # is the one that runs, and writers can ask for BEGIN IMMEDIATE: a deferred
