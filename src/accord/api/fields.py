@@ -1,0 +1,66 @@
+"""The shapes of input the REST API takes, each defined once: row ids, cursors, text.
+
+Every bound here is one the database or a service would otherwise enforce with an
+error of its own (a 64-bit integer column, a NUL byte PostgreSQL refuses, a ``LIKE``
+pattern SQLite finds too complex), so the API answers 400 naming the field instead,
+and the OpenAPI document states the bound.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, field_validator
+
+# The largest value a 64-bit signed integer column holds.
+MAX_ROW_ID = 2**63 - 1
+# The longest text search a query takes.
+MAX_QUERY = 300
+
+
+def storable(value: str) -> str:
+    """``value``, when every database can store it: no NUL, no unpaired surrogate."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise ValueError("must not contain an unpaired surrogate")
+    return value
+
+
+def _storable_anywhere(value: Any) -> Any:
+    if isinstance(value, str):
+        storable(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable_anywhere(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable_anywhere(key)
+            _storable_anywhere(item)
+    return value
+
+
+class Input(BaseModel):
+    """A request body: every string in it, however deep, is one the database can store."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _storable_anywhere(value)
+
+
+# Text in a path or query parameter.
+Text = Annotated[str, AfterValidator(storable)]
+# The id of a row (token, contact, check, request, webhook), in a path.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# A page cursor: the id of the last row of the previous page.
+Before = Annotated[
+    int | None, Query(ge=1, le=MAX_ROW_ID, description="The previous page's last id.")
+]
+# A free-text search.
+Search = Annotated[
+    str | None,
+    Query(max_length=MAX_QUERY, description="Text in name, description, pattern."),
+    AfterValidator(lambda v: storable(v) if v is not None else v),
+]
