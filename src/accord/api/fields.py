@@ -1,7 +1,7 @@
 """The shapes of input the REST API takes, each defined once: row ids, cursors, text.
 
 Every bound here is one the database or a service would otherwise enforce with an
-error of its own (a 64-bit integer column, a NUL byte PostgreSQL refuses, a ``LIKE``
+error of its own (an integer key, a NUL byte PostgreSQL refuses, a ``LIKE``
 pattern SQLite finds too complex), so the API answers 400 naming the field instead,
 and the OpenAPI document states the bound.
 """
@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, field_validator
 
-# The largest value a 64-bit signed integer column holds.
-MAX_ROW_ID = 2**63 - 1
+# The largest id an ``Integer`` key holds on every store (PostgreSQL's is 32-bit).
+MAX_ROW_ID = 2**31 - 1
 # The longest text search a query takes.
 MAX_QUERY = 300
 
