@@ -22,6 +22,7 @@ HUGE = 2**63
 NUL = "a\x00b"
 # JSON text with an escaped unpaired surrogate: valid JSON, not storable text.
 SURROGATE_JSON = '"x\\ud800y"'
+CSV = "text/csv"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Case:
     field: str
     json: Any = None
     content: str | None = None
+    media: str = "application/json"
     status: int = 400
 
 
@@ -94,6 +96,10 @@ CASES = [
     Case("POST", "/api/v1/contacts", "languages", {**CONTACT, "languages": ["en", NUL]}),
     Case("POST", "/api/v1/contacts", "name", content=_body(CONTACT, "name", SURROGATE_JSON)),
     Case("POST", "/api/v1/match", "observables", {"observables": [NUL]}),
+    Case(
+        "POST", "/api/v1/contacts/import", "body", content="name,kind\nA\x00,24-7-desk\n", media=CSV
+    ),
+    Case("POST", "/api/v1/contacts/import", "body", content="\udcff", media=CSV),
     # Very long strings, wrong types, empty and deep bodies.
     Case("POST", "/api/v1/groups", "name", {"slug": "abc", "name": "n" * 100_000}),
     Case("POST", "/api/v1/contacts", "name", {**CONTACT, "name": "n" * 100_000}),
@@ -128,7 +134,7 @@ def test_bad_input_is_a_problem_naming_the_field(
     kwargs: dict[str, Any] = {}
     if case.content is not None:
         kwargs["content"] = case.content.encode("utf-8", "surrogatepass")
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = case.media
     elif case.json is not None:
         kwargs["json"] = case.json
     response = http.request(case.method, case.path, headers=headers, **kwargs)

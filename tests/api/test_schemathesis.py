@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -98,7 +98,7 @@ def _setup(base: str, admin: dict[str, str]) -> None:
         "webhooks": {"url": "http://127.0.0.1:9/hook", "secret": "s" * 16},
     }
     for path, body in rows.items():
-        created = requests.post(f"{base}/api/v1/{path}", json=body, headers=admin, timeout=30)
+        created = httpx.post(f"{base}/api/v1/{path}", json=body, headers=admin, timeout=30)
         assert created.status_code == 201, created.text
 
 

@@ -7,12 +7,13 @@ Response bodies are read from the coordination services' frozen values
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from accord.api.fields import MAX_ROW_ID, Input
+from accord.api.fields import MAX_ROW_ID, Input, one_of
+from accord.coordinate.requests import KINDS
 from accord.coordinate.workflow import Action, Urgency
 
 # Ids of contacts named in a body.
@@ -71,12 +72,12 @@ class ContactPublic(_Read):
 
 # What a requester sends to file an assistance request or a consultation.
 class RequestCreate(Input):
-    kind: Literal["assistance", "consultation"]
+    kind: str = Field(json_schema_extra=one_of(KINDS))
     title: str = Field(max_length=300)
     recipients: list[str] = Field(
         max_length=200, description="Identity ids or names of recipient organisations."
     )
-    urgency: Urgency
+    urgency: str = Field(json_schema_extra=one_of(Urgency))
     tlp: str = Field(default="TLP:AMBER", max_length=20)
     description: str = Field(default="", max_length=20_000)
     incident_category: str | None = Field(

@@ -8,6 +8,7 @@ and the OpenAPI document states the bound.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -39,6 +40,12 @@ def _storable_anywhere(value: Any) -> Any:
             _storable_anywhere(key)
             _storable_anywhere(item)
     return value
+
+
+def one_of(values: Iterable[str]) -> dict[str, Any]:
+    """``json_schema_extra`` stating the values a service takes, where the service (not the
+    schema) checks them, so that a request's bad fields are all listed at once."""
+    return {"enum": list(values)}
 
 
 class Input(BaseModel):

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from accord.api.coordinate_schemas import ContactCreate, ContactPublic, ContactVersionPublic
 from accord.api.deps import CurrentPrincipal
-from accord.api.fields import RowId, Text
+from accord.api.fields import RowId, Text, storable
 from accord.api.openapi import errors
 from accord.coordinate.contacts import ContactInput
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.model import Contact
-from accord.errors import InvalidInput
+from accord.errors import InvalidInput, Problem
 from accord.http import NodeDep
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -103,15 +103,24 @@ def read_contacts_export(
     response_model=list[ContactPublic],
     status_code=status.HTTP_201_CREATED,
     responses=errors(404),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "UTF-8 CSV with the export's columns.",
+        }
+    },
 )
 async def create_contacts_import(
     request: Request, node: NodeDep, principal: CurrentPrincipal, organisation: Text | None = None
 ) -> list[ContactPublic]:
     """Import contacts from CSV (the export's columns): every row, or none with each error."""
     try:
-        text = (await request.body()).decode("utf-8-sig")
+        text = storable((await request.body()).decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise InvalidInput("the CSV must be UTF-8") from None
+        raise InvalidInput("the CSV must be UTF-8", [Problem("not UTF-8", field="body")]) from None
+    except ValueError as exc:
+        raise InvalidInput("the CSV cannot be stored", [Problem(str(exc), field="body")]) from None
     imported = node.coordination.directory.import_csv(principal, organisation, text)
     return [_public(c) for c in imported]
 
