@@ -160,7 +160,11 @@ def test_a_nul_in_a_basic_username_is_a_clean_401(
 
 def test_token_timestamps_are_aware_on_every_store(client: tuple[Client, dict[str, str]]) -> None:
     http, admin = client
+    for days in (3650, 0.0001):
+        body = {**TOKEN, "expires_in_days": days}
+        assert http.post("/api/v1/tokens", json=body, headers=admin).status_code == 201
     listed = http.get("/api/v1/tokens", headers=admin)
     assert listed.status_code == 200
-    for token in listed.json():
-        assert token["created"].endswith(("Z", "+00:00")), token
+    stamps = [t[k] for t in listed.json() for k in ("created", "expires") if t[k] is not None]
+    assert len(stamps) == 5
+    assert all(s.endswith(("Z", "+00:00")) for s in stamps), stamps

@@ -69,7 +69,9 @@ def fuzzed_node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
     url = next(urls)
     try:
         token, token_id = _seed(url)
-        with running_node(tmp_path, database_url=url) as (base, _env):
+        # The setup's webhook points at loopback, which only an allowed network may be.
+        allow = '["127.0.0.0/8"]'
+        with running_node(tmp_path, database_url=url, webhook_allow=allow) as (base, _env):
             yield base, token, token_id
     finally:
         for _ in urls:  # drops a PostgreSQL database
