@@ -86,9 +86,10 @@ def install(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = _document(build())
-        return app.openapi_schema
+        schema = build()  # FastAPI's, cached until the routes change
+        if Problem.__name__ not in schema.get("components", {}).get("schemas", {}):
+            _document(schema)
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
@@ -110,7 +111,7 @@ def _derived(path: str, operation: dict[str, Any]) -> set[int]:
     return found
 
 
-def _document(schema: dict[str, Any]) -> dict[str, Any]:
+def _document(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for model in (ProblemItem, Problem, TaxiiError):
         components[model.__name__] = model.model_json_schema(
@@ -121,7 +122,6 @@ def _document(schema: dict[str, Any]) -> dict[str, Any]:
             _errors(path, operation)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
-    return schema
 
 
 def _errors(path: str, operation: dict[str, Any]) -> None:
