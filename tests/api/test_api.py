@@ -388,7 +388,7 @@ def test_users_sign_in_for_a_short_lived_token(region: Region, clock: Clock) -> 
     )
     _problem(c.post("/api/v1/users", json=body, headers=region.admin), 409)
     _problem(
-        c.post("/api/v1/users", json={**body, "username": "x3"}, headers=region.my_analyst), 403
+        c.post("/api/v1/users", json={**body, "username": "xyz3"}, headers=region.my_analyst), 403
     )
 
     wrong = c.post(

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from accord.api import problems
+from accord.api import openapi, problems
 from accord.api.routes import groups, health, organisations, tokens, users
 from accord.capability import Capability
 
@@ -20,6 +20,7 @@ from accord.capability import Capability
 def install(app: FastAPI, capabilities: Sequence[Capability[Any]]) -> None:
     """Mount the API on ``app``: problem+json errors, the node's routes, the capabilities'."""
     problems.install(app)
+    openapi.install(app)
     api = APIRouter(prefix="/api/v1")
     for module in (health, organisations, groups, users, tokens):
         api.include_router(module.router)

@@ -7,10 +7,17 @@ Response bodies are read from the coordination services' frozen values
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
+
+from accord.api.fields import MAX_ROW_ID, Input, one_of
+from accord.coordinate.requests import KINDS
+from accord.coordinate.workflow import Action, Urgency
+
+# Ids of contacts named in a body.
+ContactId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class _Read(BaseModel):
@@ -18,19 +25,27 @@ class _Read(BaseModel):
 
 
 # What a liaison sends to add or replace a point of contact.
-class ContactCreate(BaseModel):
-    organisation: str | None = Field(default=None, description="Identity id; omit: your own.")
-    kind: str = Field(description="diplomatic, technical, policy, law-enforcement, 24-7-desk")
-    name: str
-    role: str = ""
-    email: str | None = None
-    phone: str | None = Field(default=None, description="E.164, e.g. +6561234567.")
-    messaging: str | None = Field(default=None, description="Secure-messaging handle.")
-    languages: list[str] = Field(description="ISO 639-1 codes.")
-    timezone: str = Field(default="UTC", description="IANA time zone.")
-    public_key: str | None = None
-    groups: list[str] = Field(default=[], description="Sharing groups that may see it; []: all.")
-    backups: list[int] = []
+class ContactCreate(Input):
+    organisation: str | None = Field(
+        default=None, max_length=200, description="Identity id; omit: your own."
+    )
+    kind: str = Field(
+        max_length=20, description="diplomatic, technical, policy, law-enforcement, 24-7-desk"
+    )
+    name: str = Field(max_length=200)
+    role: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32, description="E.164, e.g. +6561234567.")
+    messaging: str | None = Field(
+        default=None, max_length=200, description="Secure-messaging handle."
+    )
+    languages: list[str] = Field(max_length=50, description="ISO 639-1 codes.")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone.")
+    public_key: str | None = Field(default=None, max_length=20_000)
+    groups: list[str] = Field(
+        default=[], max_length=100, description="Sharing groups that may see it; []: all."
+    )
+    backups: list[ContactId] = Field(default=[], max_length=20)
 
 
 # A point of contact as readers see it.
@@ -56,28 +71,36 @@ class ContactPublic(_Read):
 
 
 # What a requester sends to file an assistance request or a consultation.
-class RequestCreate(BaseModel):
-    kind: str = Field(description="assistance or consultation.")
-    title: str
-    recipients: list[str] = Field(description="Identity ids or names of recipient organisations.")
-    urgency: str = Field(description="critical, high, medium or low.")
-    tlp: str = "TLP:AMBER"
-    description: str = ""
-    incident_category: str | None = Field(default=None, description="RSIT, e.g. availability/ddos")
-    sector: str | None = Field(default=None, description="Critical-infrastructure sector slug.")
-    asks: list[str] = Field(default=[], description="information, technical-assistance, …")
-    questions: list[str] = []
-    next_steps: str = ""
-    evidence: list[str] = Field(default=[], description="STIX ids you may read.")
-    requester_contact: int | None = None
+class RequestCreate(Input):
+    kind: str = Field(json_schema_extra=one_of(KINDS))
+    title: str = Field(max_length=300)
+    recipients: list[str] = Field(
+        max_length=200, description="Identity ids or names of recipient organisations."
+    )
+    urgency: str = Field(json_schema_extra=one_of(Urgency))
+    tlp: str = Field(default="TLP:AMBER", max_length=20)
+    description: str = Field(default="", max_length=20_000)
+    incident_category: str | None = Field(
+        default=None, max_length=100, description="RSIT, e.g. availability/ddos"
+    )
+    sector: str | None = Field(
+        default=None, max_length=100, description="Critical-infrastructure sector slug."
+    )
+    asks: list[str] = Field(
+        default=[], max_length=20, description="information, technical-assistance, …"
+    )
+    questions: list[str] = Field(default=[], max_length=100)
+    next_steps: str = Field(default="", max_length=20_000)
+    evidence: list[str] = Field(default=[], max_length=1000, description="STIX ids you may read.")
+    requester_contact: ContactId | None = None
     deadline: AwareDatetime | None = None
     submit: bool = Field(default=True, description="False: keep it a draft.")
 
 
 # A transition asked for on a request.
-class RequestAction(BaseModel):
-    action: str = Field(description="submit, acknowledge, start, respond, close, decline, withdraw")
-    reason: str = Field(default="", description="Required to decline.")
+class RequestAction(Input):
+    action: Action
+    reason: str = Field(default="", max_length=20_000, description="Required to decline.")
 
 
 # The kind's own fields of a request; absent keys were not asked for.
@@ -161,18 +184,22 @@ class TaxonomiesPublic(BaseModel):
 
 
 # A message on a request's thread.
-class MessageCreate(BaseModel):
-    body: str
-    attachments: list[str] = Field(default=[], description="STIX ids you may read.")
+class MessageCreate(Input):
+    body: str = Field(max_length=100_000)
+    attachments: list[str] = Field(default=[], max_length=100, description="STIX ids you may read.")
 
 
 # What an organiser sends to start a communication check.
-class CheckCreate(BaseModel):
-    title: str
+class CheckCreate(Input):
+    title: str = Field(max_length=300)
     deadline: AwareDatetime
-    group: str | None = Field(default=None, description="Only contacts of this group's members.")
-    states: list[str] | None = Field(default=None, description="Only contacts of these states.")
-    kind: str | None = None
+    group: str | None = Field(
+        default=None, max_length=80, description="Only contacts of this group's members."
+    )
+    states: list[str] | None = Field(
+        default=None, max_length=300, description="Only contacts of these states."
+    )
+    kind: str | None = Field(default=None, max_length=20)
 
 
 # A contact's acknowledgement token and link in a new check.
@@ -249,8 +276,10 @@ class ContactVersionPublic(_Read):
 
 
 # What an organisation sends to register a webhook.
-class WebhookCreate(BaseModel):
-    url: str = Field(description="An http(s) URL the node posts signed notifications to.")
+class WebhookCreate(Input):
+    url: str = Field(
+        max_length=500, description="An http(s) URL the node posts signed notifications to."
+    )
     secret: str = Field(min_length=16, max_length=128)
 
 

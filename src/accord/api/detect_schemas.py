@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from accord.api.fields import Input
+
 
 # A batch of observable values (addresses, domains, URLs, e-mail addresses, hashes) to check.
-class MatchRequest(BaseModel):
+class MatchRequest(Input):
     observables: list[str] = Field(min_length=1, max_length=10_000)
     subdomains: bool = False
 

@@ -14,8 +14,9 @@ from fastapi.responses import Response
 
 from accord.api.deps import CurrentPrincipal, TaxiiPrincipal
 from accord.api.federation_schemas import PeerStatusPublic
+from accord.api.openapi import errors
 from accord.api.routes.objects import read_body
-from accord.api.taxii import API_ROOT, acceptable, taxii
+from accord.api.taxii import API_ROOT, TaxiiResponse, acceptable, taxii
 from accord.domain.collections import FEDERATION_COLLECTION
 from accord.federation.sync import SIGNATURE
 from accord.http import NodeDep
@@ -25,7 +26,7 @@ FEED = f"{API_ROOT}collections/{FEDERATION_COLLECTION}/objects/"
 router = APIRouter(tags=["federation"])
 
 
-@router.get(FEED, dependencies=[Depends(acceptable)])
+@router.get(FEED, dependencies=[Depends(acceptable)], response_class=TaxiiResponse)
 def read_federation_feed(
     node: NodeDep,
     principal: TaxiiPrincipal,
@@ -37,7 +38,13 @@ def read_federation_feed(
     return taxii(out.body, headers={SIGNATURE: out.signature})
 
 
-@router.post(FEED, status_code=202, dependencies=[Depends(acceptable)])
+@router.post(
+    FEED,
+    status_code=202,
+    dependencies=[Depends(acceptable)],
+    response_class=TaxiiResponse,
+    responses=errors(409, 413, 415, 422),
+)
 async def create_federation_message(
     request: Request, node: NodeDep, principal: TaxiiPrincipal
 ) -> Response:

@@ -113,6 +113,13 @@ def from_error(exc: AccordError, request: Request | None = None) -> Response:
 _HTTP = {404: NotFound, 401: NotAuthenticated}
 
 
+def _field(error: Any) -> str:
+    """The field a request-validation error is about; ``body`` for the body as a whole."""
+    if error.get("type") == "json_invalid":
+        return "body"
+    return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+
+
 def install(app: FastAPI) -> None:
     """Route every error the app can raise to a problem+json body."""
 
@@ -122,10 +129,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e["msg"]}
-            for e in exc.errors()
-        ]
+        problems = [{"field": _field(e), "reason": e["msg"]} for e in exc.errors()]
         if is_taxii(request.url.path):
             return taxii_error(
                 400, "Bad request", "the request is malformed", {"problems": problems}
@@ -148,7 +152,15 @@ def install(app: FastAPI) -> None:
         kind = _HTTP.get(exc.status_code)
         slug = kind.slug if kind else f"http-{exc.status_code}"
         title = kind.title if kind else str(exc.detail)
-        return problem_response(exc.status_code, slug, title, str(exc.detail), headers=headers)
+        # FastAPI raises a bare 400 for a body it cannot parse (nested too deep).
+        extra = (
+            {"problems": [{"field": "body", "reason": str(exc.detail)}]}
+            if exc.status_code == 400
+            else None
+        )
+        return problem_response(
+            exc.status_code, slug, title, str(exc.detail), extra, headers=headers
+        )
 
     # Anything else is answered by accord.api.edge, outside the app's error middleware.
 

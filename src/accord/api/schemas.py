@@ -6,6 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from accord.accounts import MIN_PASSWORD
+from accord.api.fields import Input
+from accord.domain.model import OrgKind, Role
+
+# The longest token lifetime an admin may issue (ten years).
+MAX_TOKEN_DAYS = 3650
+# The longest password taken; hashing a longer one would only cost the node time.
+MAX_PASSWORD = 1024
+
 
 # An organisation as anyone on the node sees it.
 class OrganisationPublic(BaseModel):
@@ -16,10 +25,12 @@ class OrganisationPublic(BaseModel):
 
 
 # What an admin sends to add an organisation.
-class OrganisationCreate(BaseModel):
+class OrganisationCreate(Input):
     name: str = Field(min_length=1, max_length=200)
-    kind: str
-    state: str | None = Field(default=None, description="ISO 3166-1 alpha-2; null: international.")
+    kind: OrgKind
+    state: str | None = Field(
+        default=None, max_length=2, description="ISO 3166-1 alpha-2; null: international."
+    )
 
 
 # A sharing group; members are listed only to members and admins.
@@ -31,23 +42,23 @@ class GroupPublic(BaseModel):
 
 
 # What an admin sends to add a sharing group.
-class GroupCreate(BaseModel):
-    slug: str
-    name: str
-    description: str = ""
+class GroupCreate(Input):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
 
 
 # What an admin sends to add or remove a group member.
-class MemberChange(BaseModel):
-    organisation: str = Field(description="STIX identity id or exact name.")
+class MemberChange(Input):
+    organisation: str = Field(max_length=200, description="STIX identity id or exact name.")
 
 
 # What an admin sends to issue a token.
-class TokenCreate(BaseModel):
-    organisation: str = Field(description="STIX identity id or exact name.")
-    role: str
+class TokenCreate(Input):
+    organisation: str = Field(max_length=200, description="STIX identity id or exact name.")
+    role: Role
     name: str = Field(min_length=1, max_length=200)
-    expires_in_days: float | None = Field(default=None, gt=0)
+    expires_in_days: float | None = Field(default=None, gt=0, le=MAX_TOKEN_DAYS)
 
 
 # A token as admins see it; never the secret.
@@ -78,11 +89,11 @@ class IngestResult(BaseModel):
 
 
 # How a recipient passes an object on.
-class ShareCreate(BaseModel):
-    tlp: str | None = None
-    scope: str
-    recipients: list[str] = []
-    group: str | None = None
+class ShareCreate(Input):
+    tlp: str | None = Field(default=None, max_length=20)
+    scope: str = Field(max_length=20)
+    recipients: list[str] = Field(default=[], max_length=1000)
+    group: str | None = Field(default=None, max_length=80)
 
 
 # The distribution an onward share was recorded with.
@@ -100,17 +111,17 @@ class Health(BaseModel):
 
 
 # A username and password, exchanged for a short-lived token.
-class LoginRequest(BaseModel):
-    username: str
-    password: str
+class LoginRequest(Input):
+    username: str = Field(max_length=120)
+    password: str = Field(max_length=MAX_PASSWORD)
 
 
 # What an admin sends to add a user.
-class UserCreate(BaseModel):
-    username: str
-    organisation: str = Field(description="STIX identity id or exact name.")
-    role: str
-    password: str
+class UserCreate(Input):
+    username: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,118}[A-Za-z0-9]$")
+    organisation: str = Field(max_length=200, description="STIX identity id or exact name.")
+    role: Role
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
 
 
 # A user as admins see it.

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 import accord
 from accord.api.deps import TaxiiPrincipal
+from accord.api.fields import Text
+from accord.api.openapi import errors
 from accord.api.routes.objects import read_body
 from accord.errors import NotAcceptable, NotAuthenticated, UnsupportedMediaType
 from accord.exchange.taxii import MEDIA_TYPE, Page, parse_filters
@@ -37,7 +39,21 @@ def acceptable(request: Request) -> None:
     raise NotAcceptable(f"this server speaks {MEDIA_TYPE}; send 'Accept: {MEDIA_TYPE}'")
 
 
-router = APIRouter(tags=["taxii"], dependencies=[Depends(acceptable)])
+class TaxiiResponse(JSONResponse):
+    """A TAXII message (the OpenAPI document names its media type)."""
+
+    media_type = MEDIA_TYPE
+
+
+# An envelope of objects in a request body (validated by the exchange, not the schema).
+ENVELOPE_BODY = {
+    "required": True,
+    "content": {MEDIA_TYPE: {"schema": {"type": "object", "description": "A TAXII envelope."}}},
+}
+
+router = APIRouter(
+    tags=["taxii"], dependencies=[Depends(acceptable)], default_response_class=TaxiiResponse
+)
 
 
 def taxii(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -87,8 +103,8 @@ def read_api_root(node: NodeDep) -> Response:
     )
 
 
-@router.get(API_ROOT + "status/{status_id}/")
-def read_status(status_id: str, node: NodeDep, principal: TaxiiPrincipal) -> Response:
+@router.get(API_ROOT + "status/{status_id}/", responses=errors(404))
+def read_status(status_id: Text, node: NodeDep, principal: TaxiiPrincipal) -> Response:
     """The outcome of an earlier POST by the caller's organisation."""
     if principal.org is None:
         raise NotAuthenticated("status resources need credentials")
@@ -102,24 +118,29 @@ def read_collections(node: NodeDep, principal: TaxiiPrincipal) -> Response:
     return taxii({"collections": [v.resource() for v in views]})
 
 
-@router.get(API_ROOT + "collections/{collection_id}/")
-def read_collection(collection_id: str, node: NodeDep, principal: TaxiiPrincipal) -> Response:
+@router.get(API_ROOT + "collections/{collection_id}/", responses=errors(404))
+def read_collection(collection_id: Text, node: NodeDep, principal: TaxiiPrincipal) -> Response:
     """One collection."""
     return taxii(node.taxii.collection(principal, collection_id).resource())
 
 
-@router.get(API_ROOT + "collections/{collection_id}/objects/")
+@router.get(API_ROOT + "collections/{collection_id}/objects/", responses=errors(404))
 def read_collection_objects(
-    collection_id: str, node: NodeDep, principal: TaxiiPrincipal, query: Filters
+    collection_id: Text, node: NodeDep, principal: TaxiiPrincipal, query: Filters
 ) -> Response:
     """Objects in the collection, oldest ``date_added`` first, one page at a time."""
     page = node.taxii.page(principal, collection_id, query)
     return taxii(_envelope(page), headers=page.headers())
 
 
-@router.post(API_ROOT + "collections/{collection_id}/objects/", status_code=202)
+@router.post(
+    API_ROOT + "collections/{collection_id}/objects/",
+    status_code=202,
+    responses=errors(404, 413, 415, 422),
+    openapi_extra={"requestBody": ENVELOPE_BODY},
+)
 async def create_collection_objects(
-    collection_id: str, request: Request, node: NodeDep, principal: TaxiiPrincipal
+    collection_id: Text, request: Request, node: NodeDep, principal: TaxiiPrincipal
 ) -> Response:
     """Add an envelope of objects, all or nothing; answers a status resource."""
     content_type = request.headers.get("content-type", "").replace(" ", "").lower()
@@ -134,18 +155,18 @@ async def create_collection_objects(
     return taxii(status, status=202)
 
 
-@router.get(API_ROOT + "collections/{collection_id}/objects/{object_id}/")
+@router.get(API_ROOT + "collections/{collection_id}/objects/{object_id}/", responses=errors(404))
 def read_collection_object(
-    collection_id: str, object_id: str, node: NodeDep, principal: TaxiiPrincipal, query: Filters
+    collection_id: Text, object_id: Text, node: NodeDep, principal: TaxiiPrincipal, query: Filters
 ) -> Response:
     """One object: by default its latest version; match[version] for others."""
     page = node.taxii.object_page(principal, collection_id, object_id, query)
     return taxii(_envelope(page), headers=page.headers())
 
 
-@router.delete(API_ROOT + "collections/{collection_id}/objects/{object_id}/")
+@router.delete(API_ROOT + "collections/{collection_id}/objects/{object_id}/", responses=errors(404))
 def delete_collection_object(
-    collection_id: str, object_id: str, request: Request, node: NodeDep, principal: TaxiiPrincipal
+    collection_id: Text, object_id: Text, request: Request, node: NodeDep, principal: TaxiiPrincipal
 ) -> Response:
     """Delete an object the caller's organisation owns (every version, or match[version])."""
     query = _filters(request, node)
@@ -155,9 +176,11 @@ def delete_collection_object(
     return taxii(b"", status=200)
 
 
-@router.get(API_ROOT + "collections/{collection_id}/objects/{object_id}/versions/")
+@router.get(
+    API_ROOT + "collections/{collection_id}/objects/{object_id}/versions/", responses=errors(404)
+)
 def read_object_versions(
-    collection_id: str, object_id: str, request: Request, node: NodeDep, principal: TaxiiPrincipal
+    collection_id: Text, object_id: Text, request: Request, node: NodeDep, principal: TaxiiPrincipal
 ) -> Response:
     """Every version of an object the caller may read, oldest first."""
     query = VersionQuery(**{**_fields(_filters(request, node)), "versions": ("all",)})
@@ -168,9 +191,9 @@ def read_object_versions(
     return taxii(body, headers=page.headers())
 
 
-@router.get(API_ROOT + "collections/{collection_id}/manifest/")
+@router.get(API_ROOT + "collections/{collection_id}/manifest/", responses=errors(404))
 def read_manifest(
-    collection_id: str, node: NodeDep, principal: TaxiiPrincipal, query: Filters
+    collection_id: Text, node: NodeDep, principal: TaxiiPrincipal, query: Filters
 ) -> Response:
     """What the collection holds, without the objects themselves."""
     page = node.taxii.page(principal, collection_id, query)

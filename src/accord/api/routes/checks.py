@@ -13,12 +13,16 @@ from accord.api.coordinate_schemas import (
     CheckTrendPublic,
 )
 from accord.api.deps import CurrentPrincipal
+from accord.api.fields import RowId, Text
+from accord.api.openapi import errors
 from accord.http import NodeDep
 
 router = APIRouter(prefix="/checks", tags=["checks"])
 
 
-@router.post("", response_model=CheckStarted, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=CheckStarted, status_code=status.HTTP_201_CREATED, responses=errors(404)
+)
 def create_check(body: CheckCreate, node: NodeDep, principal: CurrentPrincipal) -> CheckStarted:
     """Start a check; each contact's token and link are in the answer (and their e-mail)."""
     started = node.coordination.checks.start(
@@ -35,9 +39,14 @@ def create_check(body: CheckCreate, node: NodeDep, principal: CurrentPrincipal) 
 @router.get(
     "/ack/{token}",
     response_model=AcknowledgementPublic,
-    responses={303: {"description": "A browser is sent to the console's page for the link."}},
+    responses={
+        303: {"description": "A browser is sent to the console's page for the link."},
+        **errors(404),
+    },
 )
-def read_check_ack(token: str, node: NodeDep, request: Request) -> AcknowledgementPublic | Response:
+def read_check_ack(
+    token: Text, node: NodeDep, request: Request
+) -> AcknowledgementPublic | Response:
     """What an acknowledgement link is for, and whether it was used (no token needed).
 
     A browser (asking for HTML) following the link from the e-mail is sent to the
@@ -48,8 +57,8 @@ def read_check_ack(token: str, node: NodeDep, request: Request) -> Acknowledgeme
     return AcknowledgementPublic.model_validate(node.coordination.checks.show(token))
 
 
-@router.post("/ack/{token}", response_model=AcknowledgementPublic)
-def create_check_ack(token: str, node: NodeDep) -> AcknowledgementPublic:
+@router.post("/ack/{token}", response_model=AcknowledgementPublic, responses=errors(404, 409))
+def create_check_ack(token: Text, node: NodeDep) -> AcknowledgementPublic:
     """Acknowledge a check (idempotent; 409 after the deadline, 404 for a forged link)."""
     return AcknowledgementPublic.model_validate(node.coordination.checks.acknowledge(token))
 
@@ -60,7 +69,7 @@ def read_checks_trend(node: NodeDep, principal: CurrentPrincipal) -> list[CheckT
     return [CheckTrendPublic.model_validate(t) for t in node.coordination.checks.trend(principal)]
 
 
-@router.get("/{check_id}", response_model=CheckResultsPublic)
-def read_check(check_id: int, node: NodeDep, principal: CurrentPrincipal) -> CheckResultsPublic:
+@router.get("/{check_id}", response_model=CheckResultsPublic, responses=errors(404))
+def read_check(check_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> CheckResultsPublic:
     """Results: response rates per state and kind, median and p90 times, who never answered."""
     return CheckResultsPublic.model_validate(node.coordination.checks.results(principal, check_id))

@@ -7,6 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from accord.api.deps import CurrentPrincipal
 from accord.api.detect_schemas import CorrelationPublic, MatchesPublic, MatchPublic, MatchRequest
+from accord.api.fields import Text
+from accord.api.openapi import errors
 from accord.domain.model import Principal
 from accord.http import NodeDep
 from accord.node import Node
@@ -42,9 +44,13 @@ async def create_match(
     return await run_in_threadpool(_match, node, principal, body)
 
 
-@router.get("/objects/{stix_id}/correlations", response_model=list[CorrelationPublic])
+@router.get(
+    "/objects/{stix_id}/correlations",
+    response_model=list[CorrelationPublic],
+    responses=errors(404),
+)
 def read_correlations(
-    stix_id: str, node: NodeDep, principal: CurrentPrincipal
+    stix_id: Text, node: NodeDep, principal: CurrentPrincipal
 ) -> list[CorrelationPublic]:
     """Objects the caller may read that share an observable value with this one."""
     return [

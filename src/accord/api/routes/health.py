@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 import accord
+from accord.api.fields import Text
+from accord.api.openapi import errors
 from accord.api.problems import describe
 from accord.api.schemas import Health
 from accord.errors import NotFound
@@ -30,8 +32,8 @@ def read_health(node: NodeDep) -> Health:
     )
 
 
-@router.get("/problems/{slug}")
-def read_problem_type(slug: str) -> dict[str, Any]:
+@router.get("/problems/{slug}", responses=errors(404))
+def read_problem_type(slug: Text) -> dict[str, Any]:
     """What a problem ``type`` means."""
     doc = describe(slug)
     if doc is None:

@@ -14,6 +14,8 @@ from accord.api.coordinate_schemas import (
     WebhookPublic,
 )
 from accord.api.deps import CurrentPrincipal
+from accord.api.fields import Before, RowId, Text
+from accord.api.openapi import errors
 from accord.errors import NotFound
 from accord.http import NodeDep
 
@@ -24,9 +26,9 @@ router = APIRouter(tags=["notifications"])
 def read_notifications(
     node: NodeDep,
     principal: CurrentPrincipal,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    topic: str | None = None,
-    before: int | None = None,
+    status_: Annotated[Text | None, Query(alias="status")] = None,
+    topic: Text | None = None,
+    before: Before = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[NotificationPublic]:
     """The log of e-mails and webhook calls, newest first (admins only; no bodies).
@@ -60,8 +62,10 @@ def read_webhooks(node: NodeDep, principal: CurrentPrincipal) -> list[WebhookPub
     return [WebhookPublic.model_validate(h) for h in hooks]
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_webhook(webhook_id: int, node: NodeDep, principal: CurrentPrincipal) -> Response:
+@router.delete(
+    "/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
+def delete_webhook(webhook_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> Response:
     """Remove a webhook; nothing more is queued for it (admins only)."""
     try:
         node.coordination.notifier.delete_webhook(principal, webhook_id)

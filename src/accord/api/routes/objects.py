@@ -7,9 +7,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from accord.api.deps import CurrentPrincipal, MaybePrincipal
+from accord.api.fields import Search, Text
+from accord.api.openapi import errors
 from accord.api.schemas import IngestResult, ShareCreate, SharePublic
 from accord.domain.stix import normalise_timestamp
 from accord.domain.tlp import TLP
@@ -23,6 +25,20 @@ router = APIRouter(tags=["objects"])
 
 JSON = "application/json"
 STIX = "application/stix+json;version=2.1"
+# A STIX bundle or object in a request body (validated by the exchange, not the schema).
+STIX_BODY = {
+    "required": True,
+    "content": {
+        media: {"schema": {"type": "object", "description": "A STIX 2.1 bundle or object."}}
+        for media in (JSON, STIX)
+    },
+}
+
+
+class StixResponse(JSONResponse):
+    """A STIX bundle (the OpenAPI document names its media type)."""
+
+    media_type = STIX
 
 
 def _parse(kind: str, value: str, parse: Any) -> Any:
@@ -56,17 +72,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/objects", response_model=IngestResult, status_code=201)
+@router.post(
+    "/objects",
+    response_model=IngestResult,
+    status_code=201,
+    responses={
+        200: {"model": IngestResult, "description": "Nothing new: every version was stored."},
+        **errors(404, 413, 415, 422),
+    },
+    openapi_extra={"requestBody": STIX_BODY},
+)
 async def create_objects(
     request: Request,
     node: NodeDep,
     principal: CurrentPrincipal,
     tlp: Annotated[
-        str | None, Query(description="TLP for unmarked objects; may only raise.")
+        Text | None, Query(description="TLP for unmarked objects; may only raise.")
     ] = None,
-    scope: Annotated[str | None, Query(description="Distribution scope.")] = None,
-    recipients: Annotated[list[str], Query(description="Recipient identity ids.")] = [],  # noqa: B006
-    group: Annotated[str | None, Query(description="Sharing group slug.")] = None,
+    scope: Annotated[Text | None, Query(description="Distribution scope.")] = None,
+    recipients: Annotated[list[Text], Query(description="Recipient identity ids.")] = [],  # noqa: B006
+    group: Annotated[Text | None, Query(description="Sharing group slug.")] = None,
 ) -> Response:
     """Share a STIX 2.1 bundle or object; all or nothing, re-posting is a no-op (200)."""
     body = await read_body(request, node.settings.max_body_bytes)
@@ -88,17 +113,17 @@ async def create_objects(
     )
 
 
-@router.get("/objects")
+@router.get("/objects", responses=errors(404))
 def read_objects(
     node: NodeDep,
     principal: MaybePrincipal,
-    type: Annotated[list[str], Query(description="STIX types.")] = [],  # noqa: B006
-    tlp: Annotated[list[str], Query(description="TLP labels.")] = [],  # noqa: B006
-    owner: Annotated[str | None, Query(description="Owner identity id.")] = None,
-    modified_after: Annotated[str | None, Query(description="STIX timestamp.")] = None,
-    q: Annotated[str | None, Query(description="Text in name, description, pattern.")] = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    cursor: str | None = None,
+    type: Annotated[list[Text], Query(description="STIX types.")] = [],  # noqa: B006
+    tlp: Annotated[list[Text], Query(description="TLP labels.")] = [],  # noqa: B006
+    owner: Annotated[Text | None, Query(description="Owner identity id.")] = None,
+    modified_after: Annotated[Text | None, Query(description="STIX timestamp.")] = None,
+    q: Search = None,
+    limit: Annotated[int, Query(ge=1, description="At most the node's page size.")] = 100,
+    cursor: Text | None = None,
 ) -> Response:
     """The latest versions the caller may read, oldest first, one page at a time."""
     query = _query(node, type, tlp, owner, modified_after, q, limit, cursor)
@@ -137,8 +162,8 @@ def _query(
     )
 
 
-@router.get("/objects/{stix_id}")
-def read_object(stix_id: str, node: NodeDep, principal: MaybePrincipal) -> Response:
+@router.get("/objects/{stix_id}", responses=errors(404))
+def read_object(stix_id: Text, node: NodeDep, principal: MaybePrincipal) -> Response:
     """The latest version of one object, its stamp, and the versions the caller may read."""
     latest, versions = node.exchange.get(principal, stix_id)
     identities = node.accounts.orgs.identities({latest.owner})
@@ -150,9 +175,14 @@ def read_object(stix_id: str, node: NodeDep, principal: MaybePrincipal) -> Respo
     return Response(orjson.dumps(body), media_type=JSON)
 
 
-@router.post("/objects/{stix_id}/shares", response_model=SharePublic, status_code=201)
+@router.post(
+    "/objects/{stix_id}/shares",
+    response_model=SharePublic,
+    status_code=201,
+    responses=errors(404, 409, 422),
+)
 def create_share(
-    stix_id: str, body: ShareCreate, node: NodeDep, principal: CurrentPrincipal
+    stix_id: Text, body: ShareCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> SharePublic:
     """Pass an object on, within its marking; a recipient may raise the TLP, never lower it."""
     req = ShareRequest.parse(body.tlp, body.scope, body.recipients, body.group)
@@ -160,14 +190,14 @@ def create_share(
     return SharePublic(tlp=d.tlp.value, scope=d.scope.value)
 
 
-@router.get("/export")
+@router.get("/export", response_class=StixResponse, responses=errors(404))
 def read_export(
     node: NodeDep,
     principal: MaybePrincipal,
-    type: Annotated[list[str], Query()] = [],  # noqa: B006
-    tlp: Annotated[list[str], Query()] = [],  # noqa: B006
-    owner: str | None = None,
-    modified_after: str | None = None,
+    type: Annotated[list[Text], Query()] = [],  # noqa: B006
+    tlp: Annotated[list[Text], Query()] = [],  # noqa: B006
+    owner: Text | None = None,
+    modified_after: Text | None = None,
 ) -> StreamingResponse:
     """A STIX 2.1 bundle of everything the caller may read (latest versions)."""
     query = _query(node, type, tlp, owner, modified_after, None, 1000, None)

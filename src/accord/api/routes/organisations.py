@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from accord.api.deps import CurrentPrincipal
+from accord.api.fields import Text
+from accord.api.openapi import errors
 from accord.api.schemas import OrganisationCreate, OrganisationPublic
 from accord.domain.model import Organisation
 from accord.http import NodeDep
@@ -24,7 +26,12 @@ def read_organisations(node: NodeDep, principal: CurrentPrincipal) -> list[Organ
     return [_public(o) for o in node.accounts.organisations(principal)]
 
 
-@router.post("", response_model=OrganisationPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=OrganisationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409),
+)
 def create_organisation(
     body: OrganisationCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> OrganisationPublic:
@@ -32,9 +39,9 @@ def create_organisation(
     return _public(node.accounts.add_org(principal, body.name, body.kind, body.state))
 
 
-@router.get("/{identity_id}", response_model=OrganisationPublic)
+@router.get("/{identity_id}", response_model=OrganisationPublic, responses=errors(404))
 def read_organisation(
-    identity_id: str, node: NodeDep, principal: CurrentPrincipal
+    identity_id: Text, node: NodeDep, principal: CurrentPrincipal
 ) -> OrganisationPublic:
     """One organisation, by its STIX identity id."""
     return _public(node.accounts.organisation(principal, identity_id))

@@ -18,10 +18,10 @@ from accord.api.coordinate_schemas import (
     TaxonomiesPublic,
 )
 from accord.api.deps import CurrentPrincipal
+from accord.api.fields import Before, RowId, Text
+from accord.api.openapi import errors
 from accord.coordinate.requests import RequestDraft
 from accord.coordinate.taxonomy import incident_categories, sectors
-from accord.coordinate.workflow import Action
-from accord.errors import InvalidInput
 from accord.http import NodeDep
 
 router = APIRouter(tags=["requests"])
@@ -33,7 +33,12 @@ def read_taxonomies() -> TaxonomiesPublic:
     return TaxonomiesPublic(incident_categories=incident_categories(), sectors=sectors())
 
 
-@router.post("/requests", response_model=RequestsPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/requests",
+    response_model=RequestsPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 422),
+)
 def create_request(
     body: RequestCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> RequestsPublic:
@@ -56,8 +61,8 @@ def read_requests(
     node: NodeDep,
     principal: CurrentPrincipal,
     box: Annotated[str, Query(pattern="^(inbox|outbox)$")] = "inbox",
-    state: str | None = None,
-    before: int | None = None,
+    state: Text | None = None,
+    before: Before = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RequestsPublic:
     """Your organisation's inbox (addressed to it) or outbox, newest first."""
@@ -79,39 +84,39 @@ def read_request_metrics(
     }
 
 
-@router.get("/requests/{request_id}", response_model=RequestPublic)
-def read_request(request_id: int, node: NodeDep, principal: CurrentPrincipal) -> RequestPublic:
+@router.get("/requests/{request_id}", response_model=RequestPublic, responses=errors(404))
+def read_request(request_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> RequestPublic:
     """One request, with the actions open to you; 404 unless you are a party."""
     return RequestPublic.model_validate(node.coordination.requests.get(principal, request_id))
 
 
-@router.post("/requests/{request_id}/actions", response_model=RequestPublic)
+@router.post(
+    "/requests/{request_id}/actions", response_model=RequestPublic, responses=errors(404, 409)
+)
 def create_request_action(
-    request_id: int, body: RequestAction, node: NodeDep, principal: CurrentPrincipal
+    request_id: RowId, body: RequestAction, node: NodeDep, principal: CurrentPrincipal
 ) -> RequestPublic:
     """Move a request on; 409 listing the allowed actions when this one is not."""
-    try:
-        action = Action(body.action)
-    except ValueError:
-        raise InvalidInput(
-            f"unknown action {body.action!r}; use one of: {', '.join(Action)}"
-        ) from None
-    done = node.coordination.requests.act(principal, request_id, action, body.reason)
+    done = node.coordination.requests.act(principal, request_id, body.action, body.reason)
     return RequestPublic.model_validate(done)
 
 
-@router.get("/requests/{request_id}/audit", response_model=list[RequestEventPublic])
+@router.get(
+    "/requests/{request_id}/audit", response_model=list[RequestEventPublic], responses=errors(404)
+)
 def read_request_audit(
-    request_id: int, node: NodeDep, principal: CurrentPrincipal
+    request_id: RowId, node: NodeDep, principal: CurrentPrincipal
 ) -> list[RequestEventPublic]:
     """Every transition of a request, oldest first."""
     events = node.coordination.requests.audit(principal, request_id)
     return [RequestEventPublic.model_validate(e) for e in events]
 
 
-@router.get("/requests/{request_id}/messages", response_model=list[MessagePublic])
+@router.get(
+    "/requests/{request_id}/messages", response_model=list[MessagePublic], responses=errors(404)
+)
 def read_request_messages(
-    request_id: int, node: NodeDep, principal: CurrentPrincipal
+    request_id: RowId, node: NodeDep, principal: CurrentPrincipal
 ) -> list[MessagePublic]:
     """The request's thread, oldest first."""
     messages = node.coordination.requests.messages(principal, request_id)
@@ -122,9 +127,10 @@ def read_request_messages(
     "/requests/{request_id}/messages",
     response_model=MessagePublic,
     status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 409),
 )
 def create_request_message(
-    request_id: int, body: MessageCreate, node: NodeDep, principal: CurrentPrincipal
+    request_id: RowId, body: MessageCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> MessagePublic:
     """Add a message, with STIX attachments you may read."""
     posted = node.coordination.requests.post_message(

@@ -8,6 +8,8 @@ from fastapi import APIRouter, status
 
 from accord.accounts import TokenInfo
 from accord.api.deps import CurrentPrincipal
+from accord.api.fields import RowId
+from accord.api.openapi import errors
 from accord.api.schemas import TokenCreate, TokenIssued, TokenPublic
 from accord.http import NodeDep
 from accord.node import Node
@@ -32,7 +34,9 @@ def token_public(node: Node, infos: list[TokenInfo]) -> list[TokenPublic]:
     ]
 
 
-@router.post("", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=TokenIssued, status_code=status.HTTP_201_CREATED, responses=errors(404)
+)
 def create_token(body: TokenCreate, node: NodeDep, principal: CurrentPrincipal) -> TokenIssued:
     """Issue a token (admins only). The secret is in this response and nowhere else."""
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -49,7 +53,7 @@ def read_tokens(node: NodeDep, principal: CurrentPrincipal) -> list[TokenPublic]
     return token_public(node, node.accounts.list_tokens(principal))
 
 
-@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_token(token_id: int, node: NodeDep, principal: CurrentPrincipal) -> None:
+@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
+def delete_token(token_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> None:
     """Revoke a token (admins only); it stops working at once."""
     node.accounts.revoke_token(principal, token_id)

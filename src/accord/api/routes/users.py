@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from accord.accounts import UserInfo
 from accord.api.deps import CurrentPrincipal
+from accord.api.openapi import SIGN_IN, errors
 from accord.api.routes.tokens import token_public
 from accord.api.schemas import LoginRequest, TokenIssued, UserCreate, UserPublic
 from accord.http import NodeDep
@@ -14,7 +15,12 @@ from accord.node import Node
 router = APIRouter(tags=["users"])
 
 
-@router.post("/auth/token", response_model=TokenIssued, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/token",
+    response_model=TokenIssued,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, SIGN_IN),
+)
 def create_session_token(body: LoginRequest, node: NodeDep) -> TokenIssued:
     """Exchange a username and password for a token valid twelve hours."""
     issued = node.accounts.login(body.username, body.password)
@@ -36,7 +42,12 @@ def _public(node: Node, users: list[UserInfo]) -> list[UserPublic]:
     ]
 
 
-@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/users",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 409),
+)
 def create_user(body: UserCreate, node: NodeDep, principal: CurrentPrincipal) -> UserPublic:
     """Add a user (admins only)."""
     user = node.accounts.add_user(
