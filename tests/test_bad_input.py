@@ -257,6 +257,23 @@ def test_taxii_parameters(site: Site, tail: str, status: int, parameter: str | N
             assert body["details"]["problems"][0]["field"] == parameter
 
 
+@pytest.mark.parametrize(
+    ("url", "status", "field"),
+    [
+        ("/api/v1/objects/indicator--a%00b", 404, None),
+        ("/api/v1/objects/" + "a" * 5000, 404, None),
+        ("/api/v1/objects?type=%00", 400, "type"),
+        ("/api/v1/objects?q=a%00b", 400, "q"),
+    ],
+)
+def test_api_reads_with_nul(site: Site, url: str, status: int, field: str | None) -> None:
+    r = site.client.get(url, headers=site.api)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    if field is not None:
+        assert r.json()["problems"][0]["field"] == field
+
+
 def test_taxii_delete_and_status_with_nul(site: Site) -> None:
     deleted = site.client.delete(OBJECTS + "indicator--a%00b/", headers=site.taxii)
     assert deleted.status_code == 400 and deleted.headers["content-type"] == TAXII
