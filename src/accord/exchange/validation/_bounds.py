@@ -30,8 +30,8 @@ MAX_TYPE_LENGTH: Final = 62
 _UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
 _INT_RANGE: Final = range(-(2**63), 2**64)
 
-# A position in the object: (parent position, key or index), the object itself None.
-_Where = tuple["_Where | None", str | int] | None
+# A breach: the path to the value at fault, innermost key first, and why.
+_Breach = tuple[list[str | int], str]
 
 
 def unstorable(text: str) -> str | None:
@@ -53,42 +53,74 @@ def printable(text: str) -> str:
 
 def bounds_issue(obj: dict[str, Any]) -> tuple[str | None, str] | None:
     """The first way ``obj`` breaks the bounds above, with the path of the value at fault."""
-    stack: list[tuple[Any, _Where, int]] = [(obj, None, 1)]
-    while stack:
-        value, where, depth = stack.pop()
-        if isinstance(value, str):
-            why = unstorable(value)
-            if why:
-                return _path(where), why
-        elif isinstance(value, dict):
-            if depth > MAX_DEPTH:
-                return _path(where), _too_deep()
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    return _path(where), f"has a key that is not a string: {key!r}"
-                why = unstorable(key)
-                if why:
-                    return _path((where, key)), f"has a key that {why}"
-                stack.append((item, (where, key), depth + 1))
-        elif isinstance(value, list):
-            if depth > MAX_DEPTH:
-                return _path(where), _too_deep()
-            stack.extend((item, (where, i), depth + 1) for i, item in enumerate(value))
-        elif isinstance(value, bool) or value is None:
-            continue
-        elif isinstance(value, int):
-            if value not in _INT_RANGE:
-                return _path(where), "is an integer beyond 64 bits"
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                return _path(where), "is not a finite number"
-        else:
-            return _path(where), f"is a Python {type(value).__name__}, not a JSON value"
+    found = _breach(obj, 1)
+    if found is not None:
+        path, why = found
+        return _path(path[::-1]), why
     otype = obj.get("type")
     if isinstance(otype, str) and len(otype) > MAX_TYPE_LENGTH:
         limit = MAX_TYPE_LENGTH
         return "type", f"has {len(otype)} characters; Accord stores types of at most {limit}"
     return None
+
+
+def _breach(container: dict[str, Any] | list[Any], depth: int) -> _Breach | None:
+    """The first breach inside ``container`` (at ``depth``): the path to it, innermost
+    key first, and why. Recursive, but never deeper than MAX_DEPTH + 1 calls; the common
+    case (ASCII text, small integers) is tested inline, which keeps a typical object to
+    a few microseconds."""
+    if depth > MAX_DEPTH:
+        return [], _too_deep()
+    is_dict = isinstance(container, dict)
+    items = container.items() if is_dict else enumerate(container)  # type: ignore[union-attr]
+    for key, item in items:
+        if is_dict:
+            if type(key) is not str:
+                return [], f"has a key that is not a string: {key!r}"
+            if not key.isascii() or "\x00" in key:
+                why = unstorable(key)
+                if why:
+                    return [key], f"has a key that {why}"
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() or "\x00" in item:
+                why = unstorable(item)
+                if why:
+                    return [key], why
+        elif kind is dict or kind is list:
+            found = _breach(item, depth + 1)
+            if found is not None:
+                found[0].append(key)
+                return found
+        elif kind is int:
+            if item not in _INT_RANGE:
+                return [key], "is an integer beyond 64 bits"
+        elif kind is float:
+            if not math.isfinite(item):
+                return [key], "is not a finite number"
+        elif item is not None and kind is not bool:
+            # Subclasses of JSON's Python types (a StrEnum, an OrderedDict) are still text,
+            # mappings or numbers; only other values are refused.
+            found = _breach_subclass(item, depth)
+            if found is not None:
+                found[0].append(key)
+                return found
+    return None
+
+
+def _breach_subclass(item: Any, depth: int) -> _Breach | None:
+    if isinstance(item, str):
+        why = unstorable(item)
+        return ([], why) if why else None
+    if isinstance(item, dict | list):
+        return _breach(item, depth + 1)
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return None if item in _INT_RANGE else ([], "is an integer beyond 64 bits")
+    if isinstance(item, float):
+        return None if math.isfinite(item) else ([], "is not a finite number")
+    return [], f"is a Python {type(item).__name__}, not a JSON value"
 
 
 def _too_deep() -> str:
@@ -98,13 +130,10 @@ def _too_deep() -> str:
     )
 
 
-def _path(where: _Where) -> str | None:
-    """``where`` as a property path: ``a.b[2].c``, keys escaped by ``printable``."""
-    parts: list[str] = []
-    while where is not None:
-        where, key = where
-        parts.append(f"[{key}]" if isinstance(key, int) else "." + printable(key))
-    text = "".join(reversed(parts)).lstrip(".")
+def _path(keys: list[str | int]) -> str | None:
+    """A property path, ``a.b[2].c``, from its keys (escaped by ``printable``)."""
+    text = "".join(f"[{k}]" if isinstance(k, int) else "." + printable(k) for k in keys)
+    text = text.lstrip(".")
     if len(text) > 300:  # a path 64 levels deep of long keys: its two ends tell enough
         text = f"{text[:150]}…{text[-100:]}"
     return text or None
