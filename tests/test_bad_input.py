@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 import rfc8785
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accord.app import create_app
@@ -513,9 +513,7 @@ _WIRE_JSON = st.recursive(
 )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None)
 @given(value=_WIRE_JSON, depth=st.integers(0, 300))
 def test_any_json_value_is_stored_or_refused_never_500(site: Site, value: Any, depth: int) -> None:
     wrapped = b"[" * depth + orjson.dumps(value) + b"]" * depth

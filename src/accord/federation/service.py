@@ -46,7 +46,7 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 _PAST_EVERY_PK = 2**63 - 1
 # What a message's own fields may hold: anything else is refused before anything is stored.
 _IDENTITY = re.compile(
-    r"\Aidentity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+    r"\Aidentity--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 )
 _NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 _NONCE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
