@@ -17,7 +17,7 @@ import typer
 from accord.capabilities import CAPABILITIES
 from accord.capability import Capability
 from accord.cli import accounts, node
-from accord.cli.common import err, running
+from accord.cli.common import err, opened, running
 from accord.errors import AccordError
 
 __all__ = ["app", "build", "main"]
@@ -50,6 +50,7 @@ def main(
     """Entry point: every expected error becomes one line and an exit code."""
     command = app if capabilities is CAPABILITIES else build(capabilities)
     token = running.set(tuple(capabilities))
+    nodes = opened.set([])
     try:
         command(args=argv, standalone_mode=False)
     except AccordError as exc:
@@ -73,6 +74,9 @@ def main(
         err.print(f"error: cannot use the database ({reason}); check ACCORD_DATABASE_URL")
         raise SystemExit(1) from None
     finally:
+        for node in opened.get() or []:
+            node.close()
+        opened.reset(nodes)
         running.reset(token)
 
 

@@ -10,7 +10,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import act_as, err, open_node, out
+from accord.cli.common import act_as, err, open_node, out, read_text_file, write_file
 
 # Services load inside each command: building the command tree (``accord --help``)
 # must stay fast.
@@ -110,17 +110,14 @@ def contact_export(
     if output is None:
         out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
     else:
-        output.write_text(text, encoding="utf-8", newline="")
+        write_file(output, [text.encode("utf-8")])
         err.print(f"{len(found)} contacts written to {output}")
 
 
 @contact_app.command("import")
 def contact_import(path: Path, org: Org) -> None:
     """Import contacts from CSV: every row, or none (each bad row is listed)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    text = read_text_file(path)
     added = open_node().coordination.directory.import_csv(None, org, text)
     out.print(f"{len(added)} contacts imported")
 

@@ -10,7 +10,16 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import OrgOption, act_as, err, open_node, out, progress
+from accord.cli.common import (
+    OrgOption,
+    act_as,
+    err,
+    open_node,
+    out,
+    progress,
+    read_file,
+    write_file,
+)
 from accord.errors import AccordError, InvalidInput
 
 commands = typer.Typer()
@@ -42,19 +51,29 @@ def share(
     recipient: Annotated[list[str] | None, typer.Option(help="Recipient organisation.")] = None,
     group: Annotated[str | None, typer.Option(help="Sharing group slug.")] = None,
 ) -> None:
-    """Share STIX bundles from files; each file is stored all or nothing."""
+    """Share STIX bundles from files; each file is stored all or nothing.
+
+    Every file is read and parsed before any is stored, so a file that is missing,
+    unreadable or not JSON stops the command with nothing stored.
+    """
     node = open_node()
     principal = act_as(node, org)
-    from accord.exchange.service import ShareRequest
+    from accord.exchange.service import ShareRequest, parse_payload
 
     request = ShareRequest.parse(tlp, scope, recipient or [], group)
     files = _files(paths)
+    for path in files:
+        try:
+            parse_payload(read_file(path))
+        except AccordError as exc:
+            exc.detail = f"{path}: {exc.detail}"
+            raise
     stored = duplicates = 0
     with progress() as bar:
         task = bar.add_task("sharing", total=len(files))
         for path in files:
             try:
-                report = node.exchange.ingest(principal, path.read_bytes(), request)
+                report = node.exchange.ingest(principal, read_file(path), request)
             except AccordError as exc:
                 exc.detail = f"{path}: {exc.detail}"
                 raise
@@ -113,9 +132,5 @@ def export(
             sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.write(b"\n")
         return
-    tmp = output.with_suffix(output.suffix + ".part")
-    with tmp.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    tmp.replace(output)
+    write_file(output, chunks)
     err.print(f"wrote {output}")

@@ -36,7 +36,7 @@ from accord.errors import (
     Problem,
     ValidationFailed,
 )
-from accord.exchange.validation import validate_objects
+from accord.exchange.validation import unstorable, validate_objects
 from accord.policy import share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
@@ -51,6 +51,9 @@ from accord.store.objects import (
     VersionKey,
     VersionQuery,
 )
+
+# The longest STIX id the store holds (its column's width; validation keeps ids within it).
+_MAX_ID = 100
 
 # ``sighting_of_ref`` lets an indicator's page find the sightings reported against it.
 _SEARCHED = (
@@ -372,6 +375,10 @@ class Exchange:
     # Reading ------------------------------------------------------------------------
     def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
         """One page of the latest versions ``principal`` may read."""
+        for value, name in [(t, "type") for t in query.types] + [(query.text or "", "q")]:
+            why = unstorable(value)
+            if why:
+                raise InvalidInput(f"'{name}' {why}", [Problem(why, field=name)])
         rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -390,9 +397,9 @@ class Exchange:
 
     def get(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, list[ObjectRow]]:
         """The latest version and every version ``principal`` may read; NotFound otherwise."""
-        latest = self._store.latest(principal, stix_id)
+        latest = self._store.latest(principal, stix_id) if _storable_id(stix_id) else None
         if latest is None:
-            raise NotFound(f"no object {stix_id!r}")
+            raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
         return latest, self._store.versions(principal, stix_id)
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
@@ -401,6 +408,8 @@ class Exchange:
 
     def sightings_of(self, principal: Principal, stix_id: str, limit: int = 100) -> list[ObjectRow]:
         """Sightings ``principal`` may read that report ``stix_id`` seen."""
+        if not _storable_id(stix_id):
+            return []
         query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
         rows = self._store.list_latest(principal, query)
         return [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
@@ -420,9 +429,9 @@ class Exchange:
         """Pass an object on within what its marking and its source allow."""
         if principal.org is None or not principal.can_write():
             raise Forbidden("only an admin or analyst may share threat information")
-        found = self._store.access(principal, stix_id)
+        found = self._store.access(principal, stix_id) if _storable_id(stix_id) else None
         if found is None:
-            raise NotFound(f"no object {stix_id!r}")
+            raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
         row, access = found
         tlp = request.tlp or row.tlp
         recipients, group = self._audience(principal, request)
@@ -472,6 +481,11 @@ class Exchange:
                 yield (b"" if first else b",") + canonical_json(extra)
                 first = False
         yield b"]}"
+
+
+def _storable_id(stix_id: str) -> bool:
+    """Whether a stored object could have ``stix_id``: others are not asked of the store."""
+    return len(stix_id) <= _MAX_ID and unstorable(stix_id) is None
 
 
 def _stricter(a: TLP | None, b: TLP | None) -> TLP | None:

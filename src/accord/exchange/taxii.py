@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -22,8 +23,9 @@ from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp, normalise_timestamp
-from accord.errors import AccordError, Forbidden, InvalidInput, NotFound
+from accord.errors import AccordError, Forbidden, InvalidInput, NotFound, Problem
 from accord.exchange.service import Exchange, ShareRequest
+from accord.exchange.validation import printable
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import ObjectRow, VersionQuery
 from accord.store.statuses import StatusRepository
@@ -72,20 +74,64 @@ def _encode_next(row: ObjectRow) -> str:
 
 
 def _decode_next(token: str) -> tuple[str, int]:
+    refused = _bad("next", "is not a token this server handed out; start again without it")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         added, pk = raw.split("|")
         position = normalise_timestamp(added), int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("'next' is not a token this server handed out") from None
+        raise refused from None
     # Positions are 64-bit row keys: anything else would reach the database and fail there.
     if not 0 < position[1] < 2**63:
-        raise InvalidInput("'next' is not a token this server handed out")
+        raise refused
     return position
+
+
+# Bounds on query parameters, so a request never reaches the database with what it cannot
+# take: a value of at most MAX_PARAMETER characters, a filter of at most MAX_TERMS values,
+# each of the form its filter names (what a stored object can have; anything else is 400).
+MAX_PARAMETER = 8192
+MAX_TERMS = 100
+_LIMIT = re.compile(r"\A[0-9]{1,19}\Z")
+_TYPE = re.compile(r"\A[a-z0-9][a-z0-9-]{1,248}[a-z0-9]\Z")
+_IDENTIFIER = re.compile(
+    r"\A[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+_SPEC_VERSION = re.compile(r"\A[0-9]{1,3}\.[0-9]{1,3}\Z")
+_TERMS = {
+    "match[id]": (_IDENTIFIER, "a STIX identifier (type--UUID)"),
+    "match[type]": (_TYPE, "a STIX type (lowercase letters, digits and hyphens)"),
+    "match[spec_version]": (_SPEC_VERSION, "a STIX version such as 2.1"),
+}
+
+
+def _bad(name: str, reason: str) -> InvalidInput:
+    """The 400 for query parameter ``name``, naming it."""
+    return InvalidInput(f"'{printable(name)}' {reason}", [Problem(reason, field=printable(name))])
 
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def _terms(params: Mapping[str, str], name: str) -> tuple[str, ...]:
+    terms = _split(params.get(name))
+    if len(terms) > MAX_TERMS:
+        raise _bad(name, f"names {len(terms)} values; a filter takes at most {MAX_TERMS}")
+    if name in _TERMS:
+        form, what = _TERMS[name]
+        for term in terms:
+            if not form.match(term):
+                shown = term if len(term) <= 80 else term[:80] + "…"
+                raise _bad(name, f"has {shown!r}, which is not {what}")
+    return terms
+
+
+def check_identifier(object_id: str) -> None:
+    """InvalidInput (naming ``object_id``) unless it has the form of a STIX identifier."""
+    if not _IDENTIFIER.match(object_id):
+        raise _bad("object_id", "is not a STIX identifier (type--UUID)")
 
 
 def parse_filters(params: Mapping[str, str], page_size_max: int) -> VersionQuery:
@@ -95,36 +141,43 @@ def parse_filters(params: Mapping[str, str], page_size_max: int) -> VersionQuery
     }
     unknown = sorted(set(params) - known)
     if unknown:
-        raise InvalidInput(f"unsupported query parameter(s): {', '.join(unknown)}")
-    try:
-        limit = int(params.get("limit", "0") or 0)
-    except ValueError:
-        raise InvalidInput("'limit' must be a whole number") from None
-    if limit < 0:
-        raise InvalidInput("'limit' must not be negative")
+        names = ", ".join(printable(n[:80]) for n in unknown[:10])
+        raise InvalidInput(
+            f"unsupported query parameter(s): {names}",
+            [Problem("not a TAXII 2.1 parameter", field=printable(n[:80])) for n in unknown[:10]],
+        )
+    for name, value in params.items():
+        if len(value) > MAX_PARAMETER:
+            raise _bad(name, f"is {len(value)} characters long; at most {MAX_PARAMETER}")
+    limit_text = params.get("limit", "") or "0"
+    if not _LIMIT.match(limit_text) or int(limit_text) >= 2**63:
+        raise _bad("limit", "must be a whole number of objects (0 or more, below 2^63)")
     versions = []
-    for v in _split(params.get("match[version]")) or ("last",):
+    for v in _terms(params, "match[version]") or ("last",):
         if v in ("last", "first", "all"):
             versions.append(v)
         else:
             versions.append(_timestamp("match[version]", v))
     added_after = params.get("added_after")
     return VersionQuery(
-        ids=_split(params.get("match[id]")),
-        types=_split(params.get("match[type]")),
+        ids=_terms(params, "match[id]"),
+        types=_terms(params, "match[type]"),
         versions=tuple(versions),
-        spec_versions=_split(params.get("match[spec_version]")),
+        spec_versions=_terms(params, "match[spec_version]"),
         added_after=_timestamp("added_after", added_after) if added_after else None,
         after=_decode_next(params["next"]) if params.get("next") else None,
-        limit=min(limit or DEFAULT_LIMIT, page_size_max),
+        limit=min(int(limit_text) or DEFAULT_LIMIT, page_size_max),
     )
 
 
 def _timestamp(name: str, value: str) -> str:
     try:
         return normalise_timestamp(value)
-    except ValueError as exc:
-        raise InvalidInput(f"'{name}': {exc}") from None
+    except ValueError:
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        raise _bad(
+            name, f"has {shown!r}, which is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z)"
+        ) from None
 
 
 class Taxii:
@@ -208,6 +261,7 @@ class Taxii:
     def object_page(
         self, principal: Principal, collection_id: str, object_id: str, query: VersionQuery
     ) -> Page:
+        check_identifier(object_id)
         page = self.page(principal, collection_id, replace(query, ids=(object_id,)))
         if not page.rows and query.after is None:
             raise NotFound(f"no object {object_id!r} in this collection")
@@ -256,6 +310,10 @@ class Taxii:
         return status
 
     def status(self, principal: Principal, status_id: str) -> dict[str, Any]:
+        try:
+            uuid.UUID(status_id)  # status ids are UUIDs; the store is asked for no other
+        except ValueError:
+            raise NotFound(f"no status {status_id[:80]!r}") from None
         found = self._statuses.get(status_id, principal.org) if principal.org else None
         if found is None:
             raise NotFound(f"no status {status_id!r}")

@@ -31,9 +31,9 @@ from accord.domain.stix import (
     parse_timestamp,
 )
 from accord.domain.tlp import TLP
-from accord.errors import InvalidInput, NotAuthenticated, Replayed, SignatureRejected
+from accord.errors import InvalidInput, NotAuthenticated, Problem, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
-from accord.exchange.validation import validate_objects
+from accord.exchange.validation import printable, validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import NewVersion, ObjectBatch
@@ -44,6 +44,17 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 # A feed read ``added_after`` a time starts after every version of that time: date_added
 # values are distinct on a node, so the highest pk stands for all of them.
 _PAST_EVERY_PK = 2**63 - 1
+# What a message's own fields may hold: anything else is refused before anything is stored.
+_IDENTITY = re.compile(
+    r"\Aidentity--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+_NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
+_NONCE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+_SLUG = re.compile(r"\A[a-z0-9-]{1,80}\Z")
+_STATE = re.compile(r"\A[A-Z]{2}\Z")
+_MAX_HOPS = 64  # node ids in a version's "via": far more than any real chain of peers
+_MAX_RECIPIENTS = 10_000
+_MAX_ERROR = 1000  # characters of a sync error kept on the peer
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +151,11 @@ class Federation:
         return self._peers.get(name)
 
     def record_attempt(self, peer: Peer, error: str | None) -> None:
-        """Record a sync with ``peer`` ending now: its error, or ``None`` for a success."""
-        self._peers.attempt(peer.id, self.clock(), error)
+        """Record a sync with ``peer`` ending now: its error, or ``None`` for a success.
+
+        The error may quote what the peer sent; it is kept storable and short."""
+        kept = printable(error)[:_MAX_ERROR] if error is not None else None
+        self._peers.attempt(peer.id, self.clock(), kept)
 
     def advance_push(self, peer: Peer, after: tuple[str, int], count: int) -> None:
         """Move ``peer``'s push cursor past ``count`` versions it accepted, up to ``after``."""
@@ -181,9 +195,14 @@ class Federation:
         after = None
         if added_after:
             try:
+                if len(added_after) > 40:  # far longer than any timestamp: not echoed
+                    raise ValueError
                 after = (normalise_timestamp(added_after), _PAST_EVERY_PK)
-            except ValueError as exc:
-                raise InvalidInput(f"'added_after': {exc}") from None
+            except ValueError:
+                raise InvalidInput(
+                    "'added_after' is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z)",
+                    [Problem("not a STIX timestamp", field="added_after")],
+                ) from None
         return self.outgoing(peer, after, limit)
 
     def accept(self, peer: Peer, body: bytes, signature: str | None) -> Received:
@@ -247,7 +266,9 @@ class Federation:
         """Verify and store one message from ``peer``, all or nothing.
 
         Rejects (and logs) anything unsigned, signed by another key, addressed to another
-        node, issued outside the allowed clock skew, or already accepted (replay).
+        node, issued outside the allowed clock skew, or already accepted (replay). Every
+        field is checked before anything is written, so a malformed message (even one
+        correctly signed) stores nothing: no object, no organisation, no nonce.
         """
         if not signature or not verify(parse_public_key(peer.public_key), signature, body):
             log.warning("rejected a message from peer %s: bad or missing signature", peer.name)
@@ -261,11 +282,22 @@ class Federation:
         issues = validate_objects(objects)
         if issues:
             first = issues[0]
+            where = f"{first.object_id}: " if first.object_id else f"object {first.index}: "
+            field = f"'{first.field}' " if first.field else ""
             raise InvalidInput(
-                f"{peer.name} sent invalid STIX ({first.object_id}: {first.reason}); nothing stored"
+                f"{peer.name} sent invalid STIX ({where}{field}{first.reason}); nothing stored"
             )
-        self._register(peer, message.get("x_accord_members", []))
-        self._register(peer, message.get("x_accord_identities", []))
+        identities = _identities(message.get("x_accord_members")) + _identities(
+            message.get("x_accord_identities")
+        )
+        owners = {m["owner"] for m in meta}
+        unknown = owners - set(self._orgs.by_identity(owners)) - {i["id"] for i in identities}
+        if unknown:
+            raise InvalidInput(
+                f"{peer.name} sent objects owned by {min(unknown)}, an organisation it did not "
+                "introduce; nothing stored"
+            )
+        self._register(peer, identities)
         result = Received(more=message["more"] is True)
         versions = self._stamp(peer, objects, meta, result)
         now = self.clock()
@@ -296,10 +328,14 @@ class Federation:
         objects, meta = message.get("objects"), message.get("x_accord_meta", [])
         if not isinstance(objects, list) or not isinstance(meta, list) or len(meta) != len(objects):
             raise InvalidInput("the message's objects and x_accord_meta do not match")
-        if not isinstance(message.get("x_accord_nonce"), str):
-            raise InvalidInput("the message has no nonce")
+        nonce = message.get("x_accord_nonce")
+        if not isinstance(nonce, str) or not _NONCE.match(nonce):
+            raise InvalidInput("the message has no nonce (1 to 64 letters, digits, '-' or '_')")
+        issued_at = message.get("x_accord_issued")
         try:
-            issued = parse_timestamp(str(message.get("x_accord_issued")))
+            if not isinstance(issued_at, str):
+                raise ValueError
+            issued = parse_timestamp(issued_at)
         except ValueError:
             raise InvalidInput("the message has no valid x_accord_issued time") from None
         skew = abs(self.clock() - issued)
@@ -308,24 +344,28 @@ class Federation:
                 f"the message was issued {skew.total_seconds():.0f} s from our clock "
                 f"(at most {self._max_skew.total_seconds():.0f} s allowed); check both clocks"
             )
+        for index, m in enumerate(meta):
+            why = _meta_problem(m)
+            if why:
+                raise InvalidInput(f"object {index} has malformed x_accord_meta: {why}")
+        message["x_accord_meta"] = meta  # present from here on, even where it was left out
 
-    def _register(self, peer: Peer, identities: Any) -> None:
+    def _register(self, peer: Peer, identities: list[dict[str, str]]) -> None:
         """Learn organisations behind ``peer`` (or relayed through it) from their identities."""
-        if not isinstance(identities, list):
-            return
-        known = self._orgs.by_identity(i.get("id", "") for i in identities if isinstance(i, dict))
+        known = self._orgs.by_identity(i["id"] for i in identities)
+        # Names are unique: a clash adds " @ <peer name>" (at most 120 characters) or
+        # " @ <identity id>" (46), and the column holds 200.
+        room = 200 - 3 - max(len(peer.name), 46)
         for identity in identities:
-            if not isinstance(identity, dict) or identity.get("type") != "identity":
-                continue
-            ident = identity.get("id")
-            if not isinstance(ident, str) or ident in known:
+            ident = identity["id"]
+            if ident in known:
                 continue
             kind = identity.get("x_accord_kind")
             state = identity.get("x_accord_state")
             self._orgs.add_remote(
-                name=str(identity.get("name") or ident)[:150],
-                kind=OrgKind(kind) if kind in set(OrgKind) else OrgKind.CYBER_AGENCY,
-                state=state if isinstance(state, str) and len(state) == 2 else None,
+                name=identity.get("name", ident)[:room],
+                kind=OrgKind(kind) if kind in {k.value for k in OrgKind} else OrgKind.CYBER_AGENCY,
+                state=state if state is not None and _STATE.match(state) else None,
                 identity_id=ident,
                 peer_id=peer.id,
                 peer_name=peer.name,
@@ -336,10 +376,8 @@ class Federation:
     def _stamp(
         self, peer: Peer, objects: list[Any], meta: list[Any], result: Received
     ) -> list[tuple[int, NewVersion]]:
-        owners = self._orgs.by_identity(m.get("owner", "") for m in meta if isinstance(m, dict))
-        recipients = self._orgs.by_identity(
-            r for m in meta if isinstance(m, dict) for r in m.get("recipients", [])
-        )
+        owners = self._orgs.by_identity(m["owner"] for m in meta)
+        recipients = self._orgs.by_identity(r for m in meta for r in m.get("recipients", []))
         groups = {g.slug: g.id for g in self._groups.all()}
         now = format_timestamp(self.clock())
         versions: list[tuple[int, NewVersion]] = []
@@ -370,3 +408,67 @@ class Federation:
             record = orjson.dumps(provenance).decode()
             versions.append((index, stamp(obj, owner, dist, record, " ".join(via))))
         return versions
+
+
+def _meta_problem(m: Any) -> str | None:
+    """What is wrong with one object's ``x_accord_meta`` entry, or None."""
+    if not isinstance(m, dict):
+        return "not a JSON object"
+    added = m.get("date_added")
+    try:
+        if not isinstance(added, str) or len(added) > 40:
+            raise ValueError
+        normalise_timestamp(added)
+    except ValueError:
+        return "'date_added' is not a STIX timestamp"
+    tlp, scope = m.get("tlp"), m.get("scope")
+    if not isinstance(tlp, str) or tlp not in {t.value for t in TLP}:
+        return "'tlp' is not a TLP 2.0 marking"
+    if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
+        return "'scope' is not a distribution scope"
+    owner = m.get("owner")
+    if not isinstance(owner, str) or not _IDENTITY.match(owner):
+        return "'owner' is not an identity id"
+    recipients = m.get("recipients", [])
+    if (
+        not isinstance(recipients, list)
+        or len(recipients) > _MAX_RECIPIENTS
+        or not all(isinstance(r, str) and _IDENTITY.match(r) for r in recipients)
+    ):
+        return "'recipients' is not a list of identity ids"
+    group = m.get("group")
+    if group is not None and (not isinstance(group, str) or not _SLUG.match(group)):
+        return "'group' is not a sharing group's slug"
+    via = m.get("via")
+    if (
+        not isinstance(via, list)
+        or len(via) > _MAX_HOPS
+        or not all(isinstance(v, str) and _NODE_ID.match(v) for v in via)
+    ):
+        return f"'via' is not a list of at most {_MAX_HOPS} node ids"
+    return None
+
+
+def _identities(found: Any) -> list[dict[str, str]]:
+    """The well-formed organisation identities in a message field, as storable text.
+
+    Anything else there is left out, as a peer's extra fields are: only identities with
+    an ``identity--UUID`` id are learnt, with a name (NUL and unpaired surrogates
+    written as escapes), a kind and a state when they have them.
+    """
+    if not isinstance(found, list):
+        return []
+    kept: list[dict[str, str]] = []
+    for identity in found:
+        if not isinstance(identity, dict) or identity.get("type") != "identity":
+            continue
+        ident = identity.get("id")
+        if not isinstance(ident, str) or not _IDENTITY.match(ident):
+            continue
+        record = {"id": ident}
+        for key in ("name", "x_accord_kind", "x_accord_state"):
+            value = identity.get(key)
+            if isinstance(value, str) and value.strip():
+                record[key] = printable(value.strip())
+        kept.append(record)
+    return kept

@@ -29,8 +29,9 @@ Deliberate differences, all rejections of content ``stix2-validator`` would acce
 bundles (objects are submitted individually), ``spec_version`` other than ``"2.1"``, and
 object types that merely name one of ``stix2-validator``'s helper schema fragments
 (``"dictionary"``, ``"external-reference"``, ...), which it would otherwise validate an
-object against.  Objects nested about 1,000 levels deep make ``stix2-validator`` hit
-Python's recursion limit; they are judged on their content here.
+object against.  Accord's own bounds come first (``_bounds``): nesting at most
+``MAX_DEPTH`` (64) levels, no NUL or unpaired surrogate in any text, 64-bit integers,
+types of at most 62 characters; what breaks them is reported naming the property path.
 
 The work is split across private modules: ``_object`` judges one object and routes it,
 ``_schemas`` translates and compiles the JSON schemas, ``_must`` holds the MUST checks,
@@ -49,7 +50,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ValidationIssue", "validate_objects"]
+from accord.exchange.validation._bounds import MAX_DEPTH, printable, unstorable
+
+__all__ = ["MAX_DEPTH", "ValidationIssue", "printable", "unstorable", "validate_objects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ def _object_id(obj: Any) -> str | None:
     if isinstance(obj, dict):
         value = obj.get("id")
         if isinstance(value, str):
-            return value
+            return printable(value)
     return None
 
 

@@ -1,4 +1,5 @@
-"""One submitted value judged: its shape, the policy refusals, then schema and MUST checks.
+"""One submitted value judged: its shape, Accord's bounds (``_bounds``), the policy
+refusals, then schema and MUST checks.
 
 Rare shapes go to stix2-validator itself (``_reference``); everything else is checked
 against its compiled schema (``_schemas``) and, when it conforms, by the MUST checks
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from accord.exchange.validation._bounds import bounds_issue
 from accord.exchange.validation._common import Found, json_kind
 from accord.exchange.validation._must import run_musts
 from accord.exchange.validation._reference import needs_reference_validator, reference_validate
@@ -39,6 +41,9 @@ def validate_one(obj: Any) -> Found:
     """What is wrong with one submitted value, as (field, reason) pairs; [] if it is valid."""
     if not isinstance(obj, dict):
         return [(None, f"expected a JSON object, got {json_kind(obj)}")]
+    out_of_bounds = bounds_issue(obj)
+    if out_of_bounds is not None:
+        return [out_of_bounds]
     missing = [p for p in ("type", "id") if p not in obj]
     if missing:
         return [(p, f"missing required property '{p}'") for p in missing]
