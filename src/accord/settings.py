@@ -60,6 +60,32 @@ class Settings(BaseSettings):
         default={"critical": (2, 24), "high": (8, 72), "medium": (24, 168), "low": (72, 720)},
         description="Hours to acknowledge and to respond, per urgency (JSON).",
     )
+    # Sign-in throttling: failed password checks back off per (account, address), per
+    # address (spraying) and per account (a distributed guesser; capped low, it only slows).
+    signin_free_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins of one account from one address before waits."
+    )
+    signin_first_wait: float = Field(
+        default=1, gt=0, description="Seconds of the first wait; doubles with each failure."
+    )
+    signin_max_wait: float = Field(
+        default=900, gt=0, description="Longest wait of one account from one address, seconds."
+    )
+    signin_address_free_failures: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one address, any account, before waits."
+    )
+    signin_address_max_wait: float = Field(
+        default=900, gt=0, description="Longest wait of one address, any account, seconds."
+    )
+    signin_account_free_failures: int = Field(
+        default=10, ge=1, description="Failed sign-ins of one account, any address, before waits."
+    )
+    signin_account_max_wait: float = Field(
+        default=60, gt=0, description="Longest wait of one account, any address, seconds."
+    )
+    signin_forget_after: float = Field(
+        default=3600, gt=0, description="Seconds without a failure after which a streak ends."
+    )
 
     @field_validator("node_state")
     @classmethod

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from accord.domain.model import ANONYMOUS, Principal
 from accord.errors import NotAuthenticated
-from accord.http import NodeDep
+from accord.http import NodeDep, client_address
 
 
 def _bearer(request: Request) -> str | None:
@@ -36,7 +36,7 @@ def taxii_principal(request: Request, node: NodeDep) -> Principal:
             raise NotAuthenticated("malformed Basic credentials") from None
         if not sep:
             raise NotAuthenticated("malformed Basic credentials")
-        return node.accounts.authenticate_basic(username, password)
+        return node.accounts.authenticate_basic(username, password, client_address(request))
     token = _bearer(request)
     return node.accounts.authenticate(token) if token else ANONYMOUS
 

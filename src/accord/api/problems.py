@@ -15,7 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accord.errors import ERROR_TYPES, AccordError, InvalidInput, NotAuthenticated, NotFound
+from accord.errors import (
+    ERROR_TYPES,
+    AccordError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from accord.exchange.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
 
 log = logging.getLogger("accord.api")
@@ -24,7 +31,12 @@ PREFIX = "/api/v1/problems/"
 
 
 def problem_response(
-    status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PREFIX + slug,
@@ -33,22 +45,26 @@ def problem_response(
         "detail": detail,
     }
     body.update(extra or {})
-    headers = {"WWW-Authenticate": 'Bearer realm="accord"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="accord"'
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def taxii_error(
-    status: int, title: str, detail: str, extra: dict[str, Any] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """A TAXII 2.1 error message (section 3.6.1), in the TAXII media type."""
     body: dict[str, Any] = {"title": title, "description": detail, "http_status": str(status)}
     if extra:
         body["details"] = extra
-    headers = (
-        {"WWW-Authenticate": 'Basic realm="accord", Bearer realm="accord"'}
-        if status == 401
-        else None
-    )
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="accord", Bearer realm="accord"'
     return Response(
         orjson.dumps(body), status_code=status, media_type=TAXII_MEDIA_TYPE, headers=headers
     )
@@ -67,9 +83,15 @@ def from_error(exc: AccordError, request: Request | None = None) -> Response:
         if page_error is not None:
             return page_error(request, exc)
     extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else None
+    headers = retry_after(exc)
     if request is not None and _is_taxii(request):
-        return taxii_error(exc.status, exc.title, exc.detail, extra)
-    return problem_response(exc.status, exc.slug, exc.title, exc.detail, extra)
+        return taxii_error(exc.status, exc.title, exc.detail, extra, headers)
+    return problem_response(exc.status, exc.slug, exc.title, exc.detail, extra, headers)
+
+
+def retry_after(exc: AccordError) -> dict[str, str]:
+    """The ``Retry-After`` header an error asks for, if any."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
 
 
 _HTTP = {404: NotFound, 401: NotAuthenticated}
