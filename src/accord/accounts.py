@@ -245,7 +245,7 @@ class Accounts:
         if wait:
             seconds = retry_after(wait)
             raise TooManyAttempts(
-                f"too many failed sign-ins; try again in {seconds} seconds", seconds
+                f"too many failed sign-ins; try again in {_duration(seconds)}", seconds
             )
         return streaks
 
@@ -419,6 +419,13 @@ class Accounts:
     def issue_peer_token(self, peer_id: int, name: str) -> str:
         """A token for a peer node to present here; shown once."""
         return self._issue(None, Role.READER, f"peer {name}", None, None, peer_id).plaintext
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` in words: "1 second", "45 seconds", "15 minutes" (rounded up)."""
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def _role(role: str) -> Role:

@@ -35,10 +35,11 @@ class Backoff:
         over = failures - self.free
         if over < 0:
             return timedelta(0)
-        if over >= 64:  # 2**64 seconds is past any cap; keeps the arithmetic small
+        # Compared as floats first: a long streak's doubling overflows a timedelta.
+        if math.ldexp(self.first.total_seconds(), min(over, 200)) >= self.cap.total_seconds():
             return self.cap
         later: timedelta = self.first * (2**over)
-        return min(later, self.cap)
+        return later
 
 
 @dataclass(frozen=True, slots=True)
