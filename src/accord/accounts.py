@@ -227,7 +227,8 @@ class Accounts:
         with _VERIFYING:
             # Again in the slot: attempts queued behind a failure see the streak it left.
             pair = self._refuse_if_waiting(username, address).get(Key.PAIR)
-            found = self._users.by_username(username)
+            # A name no user can have is not looked up (nor can it carry a NUL to the database).
+            found = self._users.by_username(username) if _USERNAME.match(username) else None
             try:
                 _HASHER.verify(found.password_hash if found else _dummy_hash(), password)
             except (VerificationError, InvalidHashError):

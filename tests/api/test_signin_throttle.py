@@ -271,3 +271,12 @@ def test_admins_see_failed_sign_ins_and_who_waits(n: Setup) -> None:
         assert 'href="/signins"' in page.text
     n.clocked.advance(hours=25)
     assert n.node.accounts.signin_report(admin).failures_24h == 0
+
+
+def test_odd_usernames_are_counted_never_a_server_error(n: Setup) -> None:
+    with n.client() as c:
+        for name in ("nul\0name", "x" * 500, "", "ünïcode name"):
+            assert api(c, name, WRONG).status_code == 401
+            assert taxii(c, name, WRONG).status_code == 401
+        assert console(c, "nul\0name", WRONG).status_code == 401
+    assert n.node.accounts.signin_report(None).failures_24h == 9

@@ -42,10 +42,12 @@ def hour_of(moment: datetime) -> str:
 
 def _columns(key: Key, username: str, address: str) -> dict[str, str]:
     """The row's key columns: the parts ``key`` counts by, "" for the other."""
+    # Anything a client sent is stored, cut to the column and without NUL (PostgreSQL
+    # text refuses it); a username longer than any user's is never a user's.
     return {
         "kind": key.value,
-        "username": username[:USERNAME_MAX] if key is not Key.ADDRESS else "",
-        "address": address[:ADDRESS_MAX] if key is not Key.ACCOUNT else "",
+        "username": username[:USERNAME_MAX].replace("\0", "?") if key is not Key.ADDRESS else "",
+        "address": address[:ADDRESS_MAX].replace("\0", "?") if key is not Key.ACCOUNT else "",
     }
 
 
