@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 import accord.accounts
 from accord.app import create_app
 from accord.domain.model import Role
+from accord.errors import AccordError
 from accord.node import Node
 from accord.settings import Settings
 from accord.store.tables import signin_streaks
@@ -118,21 +120,25 @@ def test_waits_double_with_each_failure_up_to_the_cap(n: Setup) -> None:
     assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
 
 
-def test_throttled_attempts_cost_no_password_hashing(
-    n: Setup, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    verified: list[str] = []
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passwords argon2 checked, in order."""
+    checked: list[str] = []
     hasher = accord.accounts._HASHER
 
     class Counting:
         def verify(self, stored: str, password: str) -> bool:
-            verified.append(password)
+            checked.append(password)
             return hasher.verify(stored, password)
 
         def __getattr__(self, name: str) -> object:
             return getattr(hasher, name)
 
     monkeypatch.setattr(accord.accounts, "_HASHER", Counting())
+    return checked
+
+
+def test_throttled_attempts_cost_no_password_hashing(n: Setup, verified: list[str]) -> None:
     with n.client() as c:
         for _ in range(5):
             api(c, USER, WRONG)
@@ -140,6 +146,23 @@ def test_throttled_attempts_cost_no_password_hashing(
             for _ in range(20):
                 _refused(attempt(c, USER, PASSWORD), surface)
     assert len(verified) == 5
+
+
+def test_a_flood_of_guesses_at_once_gets_few_password_checks(n: Setup, verified: list[str]) -> None:
+    """Attempts queued for the four argon2 slots look at the streak again once in one."""
+
+    def guess(_: int) -> int:
+        try:
+            n.node.accounts.login(USER, WRONG, "127.0.0.5")
+        except AccordError as exc:
+            return exc.status
+        return 201
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(guess, range(48)))
+    # Five free failures, and at most three more checked beside the fifth.
+    assert 5 <= len(verified) <= 5 + 3
+    assert answers.count(401) == len(verified) and answers.count(429) == 48 - len(verified)
 
 
 def test_another_address_waits_at_most_the_account_cap_and_a_known_one_not_at_all(
