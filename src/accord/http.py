@@ -23,8 +23,8 @@ NodeDep = Annotated[Node, Depends(get_node)]
 
 
 def client_address(request: Request) -> str:
-    """The address a request came from, as the connection shows it (no proxy headers):
-    what sign-in throttling counts failures by."""
+    """The address a request came from, as the server reports it (uvicorn applies
+    ``X-Forwarded-For`` only from proxies it trusts): what sign-in throttling counts by."""
     return request.client.host if request.client is not None else "unknown"
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from accord.store.tables import signin_streaks
 from tests.asgi import Client
 from tests.builders import org, principal
 from tests.conftest import Clock
+from tests.server import running_node
 
 USER = "analyst@mycert"
 PASSWORD = "correct horse battery"
@@ -303,3 +305,33 @@ def test_odd_usernames_are_counted_never_a_server_error(n: Setup) -> None:
             assert taxii(c, name, WRONG).status_code == 401
         assert console(c, "nul\0name", WRONG).status_code == 401
     assert n.node.accounts.signin_report(None).failures_24h == 9
+
+
+@pytest.mark.server
+def test_a_served_node_throttles_across_its_workers_by_forwarded_address(
+    tmp_path: Path,
+) -> None:
+    """Two worker processes share the streaks; a proxy on the node's own host (uvicorn
+    trusts its X-Forwarded-For by default) gives each client its own address."""
+    database = f"sqlite:///{tmp_path}/node.db"
+    setup = Node.open(Settings(database_url=database, _env_file=None))  # type: ignore[call-arg]
+    org(setup, "MyCERT", state="MY")
+    setup.accounts.add_user(None, USER, "MyCERT", "analyst", PASSWORD)
+    setup.close()
+    with running_node(tmp_path, database, workers="2") as (url, _):
+
+        def attempt(password: str, client: str) -> httpx.Response:
+            # A connection each: the two workers take turns accepting them.
+            return httpx.post(
+                f"{url}/api/v1/auth/token",
+                json={"username": USER, "password": password},
+                headers={"X-Forwarded-For": client},
+                timeout=30,
+            )
+
+        for _ in range(5):
+            assert attempt(WRONG, "127.0.0.10").status_code == 401
+        for _ in range(4):
+            refused = attempt(PASSWORD, "127.0.0.10")
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert attempt(PASSWORD, "127.0.0.11").status_code == 201
