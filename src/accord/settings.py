@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from accord.domain.states import parse_state
@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         if any(not 0 < ack <= respond for ack, respond in value.values()):
             raise ValueError("each urgency needs 0 < hours to acknowledge <= hours to respond")
         return value
+
+    @model_validator(mode="after")
+    def _signin_streaks_outlast_waits(self) -> Settings:
+        longest = max(self.signin_max_wait, self.signin_address_max_wait)
+        if self.signin_forget_after < max(longest, self.signin_account_max_wait):
+            raise ValueError(
+                "ACCORD_SIGNIN_FORGET_AFTER must be at least the longest sign-in wait,"
+                " or a streak is forgotten before its wait grows"
+            )
+        return self
 
     @property
     def base_url(self) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 import accord.accounts
@@ -335,3 +336,9 @@ def test_a_served_node_throttles_across_its_workers_by_forwarded_address(
             refused = attempt(PASSWORD, "127.0.0.10")
             assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
         assert attempt(PASSWORD, "127.0.0.11").status_code == 201
+
+
+def test_a_streak_may_not_be_forgotten_before_its_longest_wait() -> None:
+    with pytest.raises(ValidationError, match="ACCORD_SIGNIN_FORGET_AFTER"):
+        Settings(signin_forget_after=600, _env_file=None)  # type: ignore[call-arg]
+    assert Settings(signin_forget_after=900, _env_file=None).signin_forget_after == 900  # type: ignore[call-arg]
