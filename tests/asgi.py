@@ -17,11 +17,13 @@ from fastapi import FastAPI
 
 
 class Client:
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, address: str = "127.0.0.1") -> None:
+        """``address``: the source address the app sees requests come from."""
         self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
         self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://accord.test"
+            transport=httpx.ASGITransport(app=app, client=(address, 123)),
+            base_url="http://accord.test",
         )
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

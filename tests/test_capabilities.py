@@ -58,4 +58,5 @@ def test_the_toy_command_runs_on_a_node_with_the_toy(
 
 def test_the_toy_joins_the_console_navigation(toy_node: Node) -> None:
     app = create_app(node=toy_node)
-    assert [e.label for e in app.state.nav][-4:] == ["Toy", "Organisations", "Groups", "Tokens"]
+    labels = [e.label for e in app.state.nav][-5:]
+    assert labels == ["Toy", "Organisations", "Groups", "Tokens", "Sign-ins"]

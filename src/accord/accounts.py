@@ -26,8 +26,10 @@ from accord.domain.model import (
     new_identity_id,
 )
 from accord.domain.states import parse_state
+from accord.domain.throttle import Backoff, Key, SigninRules, Streak, retry_after
 from accord.domain.tokens import issue_token, secret_matches, split_token
-from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from accord.settings import Settings
 from accord.store.accounts import (
     GroupRepository,
     OrganisationRepository,
@@ -37,6 +39,7 @@ from accord.store.accounts import (
 )
 from accord.store.accounts import TokenInfo as TokenInfo
 from accord.store.accounts import UserInfo as UserInfo
+from accord.store.signins import SigninRepository, Throttled
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,118}[A-Za-z0-9]$")
@@ -52,6 +55,11 @@ _HASHER = PasswordHasher()
 # Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
 # rather than growing the process by 64 MiB per concurrent attempt.
 _VERIFYING = threading.BoundedSemaphore(4)
+# An address that signed in to an account within this long is not slowed by guessing
+# at that account from elsewhere (the account-wide wait).
+KNOWN_ADDRESS = timedelta(days=30)
+# Quiet streaks are dropped at most this often, by whichever worker fails a sign-in.
+PRUNE_EVERY = timedelta(minutes=1)
 
 
 @functools.cache
@@ -67,6 +75,30 @@ def _dummy_hash() -> str:
 class NewToken:
     info: TokenInfo
     plaintext: str
+
+
+@dataclass(frozen=True, slots=True)
+class SigninReport:
+    """Failed sign-ins lately, and the keys that must wait now, for node admins."""
+
+    failures_24h: int
+    throttled: list[Throttled]
+
+
+def signin_rules(settings: Settings) -> SigninRules:
+    """The node's sign-in throttling, from its settings."""
+    first = timedelta(seconds=settings.signin_first_wait)
+
+    def backoff(free: int, cap: float) -> Backoff:
+        return Backoff(free=free, first=first, cap=timedelta(seconds=cap))
+
+    return SigninRules(
+        pair=backoff(settings.signin_free_failures, settings.signin_max_wait),
+        address=backoff(settings.signin_address_free_failures, settings.signin_address_max_wait),
+        account=backoff(settings.signin_account_free_failures, settings.signin_account_max_wait),
+        forget=timedelta(seconds=settings.signin_forget_after),
+        known=KNOWN_ADDRESS,
+    )
 
 
 def require_admin(actor: Principal | None) -> None:
@@ -86,14 +118,19 @@ class Accounts:
         groups: GroupRepository,
         users: UserRepository,
         tokens: TokenRepository,
+        signins: SigninRepository,
+        rules: SigninRules,
         clock: Clock,
     ) -> None:
         self.orgs = orgs
         self.groups = groups
         self._users = users
         self._tokens = tokens
+        self._signins = signins
+        self._rules = rules
         self._clock = clock
         self._basic_cache: dict[str, tuple[Principal, datetime]] = {}
+        self._pruned: datetime | None = None
 
     # Organisations ------------------------------------------------------------------
     def add_org(
@@ -179,24 +216,82 @@ class Accounts:
         require_admin(actor)
         return self._users.list()
 
-    def _password_matches(self, username: str, password: str) -> UserLogin:
-        """The user when the password matches; NotAuthenticated otherwise.
+    def _password_matches(self, username: str, password: str, address: str) -> UserLogin:
+        """The user when the password matches; NotAuthenticated otherwise, and
+        TooManyAttempts, before any hashing, while this sign-in must wait.
 
-        An unknown username is checked against a dummy hash, so both failures take as long.
+        An unknown username is checked against a dummy hash, so both failures take as long,
+        and is throttled the same way as a known one.
         """
-        found = self._users.by_username(username)
-        try:
-            with _VERIFYING:
+        self._refuse_if_waiting(username, address)  # cheap refusals, never queued
+        with _VERIFYING:
+            # Again in the slot: attempts queued behind a failure see the streak it left.
+            pair = self._refuse_if_waiting(username, address).get(Key.PAIR)
+            # A name no user can have is not looked up (nor can it carry a NUL to the database).
+            found = self._users.by_username(username) if _USERNAME.match(username) else None
+            try:
                 _HASHER.verify(found.password_hash if found else _dummy_hash(), password)
-        except (VerificationError, InvalidHashError):
-            raise NotAuthenticated(_BAD_LOGIN) from None
-        if found is None:
-            raise NotAuthenticated(_BAD_LOGIN)
+            except (VerificationError, InvalidHashError):
+                found = None
+            if found is None:
+                self._failed(username, address)
+                raise NotAuthenticated(_BAD_LOGIN)
+        self._succeeded(username, address, pair)
         return found
 
-    def login(self, username: str, password: str) -> NewToken:
-        """A short-lived token for a user whose password matches; NotAuthenticated otherwise."""
-        found = self._password_matches(username, password)
+    def _refuse_if_waiting(self, username: str, address: str) -> dict[Key, Streak]:
+        """The streaks of this sign-in; TooManyAttempts while any of them must wait."""
+        streaks = self._signins.streaks(username, address)
+        wait = self._rules.wait(streaks, self._clock())
+        if wait:
+            seconds = retry_after(wait)
+            raise TooManyAttempts(
+                f"too many failed sign-ins; try again in {_duration(seconds)}", seconds
+            )
+        return streaks
+
+    def _failed(self, username: str, address: str) -> None:
+        now = self._clock()
+        rules = self._rules
+
+        def failed(streaks: dict[Key, Streak]) -> dict[Key, Streak]:
+            return {
+                k: streaks.get(k, Streak()).failed(now, rules.backoff(k), rules.forget) for k in Key
+            }
+
+        self._signins.change(username, address, failed, failed_at=now)
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            self._signins.prune(now, rules.forget, rules.known)
+
+    def _succeeded(self, username: str, address: str, pair: Streak | None) -> None:
+        """A right password ends the pair's streak and makes the address known to the
+        account; the address's and the account's streaks only fade with time."""
+        now = self._clock()
+        if pair is not None and not pair.failures and pair.last_success is not None:
+            if now - pair.last_success < LAST_USED_EVERY:
+                return  # as fresh as a token's last use: no write for each page of a client
+
+        def succeeded(streaks: dict[Key, Streak]) -> dict[Key, Streak]:
+            return {Key.PAIR: streaks.get(Key.PAIR, Streak()).succeeded(now)}
+
+        self._signins.change(username, address, succeeded)
+
+    def signin_report(self, actor: Principal | None) -> SigninReport:
+        """Failed sign-ins over the last 24 hours (by the hour) and who must wait now."""
+        require_admin(actor)
+        now = self._clock()
+        return SigninReport(
+            self._signins.failures_since(now - timedelta(hours=24)),
+            self._signins.throttled(now),
+        )
+
+    def login(self, username: str, password: str, address: str) -> NewToken:
+        """A short-lived token for a user whose password matches; NotAuthenticated otherwise.
+
+        ``address`` is where the attempt came from: failures there are throttled.
+        """
+        found = self._password_matches(username, password, address)
         user = found.user
         if user.disabled is not None:
             raise NotAuthenticated("this account is disabled; ask a node admin")
@@ -204,7 +299,7 @@ class Accounts:
             self._users.set_password_hash(user.id, _HASHER.hash(password))
         return self._issue(user.org, user.role, f"session of {username}", SESSION, user.id)
 
-    def authenticate_basic(self, username: str, password: str) -> Principal:
+    def authenticate_basic(self, username: str, password: str, address: str) -> Principal:
         """HTTP Basic: an API token as the password (any username), or a user's password.
 
         Password checks are cached for a minute by a hash of the pair, so a TAXII client
@@ -217,7 +312,7 @@ class Accounts:
         cached = self._basic_cache.get(key)
         if cached and cached[1] > now:
             return cached[0]
-        user = self._password_matches(username, password).user
+        user = self._password_matches(username, password, address).user
         if user.disabled is not None:
             raise NotAuthenticated(_BAD_LOGIN)
         principal = Principal(org=user.org, role=user.role, groups=self.groups.of_org(user.org))
@@ -325,6 +420,13 @@ class Accounts:
     def issue_peer_token(self, peer_id: int, name: str) -> str:
         """A token for a peer node to present here; shown once."""
         return self._issue(None, Role.READER, f"peer {name}", None, None, peer_id).plaintext
+
+
+def _duration(seconds: int) -> str:
+    """``seconds`` in words: "1 second", "45 seconds", "15 minutes" (rounded up)."""
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def _role(role: str) -> Role:

@@ -10,6 +10,7 @@ answers RFC 9457 problem+json) and one CLI exit code (the CLI prints one line)::
     │   ├── NotAcceptable          406  exit 2   the client does not accept our media type
     │   └── UnsupportedMediaType   415  exit 2   the body is not in a media type we take
     ├── NotAuthenticated           401  exit 3   no, unknown, expired or revoked credentials
+    ├── TooManyAttempts            429  exit 3   too many failed sign-ins: wait Retry-After
     ├── Forbidden                  403  exit 4   authenticated, but the role may not do this
     ├── NotFound                   404  exit 5   absent, or invisible to the caller (never 403)
     ├── Conflict                   409  exit 6   clashes with what is stored
@@ -109,6 +110,19 @@ class NotAuthenticated(AccordError):
     title = "Not authenticated"
 
 
+class TooManyAttempts(AccordError):
+    """Too many failed sign-ins from here or for this account: wait, then try again."""
+
+    status = 429
+    exit_code = 3
+    slug = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Forbidden(AccordError):
     status = 403
     exit_code = 4
@@ -164,6 +178,7 @@ ERROR_TYPES: tuple[type[AccordError], ...] = (
     UnsupportedMediaType,
     PayloadTooLarge,
     NotAuthenticated,
+    TooManyAttempts,
     Forbidden,
     NotFound,
     Conflict,

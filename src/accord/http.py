@@ -1,6 +1,6 @@
 """What every HTTP surface shares (the REST API, TAXII, the console): the node behind a
-request, and the opaque paging cursor. The API and the console meet nowhere else but
-in ``accord.app``, where the application is assembled."""
+request, where it came from, and the opaque paging cursor. The API and the console meet
+nowhere else but in ``accord.app``, where the application is assembled."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def get_node(request: Request) -> Node:
 
 
 NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from, as the server reports it (uvicorn applies
+    ``X-Forwarded-For`` only from proxies it trusts): what sign-in throttling counts by."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def encode_cursor(pk: int | None) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from accord.accounts import Accounts
+from accord.accounts import Accounts, signin_rules
 from accord.capabilities import CAPABILITIES
 from accord.capability import Capability
 from accord.coordinate.capability import COORDINATE
@@ -37,6 +37,7 @@ from accord.store.accounts import (
 )
 from accord.store.db import create_db_engine, migrate
 from accord.store.keys import KeyRepository
+from accord.store.signins import SigninRepository
 
 
 class Node:
@@ -57,7 +58,13 @@ class Node:
         self.orgs = OrganisationRepository(engine)
         self.groups = GroupRepository(engine)
         self.accounts = Accounts(
-            self.orgs, self.groups, UserRepository(engine), TokenRepository(engine), clock
+            self.orgs,
+            self.groups,
+            UserRepository(engine),
+            TokenRepository(engine),
+            SigninRepository(engine),
+            signin_rules(settings),
+            clock,
         )
         self.services: dict[str, object] = {}
         for capability in self.capabilities:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from accord.domain.states import parse_state
@@ -64,6 +64,32 @@ class Settings(BaseSettings):
         default={"critical": (2, 24), "high": (8, 72), "medium": (24, 168), "low": (72, 720)},
         description="Hours to acknowledge and to respond, per urgency (JSON).",
     )
+    # Sign-in throttling: failed password checks back off per (account, address), per
+    # address (spraying) and per account (a distributed guesser; capped low, it only slows).
+    signin_free_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins of one account from one address before waits."
+    )
+    signin_first_wait: float = Field(
+        default=1, gt=0, description="Seconds of the first wait; doubles with each failure."
+    )
+    signin_max_wait: float = Field(
+        default=900, gt=0, description="Longest wait of one account from one address, seconds."
+    )
+    signin_address_free_failures: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one address, any account, before waits."
+    )
+    signin_address_max_wait: float = Field(
+        default=900, gt=0, description="Longest wait of one address, any account, seconds."
+    )
+    signin_account_free_failures: int = Field(
+        default=10, ge=1, description="Failed sign-ins of one account, any address, before waits."
+    )
+    signin_account_max_wait: float = Field(
+        default=60, gt=0, description="Longest wait of one account, any address, seconds."
+    )
+    signin_forget_after: float = Field(
+        default=3600, gt=0, description="Seconds without a failure after which a streak ends."
+    )
 
     @field_validator("node_state")
     @classmethod
@@ -84,6 +110,16 @@ class Settings(BaseSettings):
         if any(not 0 < ack <= respond for ack, respond in value.values()):
             raise ValueError("each urgency needs 0 < hours to acknowledge <= hours to respond")
         return value
+
+    @model_validator(mode="after")
+    def _signin_streaks_outlast_waits(self) -> Settings:
+        longest = max(self.signin_max_wait, self.signin_address_max_wait)
+        if self.signin_forget_after < max(longest, self.signin_account_max_wait):
+            raise ValueError(
+                "ACCORD_SIGNIN_FORGET_AFTER must be at least the longest sign-in wait,"
+                " or a streak is forgotten before its wait grows"
+            )
+        return self
 
     @property
     def base_url(self) -> str:

@@ -285,6 +285,7 @@ def test_directory_and_admin_pages(visitor_for: Any, region: Region) -> None:
     page.click("text=Issue token")
     expect(page.get_by_role("status")).to_contain_text("accord_")
     admin.check("token-issued")
+    admin.visit("/signins", "signins")
 
     reader = visitor_for("th-analyst")
     response = reader.page.goto(reader.base + "/tokens")

@@ -12,7 +12,7 @@ from fastapi.security.http import HTTPBase
 
 from accord.domain.model import ANONYMOUS, Principal
 from accord.errors import NotAuthenticated
-from accord.http import NodeDep
+from accord.http import NodeDep, client_address
 
 # How callers authenticate, as the OpenAPI document states it. The schemes only declare;
 # the dependencies below read the header themselves, with errors of their own.
@@ -59,7 +59,7 @@ def taxii_principal(
             raise NotAuthenticated("malformed Basic credentials") from None
         if not sep or "\x00" in username or "\x00" in password:
             raise NotAuthenticated("malformed Basic credentials")
-        return node.accounts.authenticate_basic(username, password)
+        return node.accounts.authenticate_basic(username, password, client_address(request))
     token = _bearer(request)
     return node.accounts.authenticate(token) if token else ANONYMOUS
 

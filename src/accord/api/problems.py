@@ -15,7 +15,14 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
-from accord.errors import ERROR_TYPES, AccordError, InvalidInput, NotAuthenticated, NotFound
+from accord.errors import (
+    ERROR_TYPES,
+    AccordError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from accord.exchange.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
 
 try:
@@ -90,6 +97,7 @@ def error_response(
     extra: dict[str, Any] = (
         {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
     )
+    headers = {**retry_after(exc), **(headers or {})}
     if is_taxii(path):
         return taxii_error(
             exc.status, exc.title, exc.detail, extra, headers=headers, error_id=request_id
@@ -108,6 +116,11 @@ def from_error(exc: AccordError, request: Request | None = None) -> Response:
         if page_error is not None:
             return page_error(request, exc)
     return error_response(request.url.path if request is not None else "", exc)
+
+
+def retry_after(exc: AccordError) -> dict[str, str]:
+    """The ``Retry-After`` header an error asks for, if any."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
 
 
 _HTTP = {404: NotFound, 401: NotAuthenticated}

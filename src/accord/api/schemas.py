@@ -131,3 +131,18 @@ class UserPublic(BaseModel):
     role: str
     created: datetime
     disabled: datetime | None
+
+
+# A key of sign-in throttling that must wait now.
+class ThrottledPublic(BaseModel):
+    kind: str = Field(description="pair (account from address), address, or account.")
+    username: str | None
+    address: str | None
+    failures: int = Field(description="Failed sign-ins in a row.")
+    until: datetime
+
+
+# Failed sign-ins lately and who must wait now, for node admins.
+class SigninReportPublic(BaseModel):
+    failures_24h: int = Field(description="Failed sign-ins in the last 24 hours, by the hour.")
+    throttled: list[ThrottledPublic]

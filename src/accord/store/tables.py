@@ -227,3 +227,27 @@ federation_nonces = Table(
     Column("nonce", String(64), primary_key=True),
     Column("seen", UTCDateTime, nullable=False),
 )
+
+# Failed sign-ins in a row, per key (domain/throttle.py): kind "pair" names both the
+# username and the source address, "address" only the address, "account" only the
+# username; the other is "". Rows go once quiet (see store/signins.py): a few per
+# address or account recently seen.
+signin_streaks = Table(
+    "signin_streaks",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("username", String(120), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", UTCDateTime, nullable=True),
+    Column("blocked_until", UTCDateTime, nullable=True),
+    Column("last_success", UTCDateTime, nullable=True),
+)
+
+# Failed sign-ins per hour ("2026-11-24T09"), for the admin's figure; two days kept.
+signin_failure_hours = Table(
+    "signin_failure_hours",
+    metadata,
+    Column("hour", String(13), primary_key=True),
+    Column("failures", Integer, nullable=False),
+)

@@ -25,6 +25,7 @@ _NAV_LAST = (
     NavEntry("Organisations", "/organisations"),
     NavEntry("Groups", "/groups"),
     NavEntry("Tokens", "/tokens", admin_only=True),
+    NavEntry("Sign-ins", "/signins", admin_only=True),
 )
 
 

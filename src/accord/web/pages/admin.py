@@ -118,3 +118,14 @@ def create_revocation(
 ) -> Response:
     node.accounts.revoke_token(viewer.principal, token_id)
     return redirect(request, "/tokens")
+
+
+@router.get("/signins")
+def read_signins(request: Request, node: NodeDep, viewer: AdminDep) -> Response:
+    return page(
+        request,
+        "signins.html",
+        viewer,
+        title="Sign-ins",
+        report=node.accounts.signin_report(viewer.principal),
+    )

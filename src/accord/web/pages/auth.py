@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from accord.accounts import SESSION, NewToken
-from accord.errors import NotAuthenticated
-from accord.http import NodeDep
+from accord.errors import NotAuthenticated, TooManyAttempts
+from accord.http import NodeDep, client_address
 from accord.web.pages import FormDep, MaybeViewerDep, ViewerDep, field
 from accord.web.render import page, redirect
 from accord.web.session import SESSION_COOKIE, set_cookie
@@ -36,18 +36,23 @@ def create_signin(request: Request, node: NodeDep, form: FormDep) -> Response:
         if field(form, "method") == "token":
             session: NewToken = node.accounts.open_session(field(form, "token"))
         else:
-            session = node.accounts.login(field(form, "username"), field(form, "password"))
-    except NotAuthenticated as exc:
-        return page(
+            session = node.accounts.login(
+                field(form, "username"), field(form, "password"), client_address(request)
+            )
+    except (NotAuthenticated, TooManyAttempts) as exc:
+        refused = page(
             request,
             "signin.html",
             None,
-            status=401,
+            status=exc.status,
             title="Sign in",
             next=target,
             error=exc.detail,
             username=field(form, "username"),
         )
+        if isinstance(exc, TooManyAttempts):
+            refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     response = redirect(request, target)
     max_age = int(SESSION.total_seconds())
     set_cookie(request, response, SESSION_COOKIE, session.plaintext, max_age=max_age)
