@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 
 MIGRATIONS = "accord.store:migrations"
 _BUSY_TIMEOUT_MS = 30_000
+# Connections a process keeps open: as many as requests it runs at once (the server caps
+# its thread pool at this, see ``accord.app``), so a busy server never opens and closes
+# connections per request. Overflow covers the few places that nest a second connection
+# and the background jobs; on PostgreSQL each worker holds up to POOL_SIZE + POOL_OVERFLOW.
+POOL_SIZE = 16
+POOL_OVERFLOW = 8
 
 
 def create_db_engine(url: str) -> Engine:
@@ -30,13 +36,20 @@ def create_db_engine(url: str) -> Engine:
         raise InvalidInput(f"ACCORD_DATABASE_URL is not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+    )
 
     # The driver's own transaction handling is switched off so that SQLAlchemy's BEGIN
     # is the one that runs, and writers can ask for BEGIN IMMEDIATE: a deferred
@@ -54,8 +67,14 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("writer", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("writer", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # may wait, or fail as SQLAlchemy's error
+            return
+        # A read's BEGIN never waits: on the driver's connection, as through SQLAlchemy's
+        # execute it costs as much as a small query (events, a cursor result).
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN")
 
     return engine
 

@@ -10,6 +10,7 @@ Property tests hold each table's SQL equal to ``policy.can_read`` on every backe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -109,17 +110,31 @@ def readable_branches(principal: Principal) -> list[ColumnElement[bool]]:
     onward share), so a listing can merge small ordered scans instead of walking the
     whole table for a reader who may see little of it.
     """
-    onward = or_(*admitting(principal, ONWARD_SHARES))
-    return [
-        *owned(principal, OBJECTS),
-        *admitting(principal, OBJECTS),
-        _o.pk.in_(select(_s.object_pk).where(onward)),
-    ]
+    return list(_branches(principal.org, principal.groups))
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
     """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
-    return or_(*readable_branches(principal))
+    return _readable(principal.org, principal.groups)
+
+
+# The conditions depend on the organisation and its groups only, and SQL expressions are
+# immutable: each reader's are built once (building them cost more than running a page's
+# query on SQLite). Bounded, so organisations and group changes cannot grow it for good.
+@functools.lru_cache(maxsize=1024)
+def _branches(org: int | None, groups: frozenset[int]) -> tuple[ColumnElement[bool], ...]:
+    principal = Principal(org=org, groups=groups)
+    onward = or_(*admitting(principal, ONWARD_SHARES))
+    return (
+        *owned(principal, OBJECTS),
+        *admitting(principal, OBJECTS),
+        _o.pk.in_(select(_s.object_pk).where(onward)),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _readable(org: int | None, groups: frozenset[int]) -> ColumnElement[bool]:
+    return or_(*_branches(org, groups))
 
 
 def counted(principal: Principal) -> ColumnElement[bool]:
