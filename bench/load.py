@@ -208,9 +208,7 @@ def prepare(server: Server, token: str) -> dict[str, bytes]:
     """The three requests, ready to send: the TAXII collection and the session found."""
     bearer = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base, timeout=60) as client:
-        listed = client.get(
-            "/taxii2/api/collections/", headers={**bearer, "Accept": TAXII_MEDIA}
-        )
+        listed = client.get("/taxii2/api/collections/", headers={**bearer, "Accept": TAXII_MEDIA})
         if listed.status_code != 200:
             raise SetupError(f"TAXII collections answered {listed.status_code}")
         readable = [c for c in listed.json().get("collections", []) if c.get("can_read")]
@@ -466,7 +464,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--backends", type=lambda t: _list(str, t), default=["sqlite", "postgresql"],
+        "--backends",
+        type=lambda t: _list(str, t),
+        default=["sqlite", "postgresql"],
         help="sqlite, postgresql (skipped when --pg-url is unreachable)",
     )
     p.add_argument("--workers", type=lambda t: _list(int, t), default=[1, 2])

@@ -36,9 +36,7 @@ def create_db_engine(url: str) -> Engine:
         raise InvalidInput(f"ACCORD_DATABASE_URL is not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
-    )
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
