@@ -121,42 +121,54 @@ async def _exchange(
 
 async def drive(port: int, request: bytes, clients: int, seconds: float) -> Cell:
     """``clients`` keep-alive connections, each sending ``request`` again as soon as the
-    answer is in, for ``seconds``. Connections open one after another, each answered
-    once before the next opens (untimed), so they spread over the server's workers as
-    arriving clients would rather than all landing on whichever worker wakes first."""
+    answer is in; what starts within ``seconds`` of the last connection opening counts.
+
+    Connections open one after another, each answered once before the next opens, so
+    they spread over the server's workers as arriving clients would rather than all
+    landing on whichever worker wakes first. Each starts its loop at once (an idle one
+    would meet the server's keep-alive timeout before the others are open); the window
+    that counts opens when the last one is in.
+    """
     cell = Cell()
-    connections = []
+    writers: list[asyncio.StreamWriter] = []
+    window: list[float] = []  # [start, end] once every connection is open
+
+    async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not window or time.perf_counter() < window[1]:
+            started = time.perf_counter()
+            counts = bool(window)
+            try:
+                status, closing = await _exchange(reader, writer, request)
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                status, closing = 0, True
+                cell.first_error = cell.first_error or f"connection: {exc!r}"
+            if counts and status == 200:
+                cell.latencies.append(time.perf_counter() - started)
+            elif counts:
+                cell.errors += 1
+                cell.first_error = cell.first_error or f"HTTP {status}"
+            if closing:
+                writer.close()
+                reader, writer = await asyncio.open_connection(HOST, port)
+                writers.append(writer)
+
+    tasks = []
     try:
         for _ in range(clients):
             reader, writer = await asyncio.open_connection(HOST, port)
-            connections.append((reader, writer))
+            writers.append(writer)
             status, _ = await _exchange(reader, writer, request)
             if status != 200:
                 raise SetupError(f"the warm-up request answered {status}")
-        deadline = time.perf_counter() + seconds
-
-        async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    status, closing = await _exchange(reader, writer, request)
-                except (OSError, asyncio.IncompleteReadError) as exc:
-                    status, closing = 0, True
-                    cell.first_error = cell.first_error or f"connection: {exc!r}"
-                if status == 200:
-                    cell.latencies.append(time.perf_counter() - started)
-                else:
-                    cell.errors += 1
-                    cell.first_error = cell.first_error or f"HTTP {status}"
-                if closing:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(HOST, port)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(loop(r, w) for r, w in connections))
-        cell.seconds = time.perf_counter() - started
+            tasks.append(asyncio.create_task(loop(reader, writer)))
+        start = time.perf_counter()
+        window[:] = [start, start + seconds]
+        await asyncio.gather(*tasks)
+        cell.seconds = time.perf_counter() - start
     finally:
-        for _, writer in connections:
+        for task in tasks:
+            task.cancel()
+        for writer in writers:
             writer.close()
     return cell
 
