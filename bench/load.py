@@ -121,54 +121,57 @@ async def _exchange(
 
 async def drive(port: int, request: bytes, clients: int, seconds: float) -> Cell:
     """``clients`` keep-alive connections, each sending ``request`` again as soon as the
-    answer is in; what starts within ``seconds`` of the last connection opening counts.
+    answer is in, for ``seconds``.
 
-    Connections open one after another, each answered once before the next opens, so
-    they spread over the server's workers as arriving clients would rather than all
-    landing on whichever worker wakes first. Each starts its loop at once (an idle one
-    would meet the server's keep-alive timeout before the others are open); the window
-    that counts opens when the last one is in.
+    Connections open one after another, each answered once before the next opens
+    (untimed), so they spread over the server's workers as arriving clients would rather
+    than all landing on whichever worker wakes first. One the server closed while it
+    waited for the others (its keep-alive timeout) is opened again, uncounted.
     """
     cell = Cell()
-    writers: list[asyncio.StreamWriter] = []
-    window: list[float] = []  # [start, end] once every connection is open
-
-    async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not window or time.perf_counter() < window[1]:
-            started = time.perf_counter()
-            counts = bool(window)
-            try:
-                status, closing = await _exchange(reader, writer, request)
-            except (OSError, asyncio.IncompleteReadError) as exc:
-                status, closing = 0, True
-                cell.first_error = cell.first_error or f"connection: {exc!r}"
-            if counts and status == 200:
-                cell.latencies.append(time.perf_counter() - started)
-            elif counts:
-                cell.errors += 1
-                cell.first_error = cell.first_error or f"HTTP {status}"
-            if closing:
-                writer.close()
-                reader, writer = await asyncio.open_connection(HOST, port)
-                writers.append(writer)
-
-    tasks = []
+    connections = []
     try:
         for _ in range(clients):
             reader, writer = await asyncio.open_connection(HOST, port)
-            writers.append(writer)
+            connections.append((reader, writer))
             status, _ = await _exchange(reader, writer, request)
             if status != 200:
                 raise SetupError(f"the warm-up request answered {status}")
-            tasks.append(asyncio.create_task(loop(reader, writer)))
-        start = time.perf_counter()
-        window[:] = [start, start + seconds]
-        await asyncio.gather(*tasks)
-        cell.seconds = time.perf_counter() - start
+        deadline = time.perf_counter() + seconds
+
+        async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            idle = True  # not used since its warm-up
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    status, closing = await _exchange(reader, writer, request)
+                except asyncio.IncompleteReadError as exc:
+                    if idle and not exc.partial:  # closed while idle: not the server's fault
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(HOST, port)
+                        idle = False
+                        continue
+                    status, closing = 0, True
+                    cell.first_error = cell.first_error or f"connection: {exc!r}"
+                except OSError as exc:
+                    status, closing = 0, True
+                    cell.first_error = cell.first_error or f"connection: {exc!r}"
+                idle = False
+                if status == 200:
+                    cell.latencies.append(time.perf_counter() - started)
+                else:
+                    cell.errors += 1
+                    cell.first_error = cell.first_error or f"HTTP {status}"
+                if closing:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(HOST, port)
+            writer.close()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(r, w) for r, w in connections))
+        cell.seconds = time.perf_counter() - started
     finally:
-        for task in tasks:
-            task.cancel()
-        for writer in writers:
+        for _, writer in connections:
             writer.close()
     return cell
 
