@@ -463,14 +463,18 @@ def report(results: list[Result], args: argparse.Namespace, load: str) -> bool:
 
 
 # Entry point -----------------------------------------------------------------------------
-def _list(kind: type, text: str) -> list:  # type: ignore[type-arg]
-    try:
-        values = [kind(x.strip()) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list: {text!r}") from None
-    if not values:
+def _names(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names:
         raise argparse.ArgumentTypeError("an empty list")
-    return values
+    return names
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -480,12 +484,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--backends",
-        type=lambda t: _list(str, t),
+        type=_names,
         default=["sqlite", "postgresql"],
         help="sqlite, postgresql (skipped when --pg-url is unreachable)",
     )
-    p.add_argument("--workers", type=lambda t: _list(int, t), default=[1, 2])
-    p.add_argument("--clients", type=lambda t: _list(int, t), default=[10, 50, 200])
+    p.add_argument("--workers", type=_ints, default=[1, 2])
+    p.add_argument("--clients", type=_ints, default=[10, 50, 200])
     p.add_argument("--seconds", type=float, default=2.0, help="duration of each cell")
     p.add_argument("--objects", type=int, default=3000, help="demo objects seeded")
     p.add_argument("--rss-runs", type=int, default=3, help="repeated runs watched for growth")
