@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/coordinate.py
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .venv-lock var node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -32,6 +32,7 @@ from accord.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, T
 from accord.settings import Settings
 from accord.store.accounts import (
     GroupRepository,
+    KeyedToken,
     OrganisationRepository,
     TokenRepository,
     UserLogin,
@@ -51,6 +52,13 @@ BASIC_CACHE = timedelta(minutes=1)
 # tokens.last_used is as fresh as this: a token in steady use costs one write a minute,
 # not one per request.
 LAST_USED_EVERY = timedelta(minutes=1)
+# A process reuses a token's row and its organisation's groups for this long after reading
+# them, so a request costs no token queries (the secret is still checked every time). A
+# token revoked, or a group membership changed, takes effect at once in the process that
+# made the change, and within this bound in the node's other worker processes and after
+# a command-line `accord token revoke`.
+TOKEN_CACHE = timedelta(seconds=5)
+_TOKEN_CACHE_MAX = 10_000
 _HASHER = PasswordHasher()
 # Each argon2 check holds 64 MiB for its duration: a burst of sign-ins queues here
 # rather than growing the process by 64 MiB per concurrent attempt.
@@ -69,6 +77,15 @@ def _dummy_hash() -> str:
     Made on first use: an argon2 hash at import would cost every command ~0.2 s.
     """
     return _HASHER.hash("accord-no-such-user")
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A token's row and its organisation's groups, as read at ``read``."""
+
+    token: KeyedToken
+    groups: frozenset[int]
+    read: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +148,7 @@ class Accounts:
         self._clock = clock
         self._basic_cache: dict[str, tuple[Principal, datetime]] = {}
         self._pruned: datetime | None = None
+        self._known: dict[str, _Known] = {}  # by token key; see TOKEN_CACHE
 
     # Organisations ------------------------------------------------------------------
     def add_org(
@@ -194,6 +212,7 @@ class Accounts:
             self.groups.add_member(group.id, org.id)
         else:
             self.groups.remove_member(group.id, org.id)
+        self._known.clear()
 
     # Users ---------------------------------------------------------------------------
     def add_user(
@@ -343,6 +362,7 @@ class Accounts:
         """Revoke the session token behind ``principal`` (signing out)."""
         if principal.token_id is not None:
             self._tokens.revoke(principal.token_id, self._clock())
+            self._known.clear()
 
     # Tokens -------------------------------------------------------------------------
     def create_token(
@@ -392,30 +412,50 @@ class Accounts:
     def revoke_token(self, actor: Principal | None, token_id: int) -> None:
         require_admin(actor)
         self._tokens.revoke(token_id, self._clock())
+        self._known.clear()
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token acts as, or NotAuthenticated saying what to do next."""
         parts = split_token(token.strip())
-        found = self._tokens.by_key(parts[0]) if parts else None
+        now = self._clock()
+        known = self._lookup(parts[0], now) if parts else None
+        found = known.token if known is not None else None
         # The hash comparison runs for well-formed tokens whether or not the key exists.
         stored_hash = found.secret_hash if found is not None else "0" * 64
-        if parts is None or not secret_matches(parts[1], stored_hash) or found is None:
+        if parts is None or not secret_matches(parts[1], stored_hash) or known is None:
             raise NotAuthenticated(_BAD_TOKEN)
-        info = found.info
-        now = self._clock()
+        info = known.token.info
         if info.revoked is not None:
             raise NotAuthenticated("this API token was revoked; ask a node admin for a new one")
         if info.expires is not None and info.expires <= now:
             raise NotAuthenticated("this API token has expired; ask a node admin for a new one")
         if info.last_used is None or now - info.last_used >= LAST_USED_EVERY:
-            self._tokens.touch(info.id, now)
+            if self._tokens.touch(info.id, now):  # skipped while another writer holds it
+                used = replace(known.token, info=replace(info, last_used=now))
+                self._known[parts[0]] = replace(known, token=used)
         if info.peer is not None:
             return Principal(org=None, token_id=info.id, peer=info.peer)
         if info.org is None:
             raise NotAuthenticated(_BAD_TOKEN)  # only peer tokens act for no organisation
-        return Principal(
-            org=info.org, role=info.role, groups=self.groups.of_org(info.org), token_id=info.id
-        )
+        return Principal(org=info.org, role=info.role, groups=known.groups, token_id=info.id)
+
+    def _lookup(self, key: str, now: datetime) -> _Known | None:
+        """The token with this key and its organisation's groups: from this process's
+        cache when read less than TOKEN_CACHE ago, else from the database."""
+        known = self._known.get(key)
+        if known is not None and timedelta(0) <= now - known.read < TOKEN_CACHE:
+            return known
+        found = self._tokens.by_key(key)
+        if found is None:
+            self._known.pop(key, None)
+            return None
+        org = found.info.org
+        groups = self.groups.of_org(org) if org is not None else frozenset[int]()
+        if len(self._known) >= _TOKEN_CACHE_MAX:
+            self._known.clear()
+        known = _Known(found, groups, now)
+        self._known[key] = known
+        return known
 
     def issue_peer_token(self, peer_id: int, name: str) -> str:
         """A token for a peer node to present here; shown once."""

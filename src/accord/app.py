@@ -10,6 +10,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 import accord
@@ -17,6 +18,7 @@ from accord import api, web
 from accord.api.edge import Edge
 from accord.node import Node
 from accord.settings import Settings
+from accord.store.db import POOL_SIZE
 
 
 def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
@@ -26,6 +28,10 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run at most as many at once as there are pooled connections: more
+        # threads only wait for a connection (or open one per request) and take turns
+        # on the GIL.
+        to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
         yield
         if owned:
             app.state.node.close()

@@ -14,7 +14,9 @@ from accord.errors import InvalidInput, Problem
 from accord.node import Node
 
 
-def get_node(request: Request) -> Node:
+async def get_node(request: Request) -> Node:
+    """The node serving this request. Async (it does no I/O) so that FastAPI calls it in
+    the event loop rather than handing it to a worker thread, as it does a plain def."""
     node: Node = request.app.state.node
     return node
 

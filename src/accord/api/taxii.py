@@ -26,7 +26,7 @@ from accord.store.objects import VersionQuery
 API_ROOT = "/taxii2/api/"
 
 
-def acceptable(request: Request) -> None:
+async def acceptable(request: Request) -> None:  # no I/O: in the event loop, see get_node
     accept = request.headers.get("accept", "*/*").replace(" ", "").lower()
     for item in accept.split(","):
         media, *params = item.split(";")

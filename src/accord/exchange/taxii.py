@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -198,33 +198,40 @@ class Taxii:
     # Collections ----------------------------------------------------------------------
     def collections(self, principal: Principal) -> list[CollectionView]:
         """Every collection ``principal`` may know of, with its read and write rights."""
+        return list(self._views(principal))
+
+    def collection(self, principal: Principal, collection_id: str) -> CollectionView:
+        for view in self._views(principal):
+            if view.collection.id == collection_id:
+                return view
+        raise NotFound(f"no collection {collection_id!r}")
+
+    def _views(self, principal: Principal) -> Iterator[CollectionView]:
+        """The collections ``principal`` may know of, the public and community ones first:
+        finding one of those (most reads) needs no query."""
         writer = principal.can_write()
-        views = [
-            CollectionView(
-                Collection(CollectionKind.PUBLIC, "Public", "TLP:CLEAR information for anyone."),
-                can_read=True,
-                can_write=writer,
-            )
-        ]
+        yield CollectionView(
+            Collection(CollectionKind.PUBLIC, "Public", "TLP:CLEAR information for anyone."),
+            can_read=True,
+            can_write=writer,
+        )
         if principal.org is None:
-            return views
-        views.append(
-            CollectionView(
-                Collection(
-                    CollectionKind.COMMUNITY,
-                    "Community",
-                    "Shared with every organisation on this node (and federated peers).",
-                ),
-                can_read=True,
-                can_write=writer,
-            )
+            return
+        yield CollectionView(
+            Collection(
+                CollectionKind.COMMUNITY,
+                "Community",
+                "Shared with every organisation on this node (and federated peers).",
+            ),
+            can_read=True,
+            can_write=writer,
         )
         for group in self._groups.all():
             if principal.org in group.members:
                 collection = Collection(
                     CollectionKind.GROUP, group.name, group.description, group.slug, group.id
                 )
-                views.append(CollectionView(collection, can_read=True, can_write=writer))
+                yield CollectionView(collection, can_read=True, can_write=writer)
         for org in self._orgs.all():
             inbox = Collection(
                 CollectionKind.INBOX,
@@ -233,14 +240,7 @@ class Taxii:
                 org.identity_id,
                 org_id=org.id,
             )
-            views.append(CollectionView(inbox, can_read=org.id == principal.org, can_write=writer))
-        return views
-
-    def collection(self, principal: Principal, collection_id: str) -> CollectionView:
-        for view in self.collections(principal):
-            if view.collection.id == collection_id:
-                return view
-        raise NotFound(f"no collection {collection_id!r}")
+            yield CollectionView(inbox, can_read=org.id == principal.org, can_write=writer)
 
     def _readable(self, principal: Principal, collection_id: str) -> Collection:
         view = self.collection(principal, collection_id)

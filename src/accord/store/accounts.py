@@ -102,6 +102,7 @@ def _org(row: Any) -> Organisation:
 class OrganisationRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._identities: dict[int, str] = {}  # see ``identities``
 
     def add(
         self, name: str, kind: OrgKind, state: str | None, identity_id: str, now: datetime
@@ -187,14 +188,21 @@ class OrganisationRepository:
             return {r.identity_id: r.id for r in rows}
 
     def identities(self, org_ids: Iterable[int]) -> dict[int, str]:
-        wanted = sorted(set(org_ids))
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(organisations.c.id, organisations.c.identity_id).where(
-                    organisations.c.id.in_(wanted)
+        """STIX identity ids by organisation id. An organisation's identity never changes
+        and organisations are never deleted, so each is read once per process (every
+        listing names its rows' owners)."""
+        wanted = set(org_ids)
+        known = self._identities
+        missing = sorted(wanted - known.keys())
+        if missing:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(organisations.c.id, organisations.c.identity_id).where(
+                        organisations.c.id.in_(missing)
+                    )
                 )
-            )
-            return {r.id: r.identity_id for r in rows}
+                known.update((r.id, r.identity_id) for r in rows)
+        return {i: known[i] for i in wanted if i in known}
 
     def count(self) -> int:
         with self._engine.connect() as conn:

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 
 MIGRATIONS = "accord.store:migrations"
 _BUSY_TIMEOUT_MS = 30_000
+# Connections a process keeps open: as many as requests it runs at once (the server caps
+# its thread pool at this, see ``accord.app``), so a busy server never opens and closes
+# connections per request. Overflow covers the few places that nest a second connection
+# and the background jobs; on PostgreSQL each worker holds up to POOL_SIZE + POOL_OVERFLOW.
+POOL_SIZE = 16
+POOL_OVERFLOW = 8
 
 
 def create_db_engine(url: str) -> Engine:
@@ -34,8 +40,16 @@ def create_db_engine(url: str) -> Engine:
         raise InvalidInput(f"ACCORD_DATABASE_URL is not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
+    # Reads run in autocommit: under READ COMMITTED each statement sees its own snapshot
+    # anyway, and a read then costs no BEGIN and no ROLLBACK, two of its four round trips
+    # (with the pre-ping). ``write`` opens a READ COMMITTED transaction.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        hide_parameters=True,
     )
 
 
@@ -43,7 +57,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        hide_parameters=True,
     )
 
     # The driver's own transaction handling is switched off so that SQLAlchemy's BEGIN
@@ -62,8 +80,14 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("writer", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("writer", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # may wait, or fail as SQLAlchemy's error
+            return
+        # A read's BEGIN never waits: on the driver's connection, as through SQLAlchemy's
+        # execute it costs as much as a small query (events, a cursor result).
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN")
 
     return engine
 
@@ -79,15 +103,16 @@ def write(engine: Engine, *, serialise: int | None = None) -> Iterator[Connectio
 
     On SQLite it is ``BEGIN IMMEDIATE`` (a deferred transaction that reads and then
     writes can fail with "database is locked"), with this process's writers queued on a
-    lock; on PostgreSQL a plain READ COMMITTED transaction. Every repository writes
-    through here.
+    lock; on PostgreSQL a plain READ COMMITTED transaction (reads outside it run in
+    autocommit). Every repository writes through here.
 
     ``serialise`` names a lock (any constant of the caller's) for writes that must not
     interleave, such as a check followed by an insert: on PostgreSQL the transaction
     takes that advisory lock first; on SQLite every writer is serialised already.
     """
     if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
+        transactional = engine.connect().execution_options(isolation_level="READ COMMITTED")
+        with transactional as conn, conn.begin():
             if serialise is not None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": serialise})
             yield conn

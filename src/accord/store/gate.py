@@ -10,6 +10,7 @@ Property tests hold each table's SQL equal to ``policy.can_read`` on every backe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,8 +29,9 @@ from accord.store.tables import (
 )
 
 
-def _tlps_allowing(scope: Scope) -> list[str]:
-    return [t.value for t in TLP if scope in ALLOWED_SCOPES[t]]
+@functools.cache
+def _tlps_allowing(scope: Scope) -> tuple[str, ...]:
+    return tuple(t.value for t in TLP if scope in ALLOWED_SCOPES[t])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,15 @@ def owned(principal: Principal, gated: Gated) -> list[ColumnElement[bool]]:
 
 def readable_rows(principal: Principal, gated: Gated) -> ColumnElement[bool]:
     """SQL condition on ``gated``'s table: the rows ``principal`` may read."""
+    return _readable_rows(principal.org, principal.groups, gated)
+
+
+# The conditions depend on the organisation and its groups only, and SQL expressions are
+# immutable: each reader's are built once per process (building them cost about as much
+# as running a small query). Bounded, so new organisations and groups cannot grow them.
+@functools.lru_cache(maxsize=1024)
+def _readable_rows(org: int | None, groups: frozenset[int], gated: Gated) -> ColumnElement[bool]:
+    principal = Principal(org=org, groups=groups)
     branches = owned(principal, gated) + admitting(principal, gated)
     return or_(*branches) if branches else false()
 
@@ -109,17 +120,38 @@ def readable_branches(principal: Principal) -> list[ColumnElement[bool]]:
     onward share), so a listing can merge small ordered scans instead of walking the
     whole table for a reader who may see little of it.
     """
-    onward = or_(*admitting(principal, ONWARD_SHARES))
-    return [
-        *owned(principal, OBJECTS),
-        *admitting(principal, OBJECTS),
-        _o.pk.in_(select(_s.object_pk).where(onward)),
-    ]
+    return list(_branches(principal.org, principal.groups))
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
     """SQL condition on ``stix_objects``: the rows ``principal`` may read."""
-    return or_(*readable_branches(principal))
+    return _readable(principal.org, principal.groups)
+
+
+@functools.lru_cache(maxsize=1024)  # as _readable_rows
+def _branches(org: int | None, groups: frozenset[int]) -> tuple[ColumnElement[bool], ...]:
+    principal = Principal(org=org, groups=groups)
+    onward = or_(*admitting(principal, ONWARD_SHARES))
+    return (
+        *owned(principal, OBJECTS),
+        *admitting(principal, OBJECTS),
+        _o.pk.in_(select(_s.object_pk).where(onward)),
+    )
+
+
+@functools.lru_cache(maxsize=1024)  # as _readable_rows
+def _readable(org: int | None, groups: frozenset[int]) -> ColumnElement[bool]:
+    return or_(*_branches(org, groups))
+
+
+_a = object_arrivals.c
+ARRIVALS = Gated(
+    owner=_a.owner_org,
+    scope=_a.scope,
+    tlp=_a.tlp,
+    in_groups=lambda ids: _a.group_id.in_(ids),
+    names=lambda org: _a.recipient_org == org,
+)
 
 
 def counted(principal: Principal) -> ColumnElement[bool]:
@@ -129,20 +161,17 @@ def counted(principal: Principal) -> ColumnElement[bool]:
     Versions passed on to ``principal`` by an onward share are not counted: the counts
     may fall short of what the principal can list, never exceed it.
     """
-    a = object_arrivals.c
-    arrivals = Gated(
-        owner=a.owner_org,
-        scope=a.scope,
-        tlp=a.tlp,
-        in_groups=lambda ids: a.group_id.in_(ids),
-        names=lambda org: a.recipient_org == org,
-    )
-    admitted = or_(*admitting(principal, arrivals))
-    if principal.org is None:
+    return _counted(principal.org, principal.groups)
+
+
+@functools.lru_cache(maxsize=1024)  # as _readable_rows
+def _counted(org: int | None, groups: frozenset[int]) -> ColumnElement[bool]:
+    admitted = or_(*admitting(Principal(org=org, groups=groups), ARRIVALS))
+    if org is None:
         return admitted
     return or_(
-        and_(a.owner_org == principal.org, a.recipient_org == 0),
-        and_(a.owner_org != principal.org, admitted),
+        and_(_a.owner_org == org, _a.recipient_org == 0),
+        and_(_a.owner_org != org, admitted),
     )
 
 

@@ -7,6 +7,7 @@ happen in a ``batch``: one transaction, writers serialised, all or nothing.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,7 +20,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -379,25 +382,11 @@ class SQLObjectStore:
 
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]:
         """The latest versions ``principal`` may read, in storage order, after the cursor."""
-        c = stix_objects.c
-        filters: list[ColumnElement[bool]] = [c.is_latest.is_(True)]
-        if query.types:
-            filters.append(c.type.in_(query.types))
-        if query.tlps:
-            filters.append(c.tlp.in_([t.value for t in query.tlps]))
-        if query.owner is not None:
-            filters.append(c.owner_org == query.owner)
-        if query.modified_after:
-            filters.append(c.modified > query.modified_after)
-        if query.text:
-            pattern = f"%{escape_like(query.text.lower())}%"
-            filters.append(c.search_text.like(pattern, escape="\\"))
-        if query.after is not None:
-            filters.append(c.pk > query.after)
-        page = _merged_scans(principal, filters, query.limit, newest_first=False)
-        stmt = select(*_ROW_COLUMNS).where(c.pk.in_(page)).order_by(c.pk)
+        after = query.after
+        paged = after is not None
+        stmt = _latest_page(principal.org, principal.groups, replace(query, after=None), paged)
         with self._engine.connect() as conn:
-            return [_row(r) for r in conn.execute(stmt)]
+            return [_row(r) for r in conn.execute(stmt, {"after": after} if paged else {})]
 
     def arrivals(self, principal: Principal, since_hour: str) -> list[Arrival]:
         """Versions ``principal`` may read stored from ``since_hour`` on, by hour, TLP, scope."""
@@ -587,6 +576,33 @@ def _stored(conn: Connection, pks: Sequence[int]) -> list[tuple[str, int, Distri
 
 
 _ARRIVAL_KEY = ("hour", "owner_org", "tlp", "scope", "group_id", "recipient_org")
+
+
+# Building a page's statement (a union of the gate's branches) cost more than running it
+# on SQLite; SQL expressions are immutable, so one per reader and filters serves every
+# request and every page of theirs (the cursor is a bound parameter). Bounded.
+@functools.lru_cache(maxsize=256)
+def _latest_page(
+    org: int | None, groups: frozenset[int], query: ObjectQuery, paged: bool
+) -> Select[Any]:
+    c = stix_objects.c
+    filters: list[ColumnElement[bool]] = [c.is_latest.is_(True)]
+    if query.types:
+        filters.append(c.type.in_(query.types))
+    if query.tlps:
+        filters.append(c.tlp.in_([t.value for t in query.tlps]))
+    if query.owner is not None:
+        filters.append(c.owner_org == query.owner)
+    if query.modified_after:
+        filters.append(c.modified > query.modified_after)
+    if query.text:
+        pattern = f"%{escape_like(query.text.lower())}%"
+        filters.append(c.search_text.like(pattern, escape="\\"))
+    if paged:
+        filters.append(c.pk > bindparam("after"))
+    principal = Principal(org=org, groups=groups)
+    page = _merged_scans(principal, filters, query.limit, newest_first=False)
+    return select(*_ROW_COLUMNS).where(c.pk.in_(page)).order_by(c.pk)
 
 
 def _merged_scans(

@@ -2,10 +2,12 @@
 
 The session cookie holds a session token (never an API token: signing in with one
 trades it for a session, see ``Accounts.open_session``). Each request turns it back
-into a principal with ``Accounts.authenticate``, so a revoked or expired session
-stops working at once. Forms carry a CSRF token: for a session, an HMAC keyed by the
-session token; before sign-in (and on the public acknowledgement page), a random
-value that must match a cookie of the same name (double submit).
+into a principal with ``Accounts.authenticate``, so an expired session stops working at
+once, and a revoked one (signing out) at once in the worker that revoked it and within
+``accounts.TOKEN_CACHE`` (seconds) in the others. Forms carry a CSRF token: for a
+session, an HMAC keyed by the session token; before sign-in (and on the public
+acknowledgement page), a random value that must match a cookie of the same name
+(double submit).
 """
 
 from __future__ import annotations
