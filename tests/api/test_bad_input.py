@@ -77,12 +77,14 @@ CASES = [
     Case("POST", "/api/v1/tokens", "role", {**TOKEN, "role": "emperor"}),
     # Text searches too long for a LIKE pattern; NUL in parameters.
     Case("GET", "/api/v1/objects?q=" + "%25_" * 5_000, "query.q"),
-    Case("GET", "/api/v1/objects?q=a%00b", "query.q"),
-    Case("GET", "/api/v1/objects/indicator--a%00b", "path.stix_id"),
-    Case("GET", "/api/v1/organisations/a%00b", "path.identity_id"),
-    Case("GET", "/api/v1/groups/a%00b", "path.slug"),
-    Case("GET", "/api/v1/contacts?kind=a%00b", "query.kind"),
-    Case("GET", "/api/v1/checks/ack/a%00b", "path.token"),
+    # NUL anywhere in the URL is refused at the edge (accord.api.edge), before routing:
+    # the problem names the query parameter, or the path.
+    Case("GET", "/api/v1/objects?q=a%00b", "q"),
+    Case("GET", "/api/v1/objects/indicator--a%00b", "path"),
+    Case("GET", "/api/v1/organisations/a%00b", "path"),
+    Case("GET", "/api/v1/groups/a%00b", "path"),
+    Case("GET", "/api/v1/contacts?kind=a%00b", "kind"),
+    Case("GET", "/api/v1/checks/ack/a%00b", "path"),
     # NUL and unpaired surrogates in body strings, at any depth.
     Case("POST", "/api/v1/auth/token", "username", {"username": NUL, "password": "x" * 12}),
     Case(
