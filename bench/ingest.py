@@ -83,6 +83,7 @@ from support import (
     add_token,
     free_port,
     indicator,
+    int_list,
     mark,
     p50_p99_ms,
     percentile,
@@ -704,13 +705,6 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 # Entry point -----------------------------------------------------------------------------
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -725,7 +719,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--grow-to", type=int, default=1_000_000, help="store size --grow ends at")
     p.add_argument(
         "--grow-at",
-        type=_int_list,
+        type=int_list,
         default=[10_000, 100_000, 1_000_000],
         help="store sizes at which --grow measures page latency",
     )

@@ -62,8 +62,10 @@ from support import (
     accord_env,
     add_token,
     free_port,
+    int_list,
     load_note,
     mark,
+    name_list,
     p50_p99_ms,
     postgres_database,
     sqlite_database,
@@ -463,20 +465,6 @@ def report(results: list[Result], args: argparse.Namespace, load: str) -> bool:
 
 
 # Entry point -----------------------------------------------------------------------------
-def _names(text: str) -> list[str]:
-    names = [x.strip() for x in text.split(",") if x.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("an empty list")
-    return names
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in _names(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -484,12 +472,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--backends",
-        type=_names,
+        type=name_list,
         default=["sqlite", "postgresql"],
         help="sqlite, postgresql (skipped when --pg-url is unreachable)",
     )
-    p.add_argument("--workers", type=_ints, default=[1, 2])
-    p.add_argument("--clients", type=_ints, default=[10, 50, 200])
+    p.add_argument("--workers", type=int_list, default=[1, 2])
+    p.add_argument("--clients", type=int_list, default=[10, 50, 200])
     p.add_argument("--seconds", type=float, default=2.0, help="duration of each cell")
     p.add_argument("--objects", type=int, default=3000, help="demo objects seeded")
     p.add_argument("--rss-runs", type=int, default=3, help="repeated runs watched for growth")

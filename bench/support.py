@@ -15,6 +15,7 @@ own directory on ``sys.path``, so each imports this module as ``support``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -478,3 +479,22 @@ def postgres_database(admin_url: str, analyze: bool) -> Iterator[Database]:
         except SQLAlchemyError as exc:
             print(f"note: could not drop scratch database {name}: {exc}", file=sys.stderr)
         engine.dispose()
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse type: a comma-separated list of names, not empty."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("an empty list")
+    return names
+
+
+def int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated positive integers (``_`` allowed), sorted, unique."""
+    try:
+        values = sorted({int(x.replace("_", "")) for x in name_list(text)})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if values[0] < 1:
+        raise argparse.ArgumentTypeError(f"values must be positive: {text!r}")
+    return values

@@ -67,6 +67,7 @@ from support import (
     add_token,
     free_port,
     indicator,
+    int_list,
     load_note,
     mark,
     p50_p99_ms,
@@ -547,23 +548,13 @@ def _ratio(mine: float, other: float, partial: bool) -> str:
 
 
 # Entry point -----------------------------------------------------------------------------
-def _int_list(text: str) -> list[int]:
-    try:
-        values = sorted({int(x.replace("_", "")) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
-    if not values or values[0] < 1:
-        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
-    return values
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--sizes", type=_int_list, default=[10_000, 100_000], help="store sizes to read at"
+        "--sizes", type=int_list, default=[10_000, 100_000], help="store sizes to read at"
     )
     p.add_argument("--million", action="store_true", help="add 1,000,000 (our server only)")
     p.add_argument("--envelope", type=int, default=1000, help="objects per POSTed envelope")
@@ -581,7 +572,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--medallion-sizes",
-        type=_int_list,
+        type=int_list,
         default=[1000, 2000, 4000],
         help="smaller sizes medallion also reads at, to show how its read cost grows",
     )

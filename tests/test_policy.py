@@ -66,6 +66,21 @@ def _reset(node: Node) -> None:
             conn.execute(delete(table))
 
 
+def _populate(node: Node, members: list[frozenset[int]]) -> tuple[list[int], list[int]]:
+    """An empty node with N_ORGS organisations and a group per ``members`` entry; their ids."""
+    _reset(node)
+    orgs = [
+        node.accounts.add_org(None, f"org {i}", "national-cert", "SG").id for i in range(N_ORGS)
+    ]
+    groups = []
+    for g, in_group in enumerate(members):
+        gid = node.accounts.add_group(None, f"group-{g}", f"Group {g}").id
+        groups.append(gid)
+        for m in in_group:
+            node.accounts.groups.add_member(gid, orgs[m])
+    return orgs, groups
+
+
 def _map(d: Distribution, orgs: list[int], groups: list[int]) -> Distribution:
     return Distribution(
         d.tlp,
@@ -82,16 +97,7 @@ def _map(d: Distribution, orgs: list[int], groups: list[int]) -> Distribution:
 )
 @given(world=worlds)
 def test_gate_sql_equals_reference_model(node: Node, world: World) -> None:
-    _reset(node)
-    orgs = [
-        node.accounts.add_org(None, f"org {i}", "national-cert", "SG").id for i in range(N_ORGS)
-    ]
-    groups = []
-    for g, members in enumerate(world.members):
-        gid = node.accounts.add_group(None, f"group-{g}", f"Group {g}").id
-        groups.append(gid)
-        for m in members:
-            node.accounts.groups.add_member(gid, orgs[m])
+    orgs, groups = _populate(node, world.members)
 
     expected: dict[str, ObjectAccess] = {}
     store = SQLObjectStore(node.engine)
@@ -236,16 +242,7 @@ def test_onward_share_chains_never_pass_on_more_than_was_received(node: Node, ch
     """Onward shares of any length through the service: each is judged against what the
     sharer received, TLP:RED or AMBER+STRICT received is never passed on, and the gate
     reads the resulting chain as the reference model does."""
-    _reset(node)
-    orgs = [
-        node.accounts.add_org(None, f"org {i}", "national-cert", "SG").id for i in range(N_ORGS)
-    ]
-    groups = []
-    for g, members in enumerate(chain.members):
-        gid = node.accounts.add_group(None, f"group-{g}", f"Group {g}").id
-        groups.append(gid)
-        for m in members:
-            node.accounts.groups.add_member(gid, orgs[m])
+    orgs, groups = _populate(node, chain.members)
     store = SQLObjectStore(node.engine)
     origin = version(orgs[chain.owner], _map(chain.distribution, orgs, groups))
     with store.batch() as batch:
