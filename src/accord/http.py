@@ -8,7 +8,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from accord.errors import InvalidInput, Problem
 from accord.node import Node
@@ -22,6 +22,11 @@ async def get_node(request: Request) -> Node:
 
 
 NodeDep = Annotated[Node, Depends(get_node)]
+
+# The largest id an ``Integer`` key holds on every store (PostgreSQL's is 32-bit).
+MAX_ROW_ID = 2**31 - 1
+# The id of a row (token, contact, check, request, webhook) in a path, API or console.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def client_address(request: Request) -> str:

@@ -11,21 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, field_validator
 
-# The largest id an ``Integer`` key holds on every store (PostgreSQL's is 32-bit).
-MAX_ROW_ID = 2**31 - 1
-# The longest text search a query takes.
-MAX_QUERY = 300
+from accord.domain.text import MAX_SEARCH, unstorable
+from accord.http import MAX_ROW_ID, RowId
+
+__all__ = ["MAX_ROW_ID", "Before", "Input", "RowId", "Search", "Text", "one_of", "storable"]
 
 
 def storable(value: str) -> str:
     """``value``, when every database can store it: no NUL, no unpaired surrogate."""
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    if any("\ud800" <= c <= "\udfff" for c in value):
-        raise ValueError("must not contain an unpaired surrogate")
+    why = unstorable(value)
+    if why:
+        raise ValueError(why)
     return value
 
 
@@ -59,8 +58,6 @@ class Input(BaseModel):
 
 # Text in a path or query parameter.
 Text = Annotated[str, AfterValidator(storable)]
-# The id of a row (token, contact, check, request, webhook), in a path.
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 # A page cursor: the id of the last row of the previous page.
 Before = Annotated[
     int | None, Query(ge=1, le=MAX_ROW_ID, description="The previous page's last id.")
@@ -68,6 +65,6 @@ Before = Annotated[
 # A free-text search.
 Search = Annotated[
     str | None,
-    Query(max_length=MAX_QUERY, description="Text in name, description, pattern."),
+    Query(max_length=MAX_SEARCH, description="Text in name, description, pattern."),
     AfterValidator(lambda v: storable(v) if v is not None else v),
 ]

@@ -26,6 +26,7 @@ from accord.domain.stix import (
     parse_timestamp,
     version_key,
 )
+from accord.domain.text import unstorable
 from accord.domain.tlp import STANDARD_MARKING_IDS, TLP, marking_definition, tlp_of
 from accord.errors import (
     Conflict,
@@ -36,7 +37,7 @@ from accord.errors import (
     Problem,
     ValidationFailed,
 )
-from accord.exchange.validation import unstorable, validate_objects
+from accord.exchange.validation import validate_objects
 from accord.policy import share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (

@@ -23,9 +23,9 @@ from accord.domain.collections import Collection, CollectionKind
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp, normalise_timestamp
+from accord.domain.text import printable
 from accord.errors import AccordError, Forbidden, InvalidInput, NotFound, Problem
 from accord.exchange.service import Exchange, ShareRequest
-from accord.exchange.validation import printable
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import ObjectRow, VersionQuery
 from accord.store.statuses import StatusRepository

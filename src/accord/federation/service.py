@@ -30,10 +30,11 @@ from accord.domain.stix import (
     normalise_timestamp,
     parse_timestamp,
 )
+from accord.domain.text import printable
 from accord.domain.tlp import TLP
 from accord.errors import InvalidInput, NotAuthenticated, Problem, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
-from accord.exchange.validation import printable, validate_objects
+from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import NewVersion, ObjectBatch

@@ -50,9 +50,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from accord.exchange.validation._bounds import MAX_DEPTH, printable, unstorable
+from accord.domain.text import printable
+from accord.exchange.validation._bounds import MAX_DEPTH
 
-__all__ = ["MAX_DEPTH", "ValidationIssue", "printable", "unstorable", "validate_objects"]
+__all__ = ["MAX_DEPTH", "ValidationIssue", "validate_objects"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,40 +15,22 @@ checked first, and a value outside them is reported naming its property path
 * ``type`` has at most ``MAX_TYPE_LENGTH`` characters, so that a ``type--UUID``
   identifier fits the store's 100-character column.
 
-This module imports nothing heavy: the package exports its text checks for other
-inputs (TAXII parameters, federation messages).
+The text rule is ``accord.domain.text``'s, shared with every other input.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Final
+
+from accord.domain.text import printable, unstorable
 
 MAX_DEPTH: Final = 64
 MAX_TYPE_LENGTH: Final = 62
-_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
 _INT_RANGE: Final = range(-(2**63), 2**64)
 
 # A breach: the path to the value at fault, innermost key first, and why.
 _Breach = tuple[list[str | int], str]
-
-
-def unstorable(text: str) -> str | None:
-    """Why ``text`` cannot be stored (a NUL or an unpaired surrogate in it), or None."""
-    if text.isascii():
-        return "contains a NUL character (U+0000)" if "\x00" in text else None
-    found = _UNSTORABLE.search(text)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "contains a NUL character (U+0000)"
-    return f"contains an unpaired surrogate (U+{ord(found.group()):04X}), which is not Unicode text"
-
-
-def printable(text: str) -> str:
-    """``text`` with NUL and unpaired surrogates written as ``\\uXXXX`` escapes."""
-    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def bounds_issue(obj: dict[str, Any]) -> tuple[str | None, str] | None:
