@@ -303,7 +303,8 @@ def test_odd_usernames_are_counted_never_a_server_error(n: Setup) -> None:
     with n.client() as c:
         # The API's schema refuses a username with NUL or over its length before any
         # sign-in (400 naming the field, not counted); TAXII Basic refuses a NUL name before
-        # sign-in too (401, not counted: no account can have it); the rest are counted.
+        # sign-in too (401, not counted: no account can have it), and so does the console's
+        # form check (400 naming the field); the rest are counted.
         refused = {name: api(c, name, WRONG) for name in ("nul\0name", "x" * 500)}
         for r in refused.values():
             assert r.status_code == 400 and r.json()["problems"][0]["field"] == "username"
@@ -311,7 +312,8 @@ def test_odd_usernames_are_counted_never_a_server_error(n: Setup) -> None:
             assert api(c, name, WRONG).status_code == 401
         for name in ("nul\0name", "x" * 500, "", "ünïcode name"):
             assert taxii(c, name, WRONG).status_code == 401
-        assert console(c, "nul\0name", WRONG).status_code == 401
+        assert console(c, "nul\0name", WRONG).status_code == 400
+        assert console(c, "ünïcode name", WRONG).status_code == 401
     assert n.node.accounts.signin_report(None).failures_24h == 6
 
 

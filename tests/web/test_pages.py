@@ -164,3 +164,25 @@ def test_chart_labels_are_escaped() -> None:
     svg = str(bars([("<b>", 3.0), ("x", 1.0)], title="T & <t>"))
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "T &amp; &lt;t&gt;" in svg
     assert svg.count("<rect") == 2
+
+
+def test_console_input_no_store_can_keep_is_a_4xx_never_a_500(node: Node, client: Client) -> None:
+    """Form text with NUL, ids past any key and over-long searches are refused before they
+    reach the database, on both stores (each was a 500 on one)."""
+    org(node, "SingCERT")
+    node.accounts.add_user(None, "admin", "SingCERT", "admin", PASSWORD)
+    _sign_in(client, "admin")
+    token = _csrf(client.get("/organisations").text)
+    made = client.post(
+        "/organisations",
+        data={"name": "a\x00b", "kind": "national-cert", "state": "SG", "csrf": token},
+    )
+    assert made.status_code == 400, made.text
+    assert "name" in made.text
+    assert [o.name for o in node.accounts.orgs.all()] == ["SingCERT"]
+    huge = 2**40
+    for url in (f"/requests/{huge}", f"/checks/{huge}", f"/contacts/{huge}"):
+        assert 400 <= client.get(url).status_code < 500, url
+    revoked = client.post(f"/tokens/{huge}/revoke", data={"csrf": token})
+    assert 400 <= revoked.status_code < 500
+    assert client.get("/objects", params={"q": "x" * 50_000}).status_code == 400

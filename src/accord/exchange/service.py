@@ -26,7 +26,7 @@ from accord.domain.stix import (
     parse_timestamp,
     version_key,
 )
-from accord.domain.text import unstorable
+from accord.domain.text import MAX_SEARCH, unstorable
 from accord.domain.tlp import STANDARD_MARKING_IDS, TLP, marking_definition, tlp_of
 from accord.errors import (
     Conflict,
@@ -380,6 +380,9 @@ class Exchange:
             why = unstorable(value)
             if why:
                 raise InvalidInput(f"'{name}' {why}", [Problem(why, field=name)])
+        if query.text and len(query.text) > MAX_SEARCH:
+            why = f"a search is at most {MAX_SEARCH} characters"
+            raise InvalidInput(why, [Problem(why, field="q")])
         rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
+from accord.domain.text import unstorable
+from accord.errors import InvalidInput, Problem
 from accord.http import NodeDep
 from accord.web import session
 from accord.web.session import CSRF_FIELD, Viewer
@@ -31,6 +33,13 @@ async def _form(request: Request, node: NodeDep) -> FormData:
     session.check_csrf(
         request, sent if isinstance(sent, str) else "", session.viewer(request, node)
     )
+    refused = [
+        Problem(why, field=name)
+        for name, value in form.multi_items()
+        if isinstance(value, str) and (why := unstorable(name + value))
+    ]
+    if refused:
+        raise InvalidInput("the form holds text no store can keep", refused)
     return form
 
 

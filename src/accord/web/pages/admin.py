@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from accord.domain.model import OrgKind, Role
 from accord.domain.states import states
 from accord.errors import InvalidInput
-from accord.http import NodeDep
+from accord.http import NodeDep, RowId
 from accord.web.pages import AdminDep, FormDep, ViewerDep, field
 from accord.web.render import page, redirect
 
@@ -114,7 +114,7 @@ def create_token(request: Request, node: NodeDep, viewer: AdminDep, form: FormDe
 
 @router.post("/tokens/{token_id}/revoke")
 def create_revocation(
-    request: Request, node: NodeDep, viewer: AdminDep, token_id: int, form: FormDep
+    request: Request, node: NodeDep, viewer: AdminDep, token_id: RowId, form: FormDep
 ) -> Response:
     node.accounts.revoke_token(viewer.principal, token_id)
     return redirect(request, "/tokens")

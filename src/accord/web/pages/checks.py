@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from accord.errors import Conflict, InvalidInput
-from accord.http import NodeDep
+from accord.http import NodeDep, RowId
 from accord.web.pages import FormDep, ViewerDep, field, fields
 from accord.web.render import page, redirect
 
@@ -52,13 +52,15 @@ def create_check(request: Request, node: NodeDep, viewer: ViewerDep, form: FormD
 
 
 @router.get("/checks/{check_id}")
-def read_check(request: Request, node: NodeDep, viewer: ViewerDep, check_id: int) -> Response:
+def read_check(request: Request, node: NodeDep, viewer: ViewerDep, check_id: RowId) -> Response:
     results = node.coordination.checks.results(viewer.principal, check_id)
     return page(request, "check.html", viewer, title=results.title, r=results)
 
 
 @router.get("/checks/{check_id}/live")
-def read_check_live(request: Request, node: NodeDep, viewer: ViewerDep, check_id: int) -> Response:
+def read_check_live(
+    request: Request, node: NodeDep, viewer: ViewerDep, check_id: RowId
+) -> Response:
     """The results panel alone: htmx polls it while the check is open."""
     results = node.coordination.checks.results(viewer.principal, check_id)
     return page(request, "_check_results.html", viewer, r=results)

@@ -11,7 +11,7 @@ from accord.coordinate.contacts import ContactKind
 from accord.coordinate.directory import to_csv, to_json, to_vcard
 from accord.coordinate.model import Contact
 from accord.domain.states import states
-from accord.http import NodeDep
+from accord.http import NodeDep, RowId
 from accord.node import Node
 from accord.web.pages import ViewerDep
 from accord.web.render import headers, page
@@ -83,7 +83,7 @@ def read_directory_export(
 
 
 @router.get("/directory/{contact_id}")
-def read_contact(request: Request, node: NodeDep, viewer: ViewerDep, contact_id: int) -> Response:
+def read_contact(request: Request, node: NodeDep, viewer: ViewerDep, contact_id: RowId) -> Response:
     contact = node.coordination.directory.get(viewer.principal, contact_id)
     return page(
         request,

@@ -13,7 +13,7 @@ from accord.coordinate.taxonomy import incident_categories, sectors
 from accord.coordinate.workflow import Action, Urgency
 from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput
-from accord.http import NodeDep
+from accord.http import NodeDep, RowId
 from accord.node import Node
 from accord.web.pages import FormDep, ViewerDep, field, fields
 from accord.web.render import page, redirect
@@ -136,7 +136,7 @@ def create_request(request: Request, node: NodeDep, viewer: ViewerDep, form: For
 
 
 @router.get("/requests/{request_id}")
-def read_request(request: Request, node: NodeDep, viewer: ViewerDep, request_id: int) -> Response:
+def read_request(request: Request, node: NodeDep, viewer: ViewerDep, request_id: RowId) -> Response:
     service = node.coordination.requests
     item = service.get(viewer.principal, request_id)
     return page(
@@ -154,7 +154,7 @@ def read_request(request: Request, node: NodeDep, viewer: ViewerDep, request_id:
 
 @router.post("/requests/{request_id}/actions")
 def create_action(
-    request: Request, node: NodeDep, viewer: ViewerDep, request_id: int, form: FormDep
+    request: Request, node: NodeDep, viewer: ViewerDep, request_id: RowId, form: FormDep
 ) -> Response:
     try:
         action = Action(field(form, "action"))
@@ -166,7 +166,7 @@ def create_action(
 
 @router.post("/requests/{request_id}/messages")
 def create_message(
-    request: Request, node: NodeDep, viewer: ViewerDep, request_id: int, form: FormDep
+    request: Request, node: NodeDep, viewer: ViewerDep, request_id: RowId, form: FormDep
 ) -> Response:
     node.coordination.requests.post_message(
         viewer.principal, request_id, field(form, "body"), fields(form, "attachments")
