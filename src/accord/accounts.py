@@ -205,8 +205,15 @@ class Accounts:
         raise NotFound(f"no sharing group {slug!r}")
 
     def set_member(self, actor: Principal | None, slug: str, org_ref: str, member: bool) -> None:
+        """Add or remove a member of a group this node owns (a new membership version, which
+        federation sends to the nodes of its members)."""
         require_admin(actor)
         group = self.groups.get(slug)
+        if not group.owned:
+            raise Forbidden(
+                f"sharing group {slug!r} is owned by node {group.owner_node}: only that node "
+                "changes its membership"
+            )
         org = self.orgs.find(org_ref)
         if member:
             self.groups.add_member(group.id, org.id)
@@ -226,7 +233,7 @@ class Accounts:
             )
         if len(password) < MIN_PASSWORD:
             raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
-        org = self.orgs.find(org_ref)
+        org = _homed_here(self.orgs.find(org_ref), "users")
         user_role = _role(role)
         return self._users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
 
@@ -374,7 +381,7 @@ class Accounts:
         expires_in: timedelta | None,
     ) -> NewToken:
         require_admin(actor)
-        org = self.orgs.find(org_ref)
+        org = _homed_here(self.orgs.find(org_ref), "tokens")
         if expires_in is not None and expires_in <= timedelta(0):
             raise InvalidInput("a token's lifetime must be positive")
         return self._issue(org.id, _role(role), name, expires_in, None)
@@ -457,9 +464,22 @@ class Accounts:
         self._known[key] = known
         return known
 
+    def forget_principals(self) -> None:
+        """Drop this process's cached tokens, e.g. after group memberships changed."""
+        self._known.clear()
+
     def issue_peer_token(self, peer_id: int, name: str) -> str:
         """A token for a peer node to present here; shown once."""
         return self._issue(None, Role.READER, f"peer {name}", None, None, peer_id).plaintext
+
+
+def _homed_here(org: Organisation, what: str) -> Organisation:
+    """``org`` when this node is its home; only the home node issues its credentials."""
+    if not org.local:
+        raise Forbidden(
+            f"{org.name} is homed on node {org.home}: only its home node issues its {what}"
+        )
+    return org
 
 
 def _duration(seconds: int) -> str:

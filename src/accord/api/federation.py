@@ -59,6 +59,8 @@ async def create_federation_message(
             "stored": received.stored,
             "duplicates": received.duplicates,
             "undeliverable": received.undeliverable,
+            # Which objects were not delivered and why, so the sender's status shows it.
+            "refused": received.notes[:100],
         },
         status=202,
     )

@@ -23,3 +23,10 @@ class PeerStatusPublic(BaseModel):
         description="Seconds since the last successful sync; null: never synced."
     )
     last_error: str | None = Field(description="Why the last sync failed; null: it did not fail.")
+    refused: int = Field(description="Versions of ours the peer refused or holds pending.")
+    last_refusal: str | None = Field(description="The peer's latest reason for refusing one.")
+    rejected: int = Field(description="Messages from the peer this node rejected.")
+    last_rejection: str | None = Field(description="Why this node last rejected one.")
+    pending: int = Field(description="The peer's versions waiting here for a group or organisation.")
+    pending_reason: str | None = Field(description="Why the newest of them waits.")
+    fingerprint: str = Field(description="The SHA-256 fingerprint of the peer's public key.")

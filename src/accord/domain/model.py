@@ -61,7 +61,13 @@ class Organisation:
     state: str | None
     identity_id: str
     created: datetime
-    peer: int | None = None  # the peer node it lives on; None: this node
+    peer: int | None = None  # the peer node it was learnt through; None: this node
+    home: str | None = None  # the node id of its home node, which alone speaks for it
+
+    @property
+    def local(self) -> bool:
+        """Whether this node is the organisation's home (and so issues its credentials)."""
+        return self.home is None
 
     def identity(self) -> dict[str, Any]:
         """The organisation as a STIX 2.1 ``identity`` object."""
@@ -88,13 +94,25 @@ def new_identity_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class SharingGroup:
-    """A named set of organisations, e.g. "ASEAN national CERTs"; membership is confidential."""
+    """A named set of organisations, e.g. "ASEAN national CERTs"; membership is confidential.
+
+    A group is owned by the node that created it (``owner_node`` None: this node) and
+    known across the federation by ``uuid``; another node holds a read-only copy of the
+    owner's membership at ``version``.
+    """
 
     id: int
     slug: str
     name: str
     description: str
     members: frozenset[int] = field(default_factory=frozenset)
+    uuid: str = ""
+    owner_node: str | None = None
+    version: int = 1
+
+    @property
+    def owned(self) -> bool:
+        return self.owner_node is None
 
 
 @dataclass(frozen=True, slots=True)

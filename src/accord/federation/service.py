@@ -10,6 +10,8 @@ version has one form on every node and re-sending it is a no-op.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import uuid
@@ -23,7 +25,7 @@ import rfc8785
 from accord.accounts import Accounts, require_admin
 from accord.domain.access import PeerAudience
 from accord.domain.clock import Clock
-from accord.domain.model import OrgKind, Principal, SharingGroup
+from accord.domain.model import Organisation, OrgKind, Principal, SharingGroup
 from accord.domain.scope import Distribution, Scope, distribution_problem
 from accord.domain.stix import (
     format_timestamp,
@@ -38,7 +40,15 @@ from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import NewVersion, ObjectBatch
-from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce
+from accord.store.peers import (
+    Peer,
+    PeerRepository,
+    advance_pull,
+    drop_pending,
+    forget_nonces,
+    keep_pending,
+    record_nonce,
+)
 
 log = logging.getLogger("accord.federation")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
@@ -56,6 +66,10 @@ _STATE = re.compile(r"\A[A-Z]{2}\Z")
 _MAX_HOPS = 64  # node ids in a version's "via": far more than any real chain of peers
 _MAX_RECIPIENTS = 10_000
 _MAX_ERROR = 1000  # characters of a sync error kept on the peer
+_MAX_GROUPS = 10_000
+_UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+# Scopes whose versions may be relayed, each with its home node's seal.
+_RELAYABLE = frozenset({Scope.FEDERATION, Scope.PUBLIC})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,13 @@ class PeerStatus:
     last_success: datetime | None
     lag_seconds: float | None
     last_error: str | None
+    refused: int = 0  # objects of ours the peer refused (its answers said why)
+    last_refusal: str | None = None
+    rejected: int = 0  # messages of the peer's this node rejected (forgeries, replays ...)
+    last_rejection: str | None = None
+    fingerprint: str = ""
+    pending: int = 0  # the peer's versions waiting here for a group or an organisation
+    pending_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -94,6 +115,8 @@ class Received:
     more: bool = False
     last_added: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Undeliverable versions kept pending: (stix id, modified, doc, meta, reason).
+    held: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
 
 class Federation:
@@ -141,7 +164,8 @@ class Federation:
     def statuses(self, actor: Principal | None) -> list[PeerStatus]:
         """Every peer's ``status``, for a node admin (``None``: the operator, at the console)."""
         require_admin(actor)
-        return [self.status(p) for p in self._peers.all()]
+        pending = self._peers.pending_counts()
+        return [self.status(p, pending.get(p.id)) for p in self._peers.all()]
 
     def statuses_visible_to(self, principal: Principal) -> list[PeerStatus]:
         """Every peer's ``status`` for a node admin; nothing for anyone else (the overview)."""
@@ -162,7 +186,7 @@ class Federation:
         """Move ``peer``'s push cursor past ``count`` versions it accepted, up to ``after``."""
         self._peers.advance_push(peer.id, after, count)
 
-    def status(self, peer: Peer) -> PeerStatus:
+    def status(self, peer: Peer, pending: tuple[int, str] | None = None) -> PeerStatus:
         now = self.clock()
         lag = (now - peer.last_success).total_seconds() if peer.last_success else None
         return PeerStatus(
@@ -176,12 +200,47 @@ class Federation:
             last_success=peer.last_success,
             lag_seconds=lag,
             last_error=peer.last_error,
+            refused=peer.refused,
+            last_refusal=peer.last_refusal,
+            rejected=peer.rejected,
+            last_rejection=peer.last_rejection,
+            fingerprint=fingerprint(parse_public_key(peer.public_key)),
+            pending=pending[0] if pending else 0,
+            pending_reason=pending[1] if pending else None,
         )
 
     def audience(self, peer: Peer, groups: list[SharingGroup] | None = None) -> PeerAudience:
-        orgs = self._peers.org_ids(peer.id)
+        """Whom ``peer`` speaks for: the organisations homed on it, and the groups (by this
+        node's membership, which for a group owned elsewhere is its owner's) they are in."""
+        orgs = self._orgs.homed_on(peer.node_id)
         shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
         return PeerAudience(peer.node_id, orgs, shared)
+
+    def push_start(self, peer: Peer) -> tuple[str, int] | None:
+        """Where pushing to ``peer`` resumes: its cursor, or the start when its audience
+        grew since the last push (a new member, a newly introduced organisation), so it
+        receives the backlog it may now read. Resent versions are no-ops on arrival."""
+        audience = self.audience(peer)
+        digest = _audience_digest(audience)
+        if digest == peer.audience:
+            return peer.push_after
+        self._peers.set_audience(peer.id, digest)
+        return None
+
+    def record_refusals(self, peer: Peer, answer: dict[str, Any]) -> None:
+        """Keep what ``peer`` said it refused of a message of ours (counted, last reason)."""
+        refused = answer.get("refused")
+        count = answer.get("undeliverable")
+        if not isinstance(count, int) or count <= 0:
+            return
+        reasons = (
+            [printable(r)[:300] for r in refused if isinstance(r, str)]
+            if isinstance(refused, list)
+            else []
+        )
+        last = reasons[-1] if reasons else f"{count} objects undeliverable"
+        log.warning("peer %s refused %d objects, e.g. %s", peer.name, count, last)
+        self._peers.refused(peer.id, count, last[:_MAX_ERROR])
 
     def calling_peer(self, principal: Principal) -> Peer:
         """The peer node whose token ``principal`` presented; no one else uses the feed."""
@@ -215,43 +274,103 @@ class Federation:
         """A signed message with no objects: introduces this node's organisations."""
         message = self._envelope(peer, [], more=False)
         message["x_accord_meta"] = []
+        groups = self._groups.all()
+        message["x_accord_groups"] = self._membership_docs(
+            peer, groups, self.audience(peer, groups)
+        )
         body = rfc8785.dumps(message)
         return Outgoing(body, self.key.sign(body), 0, False, None)
 
     def outgoing(self, peer: Peer, after: tuple[str, int] | None, limit: int) -> Outgoing:
-        """The next signed message for ``peer``: versions after ``after`` it may receive."""
+        """The next signed message for ``peer``: versions after ``after`` it may receive.
+
+        Each version names its owner's home node; one that may be relayed (``federation``
+        or ``public``) carries its home node's seal, made here for our own organisations'
+        versions and passed on unchanged for others', so a relay can neither alter nor
+        originate what it forwards."""
         groups = self._groups.all()
         audience = self.audience(peer, groups)
         rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        slugs = {g.id: g.slug for g in groups}
-        identities = self._orgs.identities(
-            {r.row.owner for r in rows} | {o for r in rows for o in r.recipients}
-        )
+        uuids = {g.id: g.uuid for g in groups}
         owners = {r.row.owner for r in rows}
-        meta = [
-            {
+        identities = self._orgs.identities(owners | {o for r in rows for o in r.recipients})
+        orgs = {o: self._orgs.get(o) for o in sorted(owners)}
+        objects, meta = [], []
+        for r in rows:
+            obj = orjson.loads(r.row.doc)
+            entry: dict[str, Any] = {
                 "date_added": r.row.date_added,
                 "tlp": r.row.tlp.value,
                 "scope": r.row.scope.value,
                 "owner": identities[r.row.owner],
                 # Only the peer's own organisations: recipients elsewhere stay private.
                 "recipients": sorted(identities[o] for o in r.recipients & audience.orgs),
-                "group": slugs.get(r.group_id) if r.group_id is not None else None,
+                "group": uuids.get(r.group_id) if r.group_id is not None else None,
                 "via": r.via.split(),
             }
-            for r in rows
-        ]
-        message = self._envelope(peer, [orjson.loads(r.row.doc) for r in rows], more)
+            if r.row.scope in _RELAYABLE:
+                seal = self._seal_of(r.row.provenance, orgs[r.row.owner], obj, entry)
+                if seal is None:
+                    continue  # received before seals: its home node sends it itself
+                entry["seal"] = seal
+            objects.append(obj)
+            meta.append(entry)
+        message = self._envelope(peer, objects, more)
         message["x_accord_meta"] = meta
-        message["x_accord_identities"] = [self._orgs.get(o).identity() for o in sorted(owners)]
+        message["x_accord_identities"] = [self._identity(o) for o in orgs.values()]
+        message["x_accord_groups"] = self._membership_docs(peer, groups, audience)
         body = rfc8785.dumps(message)
         last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else None
         return Outgoing(body, self.key.sign(body), len(rows), more, last)
 
+    def _identity(self, org: Organisation) -> dict[str, Any]:
+        """``org``'s STIX identity with the node id of its home node."""
+        identity = org.identity()
+        identity["x_accord_home"] = org.home or self.key.node_id
+        return identity
+
+    def _seal_of(
+        self, provenance: str, owner: Organisation, obj: Any, entry: dict[str, Any]
+    ) -> dict[str, str] | None:
+        if owner.local:
+            payload = _seal_payload(obj, entry, self.key.node_id)
+            return {
+                "node": self.key.node_id,
+                "key": self.key.public_b64,
+                "sig": self.key.sign(payload),
+            }
+        try:
+            seal = orjson.loads(provenance).get("seal")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return seal if isinstance(seal, dict) else None
+
+    def _membership_docs(
+        self, peer: Peer, groups: list[SharingGroup], audience: PeerAudience
+    ) -> list[dict[str, Any]]:
+        """The membership of each group this node owns with a member homed on ``peer``:
+        membership stays confidential to the members' nodes."""
+        docs = []
+        for group in groups:
+            if not group.owned or not group.members & audience.orgs:
+                continue
+            members = self._orgs.identities(group.members)
+            docs.append(
+                {
+                    "id": group.uuid,
+                    "slug": group.slug,
+                    "name": group.name,
+                    "owner_node": self.key.node_id,
+                    "version": group.version,
+                    "members": sorted(members.values()),
+                }
+            )
+        return docs
+
     def _envelope(self, peer: Peer, objects: list[Any], more: bool) -> dict[str, Any]:
-        members = [o.identity() for o in self._orgs.all() if o.peer is None]
+        members = [self._identity(o) for o in self._orgs.all() if o.local]
         return {
             "more": more,
             "objects": objects,
@@ -266,13 +385,23 @@ class Federation:
     def receive(self, peer: Peer, body: bytes, signature: str | None, *, pulled: bool) -> Received:
         """Verify and store one message from ``peer``, all or nothing.
 
-        Rejects (and logs) anything unsigned, signed by another key, addressed to another
-        node, issued outside the allowed clock skew, or already accepted (replay). Every
-        field is checked before anything is written, so a malformed message (even one
-        correctly signed) stores nothing: no object, no organisation, no nonce.
+        Rejects anything unsigned, signed by another key, addressed to another node,
+        issued outside the allowed clock skew, or already accepted (replay); anything
+        that speaks for an organisation ``peer`` does not home without its home node's
+        seal, or claims an organisation another node holds; and a group's membership
+        from any node but its owner, or older than the one held. Every field is checked
+        before anything is written, so a rejected message stores nothing: no object, no
+        organisation, no nonce. Each rejection is logged and counted on the peer.
         """
+        try:
+            return self._receive(peer, body, signature, pulled=pulled)
+        except (SignatureRejected, Replayed, InvalidInput) as exc:
+            log.warning("rejected a message from peer %s: %s", peer.name, exc.detail)
+            self._peers.rejected(peer.id, printable(exc.detail)[:_MAX_ERROR])
+            raise
+
+    def _receive(self, peer: Peer, body: bytes, signature: str | None, *, pulled: bool) -> Received:
         if not signature or not verify(parse_public_key(peer.public_key), signature, body):
-            log.warning("rejected a message from peer %s: bad or missing signature", peer.name)
             raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
         try:
             message = orjson.loads(body)
@@ -288,17 +417,17 @@ class Federation:
             raise InvalidInput(
                 f"{peer.name} sent invalid STIX ({where}{field}{first.reason}); nothing stored"
             )
-        identities = _identities(message.get("x_accord_members")) + _identities(
-            message.get("x_accord_identities")
-        )
-        owners = {m["owner"] for m in meta}
-        unknown = owners - set(self._orgs.by_identity(owners)) - {i["id"] for i in identities}
-        if unknown:
-            raise InvalidInput(
-                f"{peer.name} sent objects owned by {min(unknown)}, an organisation it did not "
-                "introduce; nothing stored"
-            )
-        self._register(peer, identities)
+        identities = {
+            i["id"]: i
+            for i in _identities(message.get("x_accord_members"))
+            + _identities(message.get("x_accord_identities"))
+        }
+        claims = self._claims(peer, message)
+        homes = self._check_authority(peer, objects, meta, claims)
+        docs = self._check_groups(peer, message.get("x_accord_groups"))
+        # Checked: from here on only what passed is written.
+        learnt = self._register(peer, [identities[i] for i in homes if i in identities], homes)
+        self._keep_groups(docs, refresh=learnt)
         result = Received(more=message["more"] is True)
         versions = self._stamp(peer, objects, meta, result)
         now = self.clock()
@@ -308,16 +437,181 @@ class Federation:
 
         def bookkeeping(batch: ObjectBatch) -> None:
             if not record_nonce(batch.connection, peer.id, nonce, now):
-                log.warning("rejected a replayed message from peer %s", peer.name)
                 raise Replayed(f"this message from {peer.name} was already accepted")
             forget_nonces(batch.connection, now - 4 * self._max_skew)
+            keep_pending(batch.connection, peer.id, result.held, now)
             if pulled and result.last_added:
                 advance_pull(batch.connection, peer.id, result.last_added, len(objects))
 
         report = IngestReport()
         self._exchange.store_versions(versions, None, now, report, within=bookkeeping)
         result.stored, result.duplicates = len(report.stored), len(report.duplicates)
+        if learnt or docs:
+            self.deliver_pending()
         return result
+
+    def deliver_pending(self) -> int:
+        """Deliver the versions kept pending that this node can now place (their group or
+        organisations became known); how many were stored."""
+        waiting = self._peers.pending()
+        delivered = 0
+        for peer_id in sorted({p.peer_id for p in waiting}):
+            items = [p for p in waiting if p.peer_id == peer_id]
+            peer = self._peers.by_id(peer_id)
+            objects = [orjson.loads(p.doc) for p in items]
+            meta = [orjson.loads(p.meta) for p in items]
+            versions = self._stamp(peer, objects, meta, Received())
+            if not versions:
+                continue
+            ready = [items[index].id for index, _ in versions]
+
+            def delivered_now(batch: ObjectBatch, ready: list[int] = ready) -> None:
+                drop_pending(batch.connection, ready)
+
+            report = IngestReport()
+            self._exchange.store_versions(
+                versions, None, self.clock(), report, within=delivered_now
+            )
+            delivered += len(report.stored)
+        return delivered
+
+    def _claims(self, peer: Peer, message: dict[str, Any]) -> dict[str, str]:
+        """The home node each introduced organisation claims, checked against what this
+        node holds: ``peer``'s own members are homed on it; owners it relays name theirs."""
+        claims: dict[str, str] = {}
+        for identity in _identities(message.get("x_accord_members")):
+            if identity.get("x_accord_home", peer.node_id) != peer.node_id:
+                raise SignatureRejected(
+                    f"{peer.name} lists {identity['id']} among its members but homes it elsewhere"
+                )
+            claims[identity["id"]] = peer.node_id
+        for identity in _identities(message.get("x_accord_identities")):
+            home = identity.get("x_accord_home", peer.node_id)
+            if claims.setdefault(identity["id"], home) != home:
+                raise SignatureRejected(f"{peer.name} gives {identity['id']} two home nodes")
+        held = self._orgs.homes(claims)
+        for ident, home in sorted(claims.items()):
+            if ident not in held:
+                continue
+            mine = held[ident]
+            if mine is None:
+                raise SignatureRejected(
+                    f"{peer.name} claims {ident}, an organisation homed on this node; "
+                    "nothing stored"
+                )
+            if mine != home:
+                raise SignatureRejected(
+                    f"{peer.name} claims {ident} for node {home}, but it is homed on node {mine}; "
+                    "nothing stored"
+                )
+        return claims
+
+    def _check_authority(
+        self, peer: Peer, objects: list[Any], meta: list[Any], claims: dict[str, str]
+    ) -> dict[str, str]:
+        """Check that every version speaks for its owner with the owner's home node's
+        authority: sent by that node, or relayed with its seal intact. Returns the
+        home of every organisation this message may introduce: ``peer``'s own, and
+        those whose seal checked."""
+        held = self._orgs.homes({m["owner"] for m in meta})
+        homes = {i: h for i, h in claims.items() if h == peer.node_id}
+        for index, (obj, m) in enumerate(zip(objects, meta, strict=True)):
+            owner = m["owner"]
+            home = held[owner] if owner in held else claims.get(owner)
+            label = f"{obj.get('id', f'object {index}')} (owned by {owner})"
+            if owner in held and home is None:
+                raise SignatureRejected(
+                    f"{peer.name} sent {label}, an organisation homed on this node; nothing stored"
+                )
+            if home is None:
+                raise InvalidInput(
+                    f"{peer.name} sent {label}, an organisation it did not introduce; "
+                    "nothing stored"
+                )
+            seal = m.get("seal")
+            if home != peer.node_id or seal is not None:
+                if m["scope"] not in {s.value for s in _RELAYABLE} and home != peer.node_id:
+                    raise SignatureRejected(
+                        f"{peer.name} relayed {label} of scope {m['scope']}, which only its "
+                        "home node sends; nothing stored"
+                    )
+                why = self._seal_problem(seal, home, obj, m)
+                if why:
+                    raise SignatureRejected(f"{peer.name} sent {label}: {why}; nothing stored")
+            if owner not in held:
+                homes[owner] = home
+        return homes
+
+    def _seal_problem(self, seal: Any, home: str, obj: Any, m: dict[str, Any]) -> str | None:
+        if not isinstance(seal, dict):
+            return f"it is not sealed by its home node {home}"
+        node, key, sig = seal.get("node"), seal.get("key"), seal.get("sig")
+        if node != home or not isinstance(key, str) or not isinstance(sig, str):
+            return f"its seal is not its home node {home}'s"
+        try:
+            raw = parse_public_key(key)
+        except InvalidInput:
+            return "its seal's key is not an Ed25519 key"
+        if node_id_of(raw) != home and not any(
+            p.node_id == home and p.public_key == key for p in self._peers.all()
+        ):
+            return f"its seal's key is not node {home}'s"
+        if not verify(raw, sig, _seal_payload(obj, m, home)):
+            return "its seal does not match it (altered on the way)"
+        return None
+
+    def _check_groups(self, peer: Peer, found: Any) -> list[dict[str, Any]]:
+        """The membership documents ``peer`` sent that change what this node holds:
+        each for a group ``peer`` owns, newer than the copy held here."""
+        if found is None:
+            return []
+        if not isinstance(found, list) or len(found) > _MAX_GROUPS:
+            raise InvalidInput(f"'x_accord_groups' is not a list of at most {_MAX_GROUPS} groups")
+        held = {g.uuid: g for g in self._groups.all()}
+        changed = []
+        for doc in found:
+            why = _group_problem(doc)
+            if why:
+                raise InvalidInput(f"a membership document from {peer.name} is malformed: {why}")
+            if doc["owner_node"] != peer.node_id:
+                raise SignatureRejected(
+                    f"{peer.name} sent the membership of group {doc['id']}, owned by node "
+                    f"{doc['owner_node']}: only a group's owner sends it"
+                )
+            group = held.get(doc["id"])
+            if group is not None and group.owner_node != peer.node_id:
+                owner = "this node" if group.owned else f"node {group.owner_node}"
+                raise SignatureRejected(
+                    f"{peer.name} sent members for group {group.slug!r}, owned by {owner}: "
+                    "only the owner changes its membership"
+                )
+            if group is not None and doc["version"] < group.version:
+                raise Replayed(
+                    f"{peer.name} sent version {doc['version']} of group {group.slug!r}'s "
+                    f"membership; version {group.version} is held here (a replay)"
+                )
+            if group is None or doc["version"] > group.version:
+                changed.append(doc)
+        return changed
+
+    def _keep_groups(self, docs: list[dict[str, Any]], *, refresh: bool) -> None:
+        """Store the owners' membership documents; with ``refresh``, apply every held one
+        again, since organisations they name may just have become known here."""
+        if refresh:
+            docs = [orjson.loads(doc) for _, doc in self._groups.copies() if doc] + docs
+        for doc in docs:
+            members = self._orgs.by_identity(doc["members"])
+            self._groups.keep_copy(
+                group_uuid=doc["id"],
+                owner_node=doc["owner_node"],
+                slug=doc["slug"],
+                name=printable(doc["name"]),
+                version=doc["version"],
+                doc=orjson.dumps(doc).decode(),
+                members=frozenset(members.values()),
+            )
+        if docs:
+            self._accounts.forget_principals()
 
     def _check_envelope(self, peer: Peer, message: Any) -> None:
         if not isinstance(message, dict):
@@ -351,12 +645,16 @@ class Federation:
                 raise InvalidInput(f"object {index} has malformed x_accord_meta: {why}")
         message["x_accord_meta"] = meta  # present from here on, even where it was left out
 
-    def _register(self, peer: Peer, identities: list[dict[str, str]]) -> None:
-        """Learn organisations behind ``peer`` (or relayed through it) from their identities."""
+    def _register(
+        self, peer: Peer, identities: list[dict[str, str]], homes: dict[str, str]
+    ) -> bool:
+        """Learn organisations homed elsewhere, each with its checked home node; whether
+        any was new here."""
         known = self._orgs.by_identity(i["id"] for i in identities)
         # Names are unique: a clash adds " @ <peer name>" (at most 120 characters) or
         # " @ <identity id>" (46), and the column holds 200.
         room = 200 - 3 - max(len(peer.name), 46)
+        learnt = False
         for identity in identities:
             ident = identity["id"]
             if ident in known:
@@ -368,18 +666,21 @@ class Federation:
                 kind=OrgKind(kind) if kind in {k.value for k in OrgKind} else OrgKind.CYBER_AGENCY,
                 state=state if state is not None and _STATE.match(state) else None,
                 identity_id=ident,
+                home_node=homes[ident],
                 peer_id=peer.id,
                 peer_name=peer.name,
                 now=self.clock(),
             )
             known[ident] = -1
+            learnt = True
+        return learnt
 
     def _stamp(
         self, peer: Peer, objects: list[Any], meta: list[Any], result: Received
     ) -> list[tuple[int, NewVersion]]:
         owners = self._orgs.by_identity(m["owner"] for m in meta)
         recipients = self._orgs.by_identity(r for m in meta for r in m.get("recipients", []))
-        groups = {g.slug: g.id for g in self._groups.all()}
+        groups = {g.uuid: g for g in self._groups.all()}
         now = format_timestamp(self.clock())
         versions: list[tuple[int, NewVersion]] = []
         for index, (obj, m) in enumerate(zip(objects, meta, strict=True)):
@@ -389,26 +690,86 @@ class Federation:
                 owner = owners[m["owner"]]
             except (KeyError, ValueError, TypeError):
                 raise InvalidInput(f"object {index} has malformed x_accord_meta") from None
+            group = groups.get(m.get("group") or "") if scope is Scope.GROUP else None
             dist = Distribution(
                 tlp,
                 scope,
                 frozenset(recipients[r] for r in m.get("recipients", []) if r in recipients),
-                groups.get(m.get("group") or "") if scope is Scope.GROUP else None,
+                group.id if group is not None else None,
             )
-            if distribution_problem(dist):
-                # Addressed to a group or organisations this node does not know.
+            why = distribution_problem(dist)
+            if why is None and group is not None and owner not in group.members:
+                why = f"its owner is not a member of group {group.slug!r} here"
+            if why:
+                # Addressed to a group or organisations this node does not know (yet):
+                # kept, and delivered when it learns them (``deliver_pending``).
                 result.undeliverable += 1
-                result.notes.append(f"{obj['id']}: {distribution_problem(dist)}")
+                result.notes.append(f"{obj['id']}: {why} (kept pending)")
+                modified = str(obj.get("modified") or obj.get("created") or "")[:27]
+                result.held.append(
+                    (obj["id"], modified, orjson.dumps(obj).decode(), orjson.dumps(m).decode(), why)
+                )
                 continue
-            provenance = {
+            provenance: dict[str, Any] = {
                 "origin_node_id": via[0],
                 "via": via,
                 "received": now,
                 "from_peer": peer.name,
             }
+            if "seal" in m:
+                provenance["seal"] = m["seal"]
             record = orjson.dumps(provenance).decode()
             versions.append((index, stamp(obj, owner, dist, record, " ".join(via))))
         return versions
+
+
+def _seal_payload(obj: Any, entry: dict[str, Any], home: str) -> bytes:
+    """What a home node's seal signs: the object and the distribution its owner gave it."""
+    return rfc8785.dumps(
+        {
+            "object": obj,
+            "owner": entry["owner"],
+            "home": home,
+            "tlp": entry["tlp"],
+            "scope": entry["scope"],
+        }
+    )
+
+
+def _audience_digest(audience: PeerAudience) -> str:
+    text = f"{sorted(audience.orgs)}|{sorted(audience.groups)}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint(public_raw: bytes) -> str:
+    """A key's fingerprint as SSH shows one (``SHA256:`` and unpadded base64), to read
+    out to a peer's operator before trusting it."""
+    digest = base64.b64encode(hashlib.sha256(public_raw).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+def _group_problem(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    if not isinstance(doc.get("id"), str) or not _UUID.match(doc["id"]):
+        return "'id' is not a UUID"
+    if not isinstance(doc.get("slug"), str) or not _SLUG.match(doc["slug"]):
+        return "'slug' is not a group slug"
+    if not isinstance(doc.get("name"), str) or not 0 < len(doc["name"]) <= 200:
+        return "'name' is not 1 to 200 characters"
+    if not isinstance(doc.get("owner_node"), str) or not _NODE_ID.match(doc["owner_node"]):
+        return "'owner_node' is not a node id"
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
+        return "'version' is not a positive integer"
+    members = doc.get("members")
+    if (
+        not isinstance(members, list)
+        or len(members) > _MAX_RECIPIENTS
+        or not all(isinstance(i, str) and _IDENTITY.match(i) for i in members)
+    ):
+        return "'members' is not a list of identity ids"
+    return None
 
 
 def _meta_problem(m: Any) -> str | None:
@@ -438,8 +799,8 @@ def _meta_problem(m: Any) -> str | None:
     ):
         return "'recipients' is not a list of identity ids"
     group = m.get("group")
-    if group is not None and (not isinstance(group, str) or not _SLUG.match(group)):
-        return "'group' is not a sharing group's slug"
+    if group is not None and (not isinstance(group, str) or not _UUID.match(group)):
+        return "'group' is not a sharing group's id (a UUID)"
     via = m.get("via")
     if (
         not isinstance(via, list)
@@ -471,5 +832,10 @@ def _identities(found: Any) -> list[dict[str, str]]:
             value = identity.get(key)
             if isinstance(value, str) and value.strip():
                 record[key] = printable(value.strip())
+        home = identity.get("x_accord_home")
+        if home is not None:
+            if not isinstance(home, str) or not _NODE_ID.match(home):
+                raise InvalidInput(f"identity {ident}'s 'x_accord_home' is not a node id")
+            record["x_accord_home"] = home
         kept.append(record)
     return kept

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
@@ -75,13 +76,19 @@ class PeerClient:
                     raise PeerUnavailable(f"{self.peer.name} sent more than {self._max} bytes")
             return bytes(body), response.headers.get(SIGNATURE)
 
-    def push(self, body: bytes, signature: str) -> None:
+    def push(self, body: bytes, signature: str) -> dict[str, Any]:
+        """Send one signed message; the peer's answer (what it stored, what it refused)."""
         response = self._http.post(
             _feed(self.peer),
             content=body,
             headers={**self._headers, "Content-Type": MEDIA_TYPE, SIGNATURE: signature},
         )
         self._check(response, 202)
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
     def _check(self, response: httpx.Response, expected: int) -> None:
         if response.status_code != expected:
@@ -152,12 +159,12 @@ def sync_peer(
         # The next message is composed and signed while the current one is in flight;
         # the cursor moves only after the peer accepted each message, in order.
         peer = federation.peer(name)
-        out = federation.outgoing(peer, peer.push_after, page)
+        out = federation.outgoing(peer, federation.push_start(peer), page)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
             while out.count and out.last is not None:
                 sending = sender.submit(client.push, out.body, out.signature)
                 upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-                sending.result()
+                federation.record_refusals(peer, sending.result())
                 federation.advance_push(peer, out.last, out.count)
                 report.pushed += out.count
                 if progress:

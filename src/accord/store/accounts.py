@@ -6,6 +6,7 @@ token's secret hash leaves here only in the one record that checking it needs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +97,7 @@ def _org(row: Any) -> Organisation:
         identity_id=row.identity_id,
         created=row.created,
         peer=row.peer_id,
+        home=row.home_node,
     )
 
 
@@ -132,17 +134,20 @@ class OrganisationRepository:
         kind: OrgKind,
         state: str | None,
         identity_id: str,
+        home_node: str,
         peer_id: int,
         peer_name: str,
         now: datetime,
     ) -> None:
-        """Record an organisation of a peer node; a clashing name gets the peer's as suffix."""
+        """Record an organisation homed on another node (learnt through ``peer_id``); a
+        clashing name gets the peer's as suffix."""
         values = {
             "kind": kind.value,
             "state": state,
             "identity_id": identity_id,
             "created": now,
             "peer_id": peer_id,
+            "home_node": home_node,
         }
         for candidate in (name, f"{name} @ {peer_name}", f"{name} @ {identity_id}"):
             try:
@@ -187,6 +192,27 @@ class OrganisationRepository:
             )
             return {r.identity_id: r.id for r in rows}
 
+    def homes(self, identity_ids: Iterable[str]) -> dict[str, str | None]:
+        """The home node of each known organisation, by identity id (None: this node)."""
+        wanted = sorted(set(identity_ids))
+        if not wanted:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(organisations.c.identity_id, organisations.c.home_node).where(
+                    organisations.c.identity_id.in_(wanted)
+                )
+            )
+            return {r.identity_id: r.home_node for r in rows}
+
+    def homed_on(self, node_id: str) -> frozenset[int]:
+        """The organisations whose home is the node ``node_id``."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(organisations.c.id).where(organisations.c.home_node == node_id)
+            )
+            return frozenset(r.id for r in rows)
+
     def identities(self, org_ids: Iterable[int]) -> dict[int, str]:
         """STIX identity ids by organisation id. An organisation's identity never changes
         and organisations are never deleted, so each is read once per process (every
@@ -214,16 +240,74 @@ class GroupRepository:
         self._engine = engine
 
     def add(self, slug: str, name: str, description: str) -> SharingGroup:
+        """A new group owned by this node."""
+        group_uuid = str(uuid.uuid4())
         try:
             with write(self._engine) as conn:
                 gid = conn.execute(
                     insert(sharing_groups)
-                    .values(slug=slug, name=name, description=description)
+                    .values(slug=slug, name=name, description=description, uuid=group_uuid)
                     .returning(sharing_groups.c.id)
                 ).scalar_one()
         except IntegrityError:
             raise Conflict(f"a sharing group {slug!r} already exists") from None
-        return SharingGroup(id=gid, slug=slug, name=name, description=description)
+        return SharingGroup(id=gid, slug=slug, name=name, description=description, uuid=group_uuid)
+
+    def keep_copy(
+        self,
+        *,
+        group_uuid: str,
+        owner_node: str,
+        slug: str,
+        name: str,
+        version: int,
+        doc: str,
+        members: frozenset[int],
+    ) -> None:
+        """Store (or replace) this node's copy of a group owned by ``owner_node``: its
+        name, its membership at ``version`` and the owner's document, in one transaction.
+        A slug taken here gets the owner's node id as suffix."""
+        with write(self._engine, serialise=_MEMBERSHIP) as conn:
+            found = conn.execute(
+                select(sharing_groups.c.id).where(sharing_groups.c.uuid == group_uuid)
+            ).first()
+            values = {"name": name, "version": version, "members_doc": doc}
+            if found is None:
+                taken = conn.execute(
+                    select(sharing_groups.c.id).where(sharing_groups.c.slug == slug)
+                ).first()
+                if taken is not None:
+                    slug = f"{slug[:60]}-{owner_node[:12]}"
+                gid = conn.execute(
+                    insert(sharing_groups)
+                    .values(
+                        uuid=group_uuid, owner_node=owner_node, slug=slug, description="", **values
+                    )
+                    .returning(sharing_groups.c.id)
+                ).scalar_one()
+            else:
+                gid = found.id
+                conn.execute(
+                    update(sharing_groups).where(sharing_groups.c.id == gid).values(**values)
+                )
+            conn.execute(delete(group_members).where(group_members.c.group_id == gid))
+            if members:
+                conn.execute(
+                    insert(group_members), [{"group_id": gid, "org_id": m} for m in sorted(members)]
+                )
+
+    def copies(self) -> list[tuple[SharingGroup, str]]:
+        """Every group owned elsewhere, with the owner's membership document."""
+        with self._engine.connect() as conn:
+            found = self._load(conn, sharing_groups.c.owner_node.is_not(None))
+            docs = dict(
+                conn.execute(
+                    select(sharing_groups.c.id, sharing_groups.c.members_doc).where(
+                        sharing_groups.c.owner_node.is_not(None)
+                    )
+                ).all()
+            )
+        return [(g, docs[g.id] or "") for g in found]
 
     def _load(self, conn: Connection, where: Any) -> list[SharingGroup]:
         groups = conn.execute(
@@ -234,7 +318,16 @@ class GroupRepository:
         for m in conn.execute(select(group_members).where(group_members.c.group_id.in_(ids))):
             members[m.group_id].add(m.org_id)
         return [
-            SharingGroup(g.id, g.slug, g.name, g.description, frozenset(members[g.id]))
+            SharingGroup(
+                g.id,
+                g.slug,
+                g.name,
+                g.description,
+                frozenset(members[g.id]),
+                g.uuid,
+                g.owner_node,
+                g.version,
+            )
             for g in groups
         ]
 
@@ -268,14 +361,26 @@ class GroupRepository:
             ).first()
             if exists is None:
                 conn.execute(insert(group_members).values(group_id=group_id, org_id=org_id))
+                _bump(conn, group_id)
 
     def remove_member(self, group_id: int, org_id: int) -> None:
-        with write(self._engine) as conn:
-            conn.execute(
+        with write(self._engine, serialise=_MEMBERSHIP) as conn:
+            gone = conn.execute(
                 delete(group_members).where(
                     group_members.c.group_id == group_id, group_members.c.org_id == org_id
                 )
-            )
+            ).rowcount
+            if gone:
+                _bump(conn, group_id)
+
+
+def _bump(conn: Connection, group_id: int) -> None:
+    """A new membership version: the owner's document travels again with it."""
+    conn.execute(
+        update(sharing_groups)
+        .where(sharing_groups.c.id == group_id)
+        .values(version=sharing_groups.c.version + 1)
+    )
 
 
 # The advisory lock that serialises membership changes on PostgreSQL.

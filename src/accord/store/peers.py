@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.errors import Conflict, NotFound
 from accord.store.db import write
-from accord.store.tables import federation_nonces, organisations, peers
+from accord.store.tables import federation_nonces, federation_pending, peers
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,11 @@ class Peer:
     last_attempt: datetime | None
     last_success: datetime | None
     last_error: str | None
+    audience: str | None = None
+    refused: int = 0
+    last_refusal: str | None = None
+    rejected: int = 0
+    last_rejection: str | None = None
 
 
 def _peer(r: Any) -> Peer:
@@ -47,6 +52,11 @@ def _peer(r: Any) -> Peer:
         r.last_attempt,
         r.last_success,
         r.last_error,
+        r.audience,
+        r.refused,
+        r.last_refusal,
+        r.rejected,
+        r.last_rejection,
     )
 
 
@@ -98,12 +108,48 @@ class PeerRepository:
         with write(self._engine) as conn:
             conn.execute(update(peers).where(peers.c.id == peer_id).values(token=token))
 
-    def org_ids(self, peer_id: int) -> frozenset[int]:
+    def set_audience(self, peer_id: int, digest: str) -> None:
+        with write(self._engine) as conn:
+            conn.execute(update(peers).where(peers.c.id == peer_id).values(audience=digest))
+
+    def refused(self, peer_id: int, count: int, reason: str) -> None:
+        """Count ``count`` more objects the peer refused; ``reason`` is the latest."""
+        with write(self._engine) as conn:
+            conn.execute(
+                update(peers)
+                .where(peers.c.id == peer_id)
+                .values(refused=peers.c.refused + count, last_refusal=reason)
+            )
+
+    def rejected(self, peer_id: int, reason: str) -> None:
+        """Count one more message of the peer's this node rejected, and why."""
+        with write(self._engine) as conn:
+            conn.execute(
+                update(peers)
+                .where(peers.c.id == peer_id)
+                .values(rejected=peers.c.rejected + 1, last_rejection=reason)
+            )
+
+    def pending(self, limit: int = 10_000) -> list[Pending]:
+        """Versions waiting for delivery, oldest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(organisations.c.id).where(organisations.c.peer_id == peer_id)
+                select(federation_pending).order_by(federation_pending.c.id).limit(limit)
             )
-            return frozenset(r.id for r in rows)
+            return [Pending(r.id, r.peer_id, r.doc, r.meta, r.reason) for r in rows]
+
+    def pending_counts(self) -> dict[int, tuple[int, str]]:
+        """Per peer: how many of its versions wait here, and the newest reason."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(federation_pending.c.peer_id, federation_pending.c.reason).order_by(
+                    federation_pending.c.id
+                )
+            ).all()
+        counts: dict[int, tuple[int, str]] = {}
+        for r in rows:
+            counts[r.peer_id] = (counts.get(r.peer_id, (0, ""))[0] + 1, r.reason)
+        return counts
 
     def attempt(self, peer_id: int, now: datetime, error: str | None) -> None:
         values: dict[str, Any] = {"last_attempt": now, "last_error": error}
@@ -121,6 +167,49 @@ class PeerRepository:
                     push_after_added=after[0], push_after_pk=after[1], pushed=peers.c.pushed + count
                 )
             )
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A version a peer sent that waits here for what it needs to be delivered."""
+
+    id: int
+    peer_id: int
+    doc: str
+    meta: str
+    reason: str
+
+
+def keep_pending(
+    conn: Connection, peer_id: int, held: list[tuple[str, str, str, str, str]], now: datetime
+) -> None:
+    """Keep versions (stix id, modified, doc, meta, reason) that wait for a group or an
+    organisation, in the transaction that stored the rest of their message."""
+    for stix_id, modified, doc, meta, reason in held:
+        found = conn.execute(
+            select(federation_pending.c.id).where(
+                federation_pending.c.peer_id == peer_id,
+                federation_pending.c.stix_id == stix_id,
+                federation_pending.c.modified == modified,
+            )
+        ).first()
+        if found is None:
+            conn.execute(
+                insert(federation_pending).values(
+                    peer_id=peer_id,
+                    stix_id=stix_id,
+                    modified=modified,
+                    doc=doc,
+                    meta=meta,
+                    reason=reason,
+                    received=now,
+                )
+            )
+
+
+def drop_pending(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        conn.execute(delete(federation_pending).where(federation_pending.c.id.in_(ids)))
 
 
 def record_nonce(conn: Connection, peer_id: int, nonce: str, now: datetime) -> bool:

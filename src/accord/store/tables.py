@@ -56,6 +56,14 @@ peers = Table(
     Column("last_attempt", UTCDateTime, nullable=True),
     Column("last_success", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    # A digest of the audience last pushed to (its organisations and groups): when it
+    # grows, the push cursor starts over, so a new member receives the backlog.
+    Column("audience", String(64), nullable=True),
+    # What the peer refused of ours (told in its answers), and what we rejected of its.
+    Column("refused", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("last_refusal", Text, nullable=True),
+    Column("rejected", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("last_rejection", Text, nullable=True),
 )
 
 organisations = Table(
@@ -69,6 +77,9 @@ organisations = Table(
     Column("created", UTCDateTime, nullable=False),
     # Set for organisations that live on a peer node (known here through federation).
     Column("peer_id", ForeignKey("peers.id", ondelete="SET NULL"), nullable=True),
+    # The node id of the organisation's home node, the only node that speaks for it;
+    # None: this node.
+    Column("home_node", String(32), nullable=True),
 )
 
 sharing_groups = Table(
@@ -78,6 +89,13 @@ sharing_groups = Table(
     Column("slug", String(80), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
+    # The group's id across the federation, and the node that owns it (None: this node).
+    # A group owned elsewhere is a read-only copy of the owner's signed membership
+    # document (``members_doc``, at ``version``): only the owner changes it.
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("owner_node", String(32), nullable=True),
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
+    Column("members_doc", Text, nullable=True),
 )
 
 group_members = Table(
@@ -226,6 +244,22 @@ federation_nonces = Table(
     Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
     Column("nonce", String(64), primary_key=True),
     Column("seen", UTCDateTime, nullable=False),
+)
+
+# Versions a peer sent that this node could not deliver yet (a group or an organisation
+# it did not know): kept as received, and delivered once it learns what was missing.
+federation_pending = Table(
+    "federation_pending",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), nullable=False),
+    Column("stix_id", String(300), nullable=False),
+    Column("modified", String(27), nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received", UTCDateTime, nullable=False),
+    UniqueConstraint("peer_id", "stix_id", "modified", name="uq_federation_pending_version"),
 )
 
 # Failed sign-ins in a row, per key (domain/throttle.py): kind "pair" names both the
