@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from accord.app import create_app
+from accord.federation.service import fingerprint
 from accord.node import Node
 from accord.settings import Settings
 from tests.asgi import Client
@@ -21,9 +22,48 @@ def test_peer_registration_and_status(
     code, out, _ = run(capsys, "node", "info")
     assert code == 0 and "public key" in out and "node id" in out
     key = other.key.public_b64
+    code, info, _ = run(capsys, "node", "info")
+    shown = fingerprint(other.key.public_raw)
+    assert "fingerprint SHA256:" in info and shown.startswith("SHA256:") and shown not in info
+    # As SSH does, the key is trusted only once its fingerprint is confirmed out of band.
     code, out, err = run(capsys, "peer", "add", "bravo", "http://127.0.0.1:8471", "--key", key)
+    assert code == 2 and shown in err and f"--fingerprint {shown}" in err and not out
+    wrong = fingerprint(bytes(32))
+    code, _, err = run(
+        capsys,
+        "peer",
+        "add",
+        "bravo",
+        "http://127.0.0.1:8471",
+        "--key",
+        key,
+        "--fingerprint",
+        wrong,
+    )
+    assert code == 2 and "check the key" in err
+    code, out, err = run(
+        capsys,
+        "peer",
+        "add",
+        "bravo",
+        "http://127.0.0.1:8471",
+        "--key",
+        key,
+        "--fingerprint",
+        shown,
+    )
     assert code == 0 and out.strip().startswith("accord_") and "Give its operator" in err
-    code, _, err = run(capsys, "peer", "add", "again", "http://127.0.0.1:8472", "--key", key)
+    code, _, err = run(
+        capsys,
+        "peer",
+        "add",
+        "again",
+        "http://127.0.0.1:8472",
+        "--key",
+        key,
+        "--fingerprint",
+        shown,
+    )
     assert code == 6 and "already registered" in err
     code, _, err = run(capsys, "peer", "add", "x", "ftp://nowhere", "--key", key)
     assert code == 2 and "http(s) URL" in err
@@ -33,7 +73,7 @@ def test_peer_registration_and_status(
     assert code == 7 and "no token for bravo" in err
     assert run(capsys, "peer", "token", "bravo", "accord_abc")[0] == 0
     code, out, _ = run(capsys, "peer", "status")
-    assert code == 0 and "bravo" in out and "never" in out
+    assert code == 0 and "bravo" in out and "never" in out and shown in out
 
     node = Node.open(Settings(_env_file=None))  # type: ignore[call-arg]
     node.accounts.add_org(None, "alpha-cert", "national-cert", "SG")

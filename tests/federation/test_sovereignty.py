@@ -45,7 +45,7 @@ def _push(sender: Member, to: Member, message: dict[str, Any]) -> Any:
             "Authorization": f"Bearer {peer.token}",
             "Content-Type": MEDIA_TYPE,
             "Accept": MEDIA_TYPE,
-            SIGNATURE: sender.node.key.sign(body),
+            SIGNATURE: sender.node.federation.key.sign(body),
         },
     )
 
@@ -290,3 +290,34 @@ def test_membership_from_a_non_owner_or_replayed_is_rejected(tmp_path: Path) -> 
         bank = bravo.node.accounts.orgs.find("bravo-bank").id
         assert bank in copy.members and copy.version == group.version + 1
         assert _rejected(bravo, "alpha") == 1 and _rejected(bravo, "charlie") == 1
+
+
+def test_a_rotated_key_is_followed_by_peers_and_relays(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, NAMES, TRIANGLE) as m:
+        _three(m)
+        alpha, bravo, charlie = m["alpha"], m["bravo"], m["charlie"]
+        node_id, first = alpha.node.key.node_id, alpha.node.key.public_b64
+        alpha.node.federation.rotate_key(None)
+        alpha.node.federation.rotate_key(None)  # twice: peers follow the whole chain
+        rotated = alpha.node.federation.key
+        assert rotated.node_id == node_id and rotated.public_b64 != first
+        shared = _share(alpha, "alpha-cert", ShareRequest(scope=Scope.FEDERATION))
+        alpha.sync("bravo")
+        assert bravo.node.federation.peer("alpha").public_key == rotated.public_b64
+        assert shared in stored_ids(bravo.node)
+        # Charlie still knows alpha's first key: the seal's chain proves the new one.
+        bravo.sync("charlie")
+        assert shared in stored_ids(charlie.node)
+        assert charlie.node.federation.peer("alpha").public_key == first
+
+        # A handover not signed by the key before it is refused; the key stays.
+        message = orjson.loads(
+            alpha.node.federation.hello(alpha.node.federation.peer("charlie")).body
+        )
+        for record in message["x_accord_rotations"]:
+            record["sig"] = rotated.sign(b"something else")
+        answer = _push(alpha, charlie, message)
+        assert answer.status_code == 403 and "rotations" in answer.json()["description"]
+        assert charlie.node.federation.peer("alpha").public_key == first
+        alpha.sync("charlie")
+        assert charlie.node.federation.peer("alpha").public_key == rotated.public_b64

@@ -27,6 +27,8 @@ class PeerStatusPublic(BaseModel):
     last_refusal: str | None = Field(description="The peer's latest reason for refusing one.")
     rejected: int = Field(description="Messages from the peer this node rejected.")
     last_rejection: str | None = Field(description="Why this node last rejected one.")
-    pending: int = Field(description="The peer's versions waiting here for a group or organisation.")
+    pending: int = Field(
+        description="The peer's versions waiting here for a group or organisation."
+    )
     pending_reason: str | None = Field(description="Why the newest of them waits.")
     fingerprint: str = Field(description="The SHA-256 fingerprint of the peer's public key.")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import TaskID
-from rich.table import Table
 
 from accord.cli.common import err, open_node, out, progress
-from accord.errors import AccordError
+from accord.errors import AccordError, InvalidInput
 
 if TYPE_CHECKING:
     from accord.node import Node
@@ -29,7 +29,22 @@ def node_info() -> None:
     out.print(f"name        {node.settings.node_name}")
     out.print(f"node id     {node.key.node_id}")
     out.print(f"public key  {node.key.public_b64}")
+    out.print(f"fingerprint {node.federation.fingerprint}")
     out.print(f"url         {node.settings.base_url}")
+
+
+@node_app.command("rotate-key")
+def node_rotate_key() -> None:
+    """Hand this node's identity over to a new key; peers follow it from the next sync."""
+    node = open_node()
+    key = node.federation.rotate_key(None)
+    out.print(f"node id     {key.node_id} (unchanged)")
+    out.print(f"public key  {key.public_b64}")
+    out.print(f"fingerprint {node.federation.fingerprint}")
+    err.print(
+        "restart `accord serve` so it signs with the new key; peers follow the handover "
+        "(signed by the old key) on the next message, with nothing to do on their side"
+    )
 
 
 @peer_app.command("add")
@@ -40,10 +55,40 @@ def peer_add(
     token: Annotated[
         str | None, typer.Option("--token", help="The token the peer issued for this node.")
     ] = None,
+    node_id: Annotated[
+        str | None,
+        typer.Option("--node-id", help="The peer's node id, for a peer that has rotated its key."),
+    ] = None,
+    confirmed: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="The key's fingerprint as the peer's operator read it to you (SHA256:...).",
+        ),
+    ] = None,
 ) -> None:
-    """Register a peer node; prints the token to give to the peer's operator (shown once)."""
+    """Register a peer node; prints the token to give to the peer's operator (shown once).
+
+    As SSH does on first contact, it shows the key's fingerprint: confirm it with the
+    peer's operator over another channel (a call), then answer yes or pass --fingerprint.
+    """
     node = open_node()
-    peer, issued = node.federation.add_peer(name, url, key, token)
+    shown = node.federation.peer_fingerprint(url, key)
+    err.print(f"{name}'s key fingerprint is {shown}")
+    if confirmed is not None:
+        if confirmed.strip() != shown:
+            raise InvalidInput(
+                f"the key's fingerprint is {shown}, not {confirmed.strip()}: check the key "
+                "with the peer's operator before adding it"
+            )
+    elif not sys.stdin.isatty():
+        raise InvalidInput(
+            "confirm the key first: ask the peer's operator to read out `accord node info`'s "
+            f"fingerprint, then pass --fingerprint {shown}"
+        )
+    elif not typer.confirm("Is this the fingerprint the peer's operator read out to you?"):
+        raise InvalidInput("peer not added: the fingerprint was not confirmed")
+    peer, issued = node.federation.add_peer(name, url, key, token, node_id)
     err.print(f"peer {peer.name} added (node id {peer.node_id}). Give its operator this token:")
     out.print(issued, soft_wrap=True)
 
@@ -68,18 +113,29 @@ def peer_status() -> None:
 
 
 def _status_table(node: Node) -> None:
-    table = Table("peer", "url", "pushed", "pulled", "last success", "lag s", "last error")
-    for s in node.federation.statuses(None):
-        table.add_row(
-            s.name,
-            s.url,
-            str(s.pushed),
-            str(s.pulled),
-            str(s.last_success or "never"),
-            f"{s.lag_seconds:.0f}" if s.lag_seconds is not None else "-",
-            s.last_error or "-",
-        )
-    out.print(table)
+    """One block per peer: too many figures for a table in a terminal's width."""
+    statuses = node.federation.statuses(None)
+    if not statuses:
+        out.print("no peers yet: `accord peer add` registers one")
+    for s in statuses:
+        lag = f"{s.lag_seconds:.0f} s" if s.lag_seconds is not None else "-"
+        out.print(f"[bold]{s.name}[/bold]  {s.url}", soft_wrap=True)
+        for label, value in (
+            ("fingerprint", s.fingerprint),
+            ("token", "held" if s.has_token else "none yet"),
+            ("pushed", str(s.pushed)),
+            ("pulled", str(s.pulled)),
+            ("last success", f"{s.last_success or 'never'} (lag {lag})"),
+            ("last error", s.last_error or "-"),
+            ("refused by it", _count(s.refused, s.last_refusal)),
+            ("rejected from it", _count(s.rejected, s.last_rejection)),
+            ("pending here", _count(s.pending, s.pending_reason)),
+        ):
+            out.print(f"  {label:<17} {value}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _count(count: int, reason: str | None) -> str:
+    return f"{count}: {reason}" if count and reason else str(count)
 
 
 @commands.command()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def _wire(node: Node) -> Federation:
     from accord.federation.service import Federation
+    from accord.store.keys import KeyRepository
     from accord.store.peers import PeerRepository
 
     return Federation(
@@ -31,6 +32,7 @@ def _wire(node: Node) -> Federation:
         node.groups,
         node.clock,
         timedelta(seconds=node.settings.federation_max_skew),
+        KeyRepository(node.engine),
     )
 
 

@@ -37,8 +37,16 @@ from accord.domain.tlp import TLP
 from accord.errors import InvalidInput, NotAuthenticated, Problem, Replayed, SignatureRejected
 from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
-from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
+from accord.federation.keys import (
+    NodeKey,
+    follow,
+    node_id_of,
+    parse_public_key,
+    rotate,
+    verify,
+)
 from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.keys import KeyRepository
 from accord.store.objects import NewVersion, ObjectBatch
 from accord.store.peers import (
     Peer,
@@ -130,8 +138,10 @@ class Federation:
         groups: GroupRepository,
         clock: Clock,
         max_skew: timedelta,
+        keys: KeyRepository,
     ) -> None:
         self.key = key
+        self._keys = keys
         self._peers = peers
         self._exchange = exchange
         self._accounts = accounts
@@ -141,15 +151,52 @@ class Federation:
         self._max_skew = max_skew
 
     # Peers --------------------------------------------------------------------------
-    def add_peer(self, name: str, url: str, public_key: str, token: str | None) -> tuple[Peer, str]:
-        """Register a peer; returns it and the token to hand to its operator (shown once)."""
+    def rotate_key(self, actor: Principal | None) -> NodeKey:
+        """Hand this node's identity over to a new Ed25519 key, by a statement the current
+        key signs; peers follow it from the next message. The node id stays the same."""
+        require_admin(actor)
+        self.key = rotate(self._keys, self.key, self.clock())
+        log.warning("this node's key was rotated; its fingerprint is now %s", self.fingerprint)
+        return self.key
+
+    @property
+    def fingerprint(self) -> str:
+        """This node's current key's fingerprint, to read out to peers' operators."""
+        return fingerprint(self.key.public_raw)
+
+    def peer_fingerprint(self, url: str, public_key: str) -> str:
+        """The fingerprint of a would-be peer's key, to confirm with its operator before
+        ``add_peer``; InvalidInput for a URL or key ``add_peer`` would refuse."""
         if not _URL.match(url):
             raise InvalidInput(f"{url!r} is not an http(s) URL")
         raw = parse_public_key(public_key)
         if node_id_of(raw) == self.key.node_id:
             raise InvalidInput("that is this node's own key")
+        return fingerprint(raw)
+
+    def add_peer(
+        self,
+        name: str,
+        url: str,
+        public_key: str,
+        token: str | None,
+        node_id: str | None = None,
+    ) -> tuple[Peer, str]:
+        """Register a peer; returns it and the token to hand to its operator (shown once).
+
+        ``node_id`` is needed only for a node that has rotated its key (its id stays
+        that of its first key); otherwise it is the key's."""
+        self.peer_fingerprint(url, public_key)
+        raw = parse_public_key(public_key)
+        if node_id is not None and not _NODE_ID.match(node_id):
+            raise InvalidInput(f"{node_id!r} is not a node id (32 hex digits)")
         peer = self._peers.add(
-            name, url.rstrip("/"), node_id_of(raw), public_key.strip(), token, self.clock()
+            name,
+            url.rstrip("/"),
+            node_id or node_id_of(raw),
+            public_key.strip(),
+            token,
+            self.clock(),
         )
         return peer, self._accounts.issue_peer_token(peer.id, name)
 
@@ -333,14 +380,15 @@ class Federation:
 
     def _seal_of(
         self, provenance: str, owner: Organisation, obj: Any, entry: dict[str, Any]
-    ) -> dict[str, str] | None:
+    ) -> dict[str, Any] | None:
         if owner.local:
             payload = _seal_payload(obj, entry, self.key.node_id)
-            return {
-                "node": self.key.node_id,
-                "key": self.key.public_b64,
-                "sig": self.key.sign(payload),
-            }
+            seal: dict[str, Any] = {"node": self.key.node_id, "key": self.key.public_b64}
+            if self.key.rotations:  # how the first key, which names the node, led to this
+                seal["genesis"] = self.key.genesis_b64
+                seal["rotations"] = list(self.key.rotations)
+            seal["sig"] = self.key.sign(payload)
+            return seal
         try:
             seal = orjson.loads(provenance).get("seal")
         except (orjson.JSONDecodeError, AttributeError):
@@ -379,6 +427,8 @@ class Federation:
             "x_accord_issued": format_timestamp(self.clock()),
             "x_accord_nonce": uuid.uuid4().hex,
             "x_accord_members": members,
+            # How this node's key was handed over, so a peer that knew an older key follows.
+            "x_accord_rotations": list(self.key.rotations),
         }
 
     # Receiving ----------------------------------------------------------------------
@@ -401,12 +451,30 @@ class Federation:
             raise
 
     def _receive(self, peer: Peer, body: bytes, signature: str | None, *, pulled: bool) -> Received:
-        if not signature or not verify(parse_public_key(peer.public_key), signature, body):
+        if not signature:
             raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
         try:
             message = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise InvalidInput("the signed message is not JSON") from None
+            message = None
+        key = peer.public_key
+        rotations = message.get("x_accord_rotations") if isinstance(message, dict) else None
+        if rotations:
+            followed = follow(peer.node_id, key, rotations)
+            if followed is None:
+                raise SignatureRejected(f"{peer.name}'s key rotations are not validly signed")
+            key = followed
+        if not verify(parse_public_key(key), signature, body):
+            raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
+        if message is None:
+            raise InvalidInput("the signed message is not JSON")
+        if key != peer.public_key:
+            log.warning(
+                "peer %s rotated its key; its fingerprint is now %s",
+                peer.name,
+                fingerprint(parse_public_key(key)),
+            )
+            self._peers.set_key(peer.id, key)
         self._check_envelope(peer, message)
         objects, meta = message["objects"], message["x_accord_meta"]
         issues = validate_objects(objects)
@@ -552,8 +620,15 @@ class Federation:
             raw = parse_public_key(key)
         except InvalidInput:
             return "its seal's key is not an Ed25519 key"
-        if node_id_of(raw) != home and not any(
-            p.node_id == home and p.public_key == key for p in self._peers.all()
+        genesis = seal.get("genesis")
+        if (
+            node_id_of(raw) != home
+            and not any(p.node_id == home and p.public_key == key for p in self._peers.all())
+            and not (
+                isinstance(genesis, str)
+                and node_id_of(parse_public_key(genesis)) == home
+                and follow(home, genesis, seal.get("rotations")) == key
+            )
         ):
             return f"its seal's key is not node {home}'s"
         if not verify(raw, sig, _seal_payload(obj, m, home)):

@@ -108,6 +108,11 @@ class PeerRepository:
         with write(self._engine) as conn:
             conn.execute(update(peers).where(peers.c.id == peer_id).values(token=token))
 
+    def set_key(self, peer_id: int, public_key: str) -> None:
+        """The peer's new public key, followed from a handover its previous key signed."""
+        with write(self._engine) as conn:
+            conn.execute(update(peers).where(peers.c.id == peer_id).values(public_key=public_key))
+
     def set_audience(self, peer_id: int, digest: str) -> None:
         with write(self._engine) as conn:
             conn.execute(update(peers).where(peers.c.id == peer_id).values(audience=digest))

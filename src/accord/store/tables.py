@@ -235,6 +235,10 @@ node_keys = Table(
     Column("private_key", String(64), nullable=False),
     Column("public_key", String(64), nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # For every key after the first: the rotation statement, signed by the key before it
+    # (JSON: the statement and its signature). The newest key signs; the first names
+    # the node.
+    Column("rotation", Text, nullable=True),
 )
 
 # Nonces of signed messages already accepted from each peer, kept past the skew window.

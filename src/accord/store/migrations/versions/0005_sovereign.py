@@ -26,6 +26,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("owner_node", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
         batch.add_column(sa.Column("members_doc", sa.Text(), nullable=True))
+    with op.batch_alter_table("node_keys") as batch:
+        batch.add_column(sa.Column("rotation", sa.Text(), nullable=True))
     with op.batch_alter_table("peers") as batch:
         batch.add_column(sa.Column("audience", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("refused", sa.BigInteger(), nullable=False, server_default="0"))
@@ -95,3 +97,5 @@ def downgrade() -> None:
             batch.drop_column(column)
     with op.batch_alter_table("organisations") as batch:
         batch.drop_column("home_node")
+    with op.batch_alter_table("node_keys") as batch:
+        batch.drop_column("rotation")
