@@ -19,7 +19,7 @@ from accord.domain.tlp import TLP
 from accord.errors import NotFound, PolicyViolation
 from accord.exchange.service import ShareRequest
 from accord.node import Node
-from accord.policy import ObjectAccess, can_read, share_problem
+from accord.policy import ObjectAccess, can_read, received, share_problem
 from accord.store import tables
 from accord.store.objects import ObjectQuery, SQLObjectStore
 from tests.builders import version
@@ -283,7 +283,7 @@ def test_onward_share_chains_never_pass_on_more_than_was_received(node: Node, ch
             continue
         if sharer.org != access.owner:
             # Some distribution that reached the sharer allowed exactly this.
-            received = [
+            reached = [
                 d
                 for d in (access.distribution, *access.shares)
                 if can_read(sharer, ObjectAccess(-1, d))
@@ -292,13 +292,18 @@ def test_onward_share_chains_never_pass_on_more_than_was_received(node: Node, ch
                 d.tlp not in (TLP.RED, TLP.AMBER_STRICT)
                 and proposed.tlp.at_least(d.tlp)
                 and proposed.scope.breadth <= d.scope.breadth
-                for d in received
-            ), (received, proposed)
+                for d in reached
+            ), (reached, proposed)
         access = ObjectAccess(access.owner, access.distribution, (*access.shares, proposed))
 
     for org in orgs:
         reader = who(org)
         assert (store.latest(reader, origin.stix_id) is not None) == can_read(reader, access)
+        if can_read(reader, access):
+            # Each reader sees the marking under which it received the object.
+            held = received(reader, access)
+            latest, _ = node.exchange.get(reader, origin.stix_id)
+            assert held is not None and (latest.tlp, latest.scope) == (held.tlp, held.scope)
 
 
 def test_a_red_onward_share_is_not_passed_on_again() -> None:
@@ -323,3 +328,6 @@ def test_a_red_onward_share_is_not_passed_on_again() -> None:
         )
         is None
     )
+    # rC holds it as the RED share it received, not as the owner's GREEN.
+    assert received(rc, chain) == to_rc
+    assert received(rb, chain) == green_group.distribution

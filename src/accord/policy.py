@@ -33,7 +33,14 @@ from accord.domain.scope import (
     reshare_problem,
 )
 
-__all__ = ["ObjectAccess", "PeerAudience", "can_read", "can_travel", "share_problem"]
+__all__ = [
+    "ObjectAccess",
+    "PeerAudience",
+    "can_read",
+    "can_travel",
+    "received",
+    "share_problem",
+]
 
 
 def _admits(principal: Principal, d: Distribution) -> bool:
@@ -57,6 +64,17 @@ def can_read(principal: Principal, obj: ObjectAccess) -> bool:
     if principal.org is not None and principal.org == obj.owner:
         return True
     return _admits(principal, obj.distribution) or any(_admits(principal, s) for s in obj.shares)
+
+
+def received(principal: Principal, obj: ObjectAccess) -> Distribution | None:
+    """The marking and scope under which ``principal`` holds ``obj``: the owner's own
+    distribution for the owner; for anyone else the least strict of the distributions
+    that admit it (the owner's, or an onward share made to it), since that is what it
+    may act on. None when it may not read ``obj``."""
+    if principal.org is not None and principal.org == obj.owner:
+        return obj.distribution
+    admitting = [d for d in (obj.distribution, *obj.shares) if _admits(principal, d)]
+    return min(admitting, key=lambda d: (d.tlp.rank, -d.scope.breadth)) if admitting else None
 
 
 def share_problem(principal: Principal, obj: ObjectAccess, proposed: Distribution) -> str | None:

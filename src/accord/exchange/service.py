@@ -38,7 +38,7 @@ from accord.errors import (
     ValidationFailed,
 )
 from accord.exchange.validation import validate_objects
-from accord.policy import share_problem
+from accord.policy import received, share_problem
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import (
     Arrival,
@@ -400,10 +400,15 @@ class Exchange:
             after = page.next_cursor
 
     def get(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, list[ObjectRow]]:
-        """The latest version and every version ``principal`` may read; NotFound otherwise."""
-        latest = self._store.latest(principal, stix_id) if _storable_id(stix_id) else None
-        if latest is None:
+        """The latest version and every version ``principal`` may read; NotFound otherwise.
+
+        The latest version carries the marking and scope under which ``principal``
+        received it (``policy.received``): an onward share's, for its recipients."""
+        found = self._store.access(principal, stix_id) if _storable_id(stix_id) else None
+        held = received(principal, found[1]) if found is not None else None
+        if found is None or held is None:
             raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
+        latest = replace(found[0], tlp=held.tlp, scope=held.scope)
         return latest, self._store.versions(principal, stix_id)
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
