@@ -35,3 +35,23 @@ def test_match_api_answers_through_the_gate(node: Node) -> None:
     ]
     assert [m["indicator_id"] for m in theirs["matches"]] == [green["id"]]
     assert theirs["indicators"] == 1 and bad.status_code in (400, 422)
+
+
+def test_match_api_reports_sightings_back_to_owners(node: Node) -> None:
+    sg, my = org(node, "SingCERT"), org(node, "MyCERT", state="MY")
+    green = indicator("192.0.2.9", tlp=TLP.GREEN)
+    node.exchange.ingest(principal(node, sg), bundle(green))
+    analyst = node.accounts.create_token(None, "MyCERT", "analyst", "soar", None).plaintext
+    batch = {"observables": ["192.0.2.9", "192.0.2.9", "example.org"], "sightings": True}
+    with Client(create_app(node=node)) as client:
+        denied = client.post("/api/v1/match", json=batch, headers=_auth(node, "MyCERT"))
+        done = client.post(
+            "/api/v1/match", json=batch, headers={"Authorization": f"Bearer {analyst}"}
+        )
+    assert denied.status_code == 403 and "sightings" in denied.json()["detail"]
+    assert done.status_code == 200
+    reported = done.json()["sightings"]
+    assert list(reported) == [green["id"]]
+    # The owner reads the sighting, with both matches counted; nobody else does.
+    sighting, _ = node.exchange.get(principal(node, sg), reported[green["id"]])
+    assert '"count":2' in sighting.doc and sighting.owner == my.id

@@ -11,6 +11,11 @@ from accord.api.fields import Input
 class MatchRequest(Input):
     observables: list[str] = Field(min_length=1, max_length=10_000)
     subdomains: bool = False
+    sightings: bool = Field(
+        default=False,
+        description="Report a sighting of each matched indicator back to its owner "
+        "(as `accord match --sightings` does); needs an analyst or admin token.",
+    )
 
 
 # One indicator matched by one submitted observable.
@@ -27,6 +32,9 @@ class MatchesPublic(BaseModel):
     matches: list[MatchPublic]
     indicators: int
     fallback: int
+    sightings: dict[str, str] = Field(
+        default_factory=dict, description="The sighting reported, by indicator id."
+    )
 
 
 # Another object the caller may read that carries one of the same observable values.

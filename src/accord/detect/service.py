@@ -195,6 +195,11 @@ class Detection:
             for value in values
         ]
 
+    def require_reporter(self, principal: Principal) -> None:
+        """Forbidden unless ``principal`` may report sightings (an admin or analyst)."""
+        if principal.org is None or not principal.can_write():
+            raise Forbidden("only an admin or analyst may report sightings")
+
     def report_sightings(
         self,
         principal: Principal,
@@ -207,8 +212,8 @@ class Detection:
         indicator's TLP and distributed to the owner organisation as recipient (only
         kept by ourselves when we own the indicator). Each is its own transaction.
         """
-        if principal.org is None or not principal.can_write():
-            raise Forbidden("only an admin or analyst may report sightings")
+        self.require_reporter(principal)
+        assert principal.org is not None
         ours = self._orgs.get(principal.org).identity_id
         owners = self._orgs.identities({loaded.sources[i].owner for i in tallies})
         now = format_timestamp(self._clock())

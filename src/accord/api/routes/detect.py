@@ -9,6 +9,7 @@ from accord.api.deps import CurrentPrincipal
 from accord.api.detect_schemas import CorrelationPublic, MatchesPublic, MatchPublic, MatchRequest
 from accord.api.fields import Text
 from accord.api.openapi import errors
+from accord.detect.service import Tally
 from accord.domain.model import Principal
 from accord.http import NodeDep
 from accord.node import Node
@@ -17,9 +18,20 @@ router = APIRouter(tags=["detection"])
 
 
 def _match(node: Node, principal: Principal, body: MatchRequest) -> MatchesPublic:
+    if body.sightings:
+        node.detection.require_reporter(principal)  # before any matching work
     loaded = node.detection.load(principal, subdomains=body.subdomains)
     hits = node.detection.match_values(loaded, body.observables)
+    reported: dict[str, str] = {}
+    if body.sightings:
+        seen = node.clock()
+        tallies: dict[str, Tally] = {}
+        for found in hits:
+            for h in found:
+                tallies.setdefault(h.indicator_id, Tally()).add(seen)
+        reported = node.detection.report_sightings(principal, loaded, tallies).stored
     return MatchesPublic(
+        sightings=reported,
         matches=[
             MatchPublic(
                 index=i,
@@ -36,11 +48,12 @@ def _match(node: Node, principal: Principal, body: MatchRequest) -> MatchesPubli
     )
 
 
-@router.post("/match", response_model=MatchesPublic)
+@router.post("/match", response_model=MatchesPublic, responses=errors(403))
 async def create_match(
     body: MatchRequest, node: NodeDep, principal: CurrentPrincipal
 ) -> MatchesPublic:
-    """Match observables against every indicator the caller may read, valid and not revoked."""
+    """Match observables against every indicator the caller may read, valid and not revoked;
+    with ``sightings``, report each matched indicator's sighting back to its owner."""
     return await run_in_threadpool(_match, node, principal, body)
 
 
