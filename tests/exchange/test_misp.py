@@ -142,7 +142,9 @@ def test_mixed_event_comes_back_identical(node: Node) -> None:
 
 
 DISTRIBUTIONS = st.sampled_from([0, 1, 2, 3, 4, 5])
-TLPS = st.sampled_from([None, "tlp:white", "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"])
+TLPS = st.sampled_from(
+    [None, "tlp:white", "tlp:clear", "tlp:green", "tlp:amber", "tlp:amber+strict", "tlp:red"]
+)
 VALUES = {
     "ip-dst": st.integers(1, 254).map(lambda n: f"198.51.100.{n}"),
     "domain": st.from_regex(r"[a-z]{1,10}\.example", fullmatch=True),
@@ -261,7 +263,8 @@ def test_feed_is_pulled_incrementally_and_checked(node: Node, tmp_path: Path) ->
     assert (result.fetched, result.up_to_date) == (0, 2)
     # An updated event is fetched again; a lying hashes.csv stops the pull, storing nothing.
     first["Event"]["timestamp"] = "1700000100"
-    first["Event"]["Attribute"][0]["value"] = "203.0.113.9"
+    added = dict(first["Event"]["Attribute"][0], uuid=str(uuid.uuid4()), value="203.0.113.9")
+    first["Event"]["Attribute"].append({**added, "timestamp": "1700000100"})
     _feed_dir(feed, [first, second])
     hashes = (feed / "hashes.csv").read_text()
     (feed / "hashes.csv").write_text(hashes.replace(hashes[:32], "0" * 32))
@@ -301,7 +304,9 @@ def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
         hashes = client.get("/misp/feed/hashes.csv").text.splitlines()
         assert hashes == [f"{h},{misp.uuid}" for h in misp.attributes_hashes("md5")]
         assert client.get(f"/misp/feed/{private['Event']['uuid']}.json").status_code == 404
-    other = Node.open(node.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/b.db"}))
+    other = Node.open(
+        node.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/b.db"})
+    )
     try:
         b = org(other, "MyCERT", state="MY")
         b_admin = Principal(org=b.id, role=Role.ADMIN)

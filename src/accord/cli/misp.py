@@ -11,7 +11,16 @@ import orjson
 import typer
 from rich.table import Table
 
-from accord.cli.common import OrgOption, act_as, err, open_node, out, progress, read_file, write_file
+from accord.cli.common import (
+    OrgOption,
+    act_as,
+    err,
+    open_node,
+    out,
+    progress,
+    read_file,
+    write_file,
+)
 from accord.domain.model import Role
 from accord.errors import InvalidInput
 
@@ -52,7 +61,8 @@ def import_(
     node = open_node()
     from accord.domain.tlp import TLP
     from accord.exchange.misp.convert import ImportReport
-    from accord.exchange.misp.feeds import fetch_events, source as feed_source
+    from accord.exchange.misp.feeds import fetch_events
+    from accord.exchange.misp.feeds import source as feed_source
     from accord.exchange.misp.mapping import MispDistribution
 
     principal = act_as(node, org, Role.ANALYST)
@@ -62,7 +72,10 @@ def import_(
     payloads: list[Any] = []
     names: list[str] = []
     if source.startswith(("http://", "https://")) or (path / "manifest.json").is_file():
-        payloads_b, names, _ = fetch_events(feed_source(source), {})
+        import httpx
+
+        with httpx.Client(timeout=30, follow_redirects=False) as client:
+            payloads_b, names, _ = fetch_events(feed_source(source, client), {})
         payloads = list(payloads_b)
     elif path.is_dir():
         for file in sorted(p for p in path.glob("*.json") if p.is_file()):
@@ -162,7 +175,7 @@ def write_feed(misp: Any, principal: Any, directory: Path) -> int:
     for event in misp.export(principal):
         ev = MISPEvent()
         ev.load(event)
-        write_file(directory / f"{ev.uuid}.json", [orjson.dumps({"Event": ev.to_feed()})])
+        write_file(directory / f"{ev.uuid}.json", [orjson.dumps(ev.to_feed())])
         manifest.update(ev.manifest)
         hashes += [f"{h},{ev.uuid}\n".encode() for h in ev.attributes_hashes("md5")]
         count += 1

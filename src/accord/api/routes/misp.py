@@ -175,7 +175,7 @@ def list_feeds(node: NodeDep, principal: CurrentPrincipal) -> list[FeedPublic]:
     return [_feed_public(f) for f in node.misp.repo.feeds()]
 
 
-@router.post("/feeds/{name}/pull", responses=errors(403, 404, 409, 422, 502))
+@router.post("/feeds/{name}/pull", responses=errors(403, 404, 409, 422))
 def pull_feed(name: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
     """Pull one feed now (admins); the import report of what was new."""
     from accord.errors import Forbidden

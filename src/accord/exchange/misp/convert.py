@@ -140,7 +140,7 @@ def misp_stix() -> Any:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import misp_stix_converter
+        import misp_stix_converter  # type: ignore[import-untyped]
 
     for finder in sys.meta_path:
         if type(finder).__name__ == "_SixMetaPathImporter" and not hasattr(finder, "find_spec"):
@@ -152,7 +152,7 @@ def misp_stix() -> Any:
                     return None
                 return importlib.util.spec_from_loader(fullname, _finder)
 
-            finder.find_spec = find_spec
+            finder.find_spec = find_spec  # type: ignore[method-assign]
     return misp_stix_converter
 
 

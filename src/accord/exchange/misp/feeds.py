@@ -176,6 +176,9 @@ def pull(
 
 def pull_feed(misp: Misp, feed: Feed, client: httpx.Client | None = None) -> PullResult:
     """Pull one configured feed as its organisation, advancing its cursor."""
+    if client is None:
+        with httpx.Client(timeout=30, follow_redirects=False) as own:
+            return pull_feed(misp, feed, own)
     principal = Principal(org=feed.org, role=Role.ANALYST)
     now = misp.clock()
     try:

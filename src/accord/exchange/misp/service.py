@@ -248,7 +248,8 @@ class Misp:
 
         misp = MISPEvent()
         misp.load(self.event(principal, event_uuid))
-        return {"Event": misp.to_feed()}
+        feed: dict[str, Any] = misp.to_feed()
+        return feed
 
     def feed_manifest(self, principal: Principal) -> dict[str, Any]:
         """``manifest.json``: every readable event's uuid with its summary."""
