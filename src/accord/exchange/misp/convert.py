@@ -71,6 +71,7 @@ class Mapped:
 
     obj: dict[str, Any]
     stamp: Stamp
+    valid: bool = False  # written valid by construction (``fast``): no STIX check needed
 
 
 @dataclass(slots=True)
@@ -471,13 +472,7 @@ def event_to_stix(
         order.append(o["uuid"])
         report.objects += 1
 
-    parser = misp_stix().MISPtoSTIX21Parser()
-    try:
-        parser.parse_misp_event({"Event": event})
-        produced: list[dict[str, Any]] = orjson.loads(parser.bundle.serialize())["objects"]
-    except Exception as exc:  # misp-stix refuses some malformed content with many kinds
-        raise InvalidInput(f"misp-stix could not convert event {event_uuid}: {exc}") from None
-
+    produced, checked = _content(event)
     record = {k: v for k, v in event.items() if k not in ("Attribute", "Object")}
     mapped: list[Mapped] = []
     carriers: dict[str, dict[str, Any]] = {}
@@ -485,6 +480,8 @@ def event_to_stix(
     grouping: dict[str, Any] | None = None
     for obj in produced:
         otype = obj["type"]
+        if otype == "note" and obj["id"] == f"note--{event_uuid}" and owners:
+            continue  # misp-stix saw only the slow part: the event is not empty
         if otype in _DROPPED_TYPES:
             continue
         oid = obj["id"].split("--", 1)[1]
@@ -502,7 +499,7 @@ def event_to_stix(
             continue
         obj.pop("created_by_ref", None)
         obj["object_marking_refs"] = [MARKING_IDS[stamp.tlp]]
-        mapped.append(Mapped(obj, stamp))
+        mapped.append(Mapped(obj, stamp, id(obj) in checked))
     if dropped:
         report.notes[
             "galaxy clusters, sightings and relationships: kept in the MISP records "
@@ -534,6 +531,36 @@ def event_to_stix(
     grouping[EVENT_KEY] = record
     grouping[MEMBERS_KEY] = records
     return mapped
+
+
+def _content(event: dict[str, Any]) -> tuple[list[dict[str, Any]], set[int]]:
+    """The STIX objects misp-stix makes of ``event``, and the ``id()`` of those written
+    directly by ``fast`` (the same objects, valid by construction)."""
+    from accord.exchange.misp import fast
+
+    module = misp_stix()
+
+    def is_confidence(name: str) -> bool:
+        return module.MISPtoSTIX21Mapping.confidence_tags(name) is not None
+
+    direct: list[dict[str, Any]] = []
+    slow: list[dict[str, Any]] = []
+    for attribute in _list(event, "Attribute"):
+        objects = fast.convert(attribute, is_confidence)
+        if objects is None:
+            slow.append(attribute)
+        else:
+            direct += objects
+    rest = {k: v for k, v in event.items() if k != "Attribute"}
+    if slow:
+        rest["Attribute"] = slow
+    parser = module.MISPtoSTIX21Parser()
+    try:
+        parser.parse_misp_event({"Event": rest})
+        produced: list[dict[str, Any]] = orjson.loads(parser.bundle.serialize())["objects"]
+    except Exception as exc:  # misp-stix refuses some malformed content with many kinds
+        raise InvalidInput(f"misp-stix could not convert event {event['uuid']}: {exc}") from None
+    return produced + direct, {id(o) for o in direct}
 
 
 def _rank(otype: str) -> int:
