@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from accord.capability import Capability, NavEntry
@@ -118,5 +117,4 @@ EXCHANGE: Capability[ExchangeServices] = Capability(
     commands=_commands,
     jobs=_jobs,
     tables=_tables,
-    migrations=Path(__file__).parent / "misp" / "migrations",
 )
