@@ -99,6 +99,7 @@ def convert(
     if when is None or labels is None:
         return None
     stamp, observed = when
+    observables: list[dict[str, Any]]
     if kind in ("ip-src", "ip-dst"):
         if not _IPV4.fullmatch(value):
             return None
