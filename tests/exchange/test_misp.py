@@ -251,7 +251,9 @@ def test_feed_is_pulled_incrementally_and_checked(node: Node, tmp_path: Path) ->
     feed = tmp_path / "feed"
     first, second = _event(), _event(distribution=4)
     _feed_dir(feed, [first, second])
-    node.misp.add_feed(admin, "circl", str(feed))
+    with pytest.raises(InvalidInput, match="http"):  # over the API: URLs only
+        node.misp.add_feed(admin, "circl", str(feed))
+    node.misp.add_feed(admin, "circl", str(feed), directory=True)
     jobs = EXCHANGE.jobs(node)
     assert [j._name for j in jobs] == ["misp-feeds"]
     pull_all(node.misp)  # what the scheduled job runs

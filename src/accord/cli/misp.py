@@ -216,6 +216,7 @@ def feed_add(
         url,
         distribution=distribution,
         tlp=TLP.parse(tlp) if tlp else None,
+        directory=True,
     )
     out.print(f"added MISP feed {name}")
 

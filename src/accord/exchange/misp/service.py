@@ -20,6 +20,7 @@ from accord.domain.clock import Clock
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution
 from accord.domain.stix import format_timestamp
+from accord.domain.text import unstorable
 from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput, NotFound, Problem, ValidationFailed
 from accord.exchange.misp.convert import (
@@ -286,9 +287,18 @@ class Misp:
         *,
         distribution: int = 0,
         tlp: TLP | None = None,
+        directory: bool = False,
     ) -> Feed:
+        """A feed pulled on schedule; a directory only when ``directory`` (the CLI, run by
+        the node's operator): over the API a feed is an http(s) URL."""
         if not principal.is_admin() or principal.org is None:
             raise Forbidden("only an admin may add a MISP feed")
+        remote = url.startswith(("http://", "https://"))
+        if not remote and not directory:
+            why = "a feed is an http(s) URL (directories only from the command line)"
+            raise InvalidInput(why, [Problem(why, field="url")])
+        if not url or unstorable(url):
+            raise InvalidInput("the feed URL is not storable text", [Problem("bad", field="url")])
         if not name or len(name) > 80 or not name.replace("-", "").replace("_", "").isalnum():
             raise InvalidInput(
                 "a feed name is 1-80 letters, digits, '-' or '_'",
