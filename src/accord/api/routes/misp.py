@@ -175,7 +175,7 @@ def list_feeds(node: NodeDep, principal: CurrentPrincipal) -> list[FeedPublic]:
     return [_feed_public(f) for f in node.misp.repo.feeds()]
 
 
-@router.post("/feeds/{name}/pull", responses=errors(403, 404, 409, 422))
+@router.post("/feeds/{name}/pull", responses=errors(403, 404, 409, 422, 502))
 def pull_feed(name: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
     """Pull one feed now (admins); the import report of what was new."""
     from accord.errors import Forbidden
@@ -202,12 +202,18 @@ def feed_manifest(node: NodeDep, principal: MaybePrincipal) -> Response:
     return Response(orjson.dumps(node.misp.feed_manifest(principal)), media_type=JSON)
 
 
-@feed_router.get("/hashes.csv", responses=errors(404))
+class CsvResponse(StreamingResponse):
+    """``hashes.csv`` (the OpenAPI document names its media type)."""
+
+    media_type = "text/csv"
+
+
+@feed_router.get("/hashes.csv", response_class=CsvResponse, responses=errors(404))
 def feed_hashes(node: NodeDep, principal: MaybePrincipal) -> StreamingResponse:
     """``md5(value),event uuid`` for every attribute the caller may read."""
 
     lines = node.misp.feed_hashes(principal)
-    return StreamingResponse((line.encode() for line in lines), media_type="text/csv")
+    return CsvResponse((line.encode() for line in lines), media_type="text/csv")
 
 
 @feed_router.get("/{event_file}", responses=errors(404))
