@@ -23,6 +23,7 @@ from accord.detect.correlate import Correlations
 from accord.detect.service import Detection
 from accord.domain.clock import Clock, utcnow
 from accord.exchange.capability import EXCHANGE
+from accord.exchange.misp.service import Misp
 from accord.exchange.service import Exchange
 from accord.exchange.taxii import Taxii
 from accord.federation.capability import FEDERATION
@@ -97,6 +98,10 @@ class Node:
     @property
     def taxii(self) -> Taxii:
         return EXCHANGE.service(self).taxii
+
+    @property
+    def misp(self) -> Misp:
+        return EXCHANGE.service(self).misp
 
     @property
     def detection(self) -> Detection:

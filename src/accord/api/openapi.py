@@ -37,6 +37,7 @@ DESCRIPTIONS = {
     415: "The body is not in a media type this operation takes.",
     422: "The content failed validation, or the sharing rules forbid it.",
     429: "Too many failed sign-ins; retry after Retry-After seconds.",
+    502: "A remote source (a MISP feed) did not answer, or answered nonsense.",
     503: "The database is unavailable; retry later.",
 }
 HEADERS = {

@@ -1,4 +1,4 @@
-"""Exchange as a capability: STIX 2.1 ingest, the object API, TAXII 2.1 and the object pages."""
+"""Exchange as a capability: STIX 2.1 ingest, the object API, TAXII 2.1, MISP, the pages."""
 
 from __future__ import annotations
 
@@ -13,20 +13,25 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
     from sqlalchemy import Table
 
+    from accord.exchange.misp.service import Misp
     from accord.exchange.service import Exchange
     from accord.exchange.taxii import Taxii
     from accord.node import Node
+    from accord.periodic import Periodic
 
 
 @dataclass(frozen=True, slots=True)
 class ExchangeServices:
     exchange: Exchange
     taxii: Taxii
+    misp: Misp
 
 
 def _wire(node: Node) -> ExchangeServices:
+    from accord.exchange.misp.service import Misp
     from accord.exchange.service import Exchange
     from accord.exchange.taxii import Taxii
+    from accord.store.misp import MispRepository
     from accord.store.objects import SQLObjectStore
     from accord.store.statuses import StatusRepository
 
@@ -40,19 +45,29 @@ def _wire(node: Node) -> ExchangeServices:
         clock=node.clock,
     )
     taxii = Taxii(exchange, node.orgs, node.groups, StatusRepository(node.engine), node.clock)
-    return ExchangeServices(exchange, taxii)
+    misp = Misp(
+        exchange,
+        MispRepository(node.engine),
+        node.orgs,
+        node.groups,
+        node_id=node.key.node_id,
+        default_tlp=node.settings.default_tlp,
+        clock=node.clock,
+    )
+    return ExchangeServices(exchange, taxii, misp)
 
 
 def _api() -> Sequence[APIRouter]:
-    from accord.api.routes import objects
+    from accord.api.routes import misp, objects
 
-    return [objects.router]
+    return [objects.router, misp.router]
 
 
 def _routes() -> Sequence[APIRouter]:
     from accord.api import taxii
+    from accord.api.routes import misp
 
-    return [taxii.router]
+    return [taxii.router, misp.feed_router]
 
 
 def _pages() -> Sequence[APIRouter]:
@@ -62,15 +77,26 @@ def _pages() -> Sequence[APIRouter]:
 
 
 def _commands() -> Sequence[typer.Typer]:
-    from accord.cli import objects
+    from accord.cli import misp, objects
 
-    return [objects.commands]
+    return [objects.commands, misp.commands]
+
+
+def _jobs(node: Node) -> Sequence[Periodic]:
+    from accord.exchange.misp.feeds import pull_all
+    from accord.periodic import Periodic
+
+    services = EXCHANGE.service(node)
+    return [Periodic("misp-feeds", node.settings.sync_interval, lambda: pull_all(services.misp))]
 
 
 def _tables() -> Sequence[Table]:
     from accord.store import tables as t
+    from accord.store.misp import misp_feeds, misp_sharing_groups
 
     return [
+        misp_sharing_groups,
+        misp_feeds,
         t.stix_objects,
         t.object_arrivals,
         t.object_recipients,
@@ -89,5 +115,6 @@ EXCHANGE: Capability[ExchangeServices] = Capability(
     pages=_pages,
     nav=(NavEntry("Threat objects", "/objects"), NavEntry("Share", "/objects/new")),
     commands=_commands,
+    jobs=_jobs,
     tables=_tables,
 )

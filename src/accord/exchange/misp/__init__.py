@@ -1,0 +1,1 @@
+"""MISP interoperability: the MISP core format in and out, MISP feeds pulled and served."""
