@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import rfc8785
@@ -37,7 +38,7 @@ from accord.exchange.service import Exchange, IngestReport, stamp
 from accord.exchange.validation import validate_objects
 from accord.federation.keys import NodeKey, node_id_of, parse_public_key, verify
 from accord.store.accounts import GroupRepository, OrganisationRepository
-from accord.store.objects import NewVersion, ObjectBatch
+from accord.store.objects import NewVersion, ObjectBatch, TravelRow
 from accord.store.peers import Peer, PeerRepository, advance_pull, forget_nonces, record_nonce
 
 log = logging.getLogger("accord.federation")
@@ -86,6 +87,17 @@ class PeerStatus:
     last_error: str | None
 
 
+class Transform(Protocol):
+    """Rewrites what leaves for a peer (privacy: redaction per destination), registered
+    at wiring with ``Federation.add_transform``. Given the versions bound for ``peer``
+    and their documents, it returns each document as it may leave, or None to withhold
+    it; the message (and so its signature) carries what it returns."""
+
+    def outgoing(
+        self, peer: Peer, rows: Sequence[TravelRow], objects: list[dict[str, Any] | None]
+    ) -> list[dict[str, Any] | None]: ...
+
+
 @dataclass(slots=True)
 class Received:
     stored: int = 0
@@ -116,6 +128,11 @@ class Federation:
         self._groups = groups
         self.clock = clock
         self._max_skew = max_skew
+        self._transforms: list[Transform] = []
+
+    def add_transform(self, transform: Transform) -> None:
+        """Pass every object bound for a peer through ``transform`` from now on."""
+        self._transforms.append(transform)
 
     # Peers --------------------------------------------------------------------------
     def add_peer(self, name: str, url: str, public_key: str, token: str | None) -> tuple[Peer, str]:
@@ -222,9 +239,22 @@ class Federation:
         """The next signed message for ``peer``: versions after ``after`` it may receive."""
         groups = self._groups.all()
         audience = self.audience(peer, groups)
-        rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        while True:
+            rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else after
+            # Registered transforms (privacy) rewrite or withhold each object for this
+            # peer; a page they withhold whole is skipped, so a message is never empty
+            # while more follows, and the push cursor moves past withheld versions.
+            objects: list[dict[str, Any] | None] = [orjson.loads(r.row.doc) for r in rows]
+            for transform in self._transforms:
+                objects = transform.outgoing(peer, rows, objects)
+            kept = [(r, o) for r, o in zip(rows, objects, strict=True) if o is not None]
+            if kept or not more:
+                break
+            after = last
+        rows, docs = [r for r, _ in kept], [o for _, o in kept]
         slugs = {g.id: g.slug for g in groups}
         identities = self._orgs.identities(
             {r.row.owner for r in rows} | {o for r in rows for o in r.recipients}
@@ -243,11 +273,10 @@ class Federation:
             }
             for r in rows
         ]
-        message = self._envelope(peer, [orjson.loads(r.row.doc) for r in rows], more)
+        message = self._envelope(peer, docs, more)
         message["x_accord_meta"] = meta
         message["x_accord_identities"] = [self._orgs.get(o).identity() for o in sorted(owners)]
         body = rfc8785.dumps(message)
-        last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else None
         return Outgoing(body, self.key.sign(body), len(rows), more, last)
 
     def _envelope(self, peer: Peer, objects: list[Any], more: bool) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""Personal data: rules per destination, previews, the transfer log, access requests."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from accord.api.deps import CurrentPrincipal
+from accord.api.fields import Before, RowId, Text
+from accord.api.openapi import errors
+from accord.api.privacy_schemas import (
+    AccessMatchPublic,
+    AccessRequest,
+    FindingPublic,
+    PreviewPublic,
+    RedactionPublic,
+    RuleCreate,
+    RulePublic,
+    TransferPublic,
+)
+from accord.http import NodeDep
+from accord.privacy.capability import PRIVACY
+from accord.store.privacy import Rule
+
+router = APIRouter(prefix="/privacy", tags=["privacy"])
+
+
+def _rule(rule: Rule) -> RulePublic:
+    return RulePublic.model_validate(rule, from_attributes=True)
+
+
+@router.get("/rules", response_model=list[RulePublic], responses=errors(403))
+def read_rules(node: NodeDep, principal: CurrentPrincipal) -> list[RulePublic]:
+    """The rules per destination (node admins)."""
+    return [_rule(r) for r in PRIVACY.service(node).rules(principal)]
+
+
+@router.post(
+    "/rules",
+    response_model=RulePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 409),
+)
+def create_rule(body: RuleCreate, node: NodeDep, principal: CurrentPrincipal) -> RulePublic:
+    """Add the rule for a destination state (and kind of organisation), with its basis."""
+    return _rule(
+        PRIVACY.service(node).add_rule(
+            principal, body.state, body.kind, body.action, body.basis, body.note
+        )
+    )
+
+
+@router.delete(
+    "/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404)
+)
+def delete_rule(rule_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> None:
+    """Remove a rule; its destinations fall back to the next rule, or to redaction."""
+    PRIVACY.service(node).delete_rule(principal, rule_id)
+
+
+@router.get("/preview/{stix_id}", response_model=PreviewPublic, responses=errors(404))
+def read_preview(
+    stix_id: Text,
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    state: Annotated[Text | None, Query(max_length=2, description="ISO 3166-1 alpha-2.")] = None,
+    kind: Annotated[Text | None, Query(max_length=40, description="A kind of org.")] = None,
+) -> PreviewPublic:
+    """What a destination would receive of an object you may read, and why."""
+    p = PRIVACY.service(node).preview(principal, stix_id, state, kind)
+    return PreviewPublic(
+        id=p.stix_id,
+        state=p.state,
+        kind=p.kind,
+        action=p.decision.action.value,
+        basis=p.decision.basis.value,
+        rule=p.decision.rule_id,
+        findings=[
+            FindingPublic(path=f.path, kind=f.kind, start=f.start, end=f.end) for f in p.findings
+        ],
+        object=p.sent,
+    )
+
+
+@router.get("/transfers", response_model=list[TransferPublic], responses=errors(403))
+def read_transfers(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    object_id: Annotated[Text | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Before = None,
+) -> list[TransferPublic]:
+    """Object versions that left for other nodes: of your organisation's objects (admins:
+    all), newest first, with the rule, basis and what was rewritten (never the values)."""
+    found = PRIVACY.service(node).transfers(principal, object_id, limit, before)
+    return [
+        TransferPublic(
+            id=t.id,
+            destination=t.destination,
+            object_id=t.stix_id,
+            modified=t.modified,
+            action=t.action,
+            basis=t.basis,
+            rule=t.rule_id,
+            redactions=[RedactionPublic(path=p, kind=k) for p, k in t.redactions],
+            sent=t.sent,
+        )
+        for t in found
+    ]
+
+
+@router.post("/access-requests", response_model=list[AccessMatchPublic], responses=errors(403))
+def create_access_request(
+    body: AccessRequest, node: NodeDep, principal: CurrentPrincipal
+) -> list[AccessMatchPublic]:
+    """Every object you may read that mentions an identifier (data-protection authorities)."""
+    rows = PRIVACY.service(node).access_request(principal, body.identifier)
+    return [
+        AccessMatchPublic(
+            id=r.stix_id, type=r.type, modified=r.modified, owner=r.owner, tlp=r.tlp.value
+        )
+        for r in rows
+    ]

@@ -1,0 +1,79 @@
+"""Privacy as a capability: personal data found and rewritten per destination before it
+leaves the node, the transfer log, retention, and access requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from accord.capability import Capability, NavEntry
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from sqlalchemy import Table
+
+    from accord.node import Node
+    from accord.periodic import Periodic
+    from accord.privacy.service import Privacy
+
+
+def _wire(node: Node) -> Privacy:
+    from accord.federation.capability import FEDERATION
+    from accord.privacy.service import Privacy
+    from accord.store.peers import PeerRepository
+    from accord.store.privacy import PrivacyRepository
+
+    privacy = Privacy(
+        PrivacyRepository(node.engine),
+        node.exchange,
+        node.orgs,
+        node.groups,
+        PeerRepository(node.engine),
+        node.clock,
+    )
+    if FEDERATION.runs_on(node):
+        # Every object bound for a peer passes through the destination's rule.
+        FEDERATION.service(node).add_transform(privacy)
+    return privacy
+
+
+def _api() -> Sequence[APIRouter]:
+    from accord.api.routes import privacy
+
+    return [privacy.router]
+
+
+def _pages() -> Sequence[APIRouter]:
+    from accord.web.pages import privacy
+
+    return [privacy.router]
+
+
+def _commands() -> Sequence[typer.Typer]:
+    from accord.cli import privacy
+
+    return [privacy.commands]
+
+
+def _jobs(node: Node) -> Sequence[Periodic]:
+    return ()
+
+
+def _tables() -> Sequence[Table]:
+    from accord.store import privacy as t
+
+    return [t.privacy_rules, t.privacy_keys, t.privacy_transfers, t.privacy_purges]
+
+
+PRIVACY: Capability[Privacy] = Capability(
+    name="privacy",
+    summary="Personal data redacted or pseudonymised per destination, the transfer log.",
+    wire=_wire,
+    api=_api,
+    pages=_pages,
+    nav=(NavEntry("Privacy", "/privacy"),),
+    commands=_commands,
+    jobs=_jobs,
+    tables=_tables,
+)

@@ -1,0 +1,312 @@
+"""Privacy's tables: rules per destination, pseudonym keys, the transfer log, purges.
+
+The transfer log keeps, per destination and object version, the document as it was
+sent (so a version has one form per destination, however the rules change later) and
+what was rewritten in it as (field path, kind) pairs, never the values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    select,
+    tuple_,
+)
+
+from accord.errors import Conflict, NotFound
+from accord.store.db import write
+from accord.store.tables import BigPK, metadata
+from accord.store.types import UTCDateTime
+
+# Advisory locks (PostgreSQL) for check-then-insert writes.
+_KEYS_LOCK = 0x_ACC0_70
+_TRANSFERS_LOCK = 0x_ACC0_71
+
+privacy_rules = Table(
+    "privacy_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state", String(2), nullable=False),  # "*": any state
+    Column("kind", String(40), nullable=False),  # "*": any kind of organisation
+    Column("action", String(16), nullable=False),
+    Column("basis", String(40), nullable=False),
+    Column("note", String(500), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("state", "kind"),
+)
+
+# Pseudonym keys, one per sharing group ("*": objects shared outside any group).
+privacy_keys = Table(
+    "privacy_keys",
+    metadata,
+    Column("scope", String(80), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+privacy_transfers = Table(
+    "privacy_transfers",
+    metadata,
+    Column("id", BigPK, primary_key=True),
+    Column("destination", String(200), nullable=False),  # "peer:<name>" or "org:<id>"
+    Column("peer_id", ForeignKey("peers.id", ondelete="SET NULL"), nullable=True),
+    Column("owner", Integer, nullable=False),
+    Column("stix_id", String(100), nullable=False),
+    Column("modified", String(40), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("basis", String(40), nullable=False),
+    Column("rule_id", Integer, nullable=True),
+    Column("redactions", Text, nullable=False),  # JSON [[path, kind], ...]
+    Column("doc", Text, nullable=True),  # what was sent; None once withheld or erased
+    Column("sent", UTCDateTime, nullable=False),
+    UniqueConstraint("destination", "stix_id", "modified"),
+    Index("ix_privacy_transfers_stix_id", "stix_id"),
+)
+
+privacy_purges = Table(
+    "privacy_purges",
+    metadata,
+    Column("id", BigPK, primary_key=True),
+    Column("stix_id", String(100), nullable=False),
+    Column("type", String(62), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("versions", Integer, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("purged", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    state: str
+    kind: str
+    action: str
+    basis: str
+    note: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One object version that left for one destination, and how."""
+
+    id: int
+    destination: str
+    owner: int
+    stix_id: str
+    modified: str
+    action: str
+    basis: str
+    rule_id: int | None
+    redactions: tuple[tuple[str, str], ...]
+    sent: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransfer:
+    destination: str
+    peer_id: int | None
+    owner: int
+    stix_id: str
+    modified: str
+    action: str
+    basis: str
+    rule_id: int | None
+    redactions: Sequence[tuple[str, str]]
+    doc: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    id: int
+    stix_id: str
+    type: str
+    tlp: str
+    versions: int
+    reason: str
+    purged: datetime
+
+
+def _rule(r: Any) -> Rule:
+    return Rule(r.id, r.state, r.kind, r.action, r.basis, r.note, r.created)
+
+
+def _transfer(r: Any) -> Transfer:
+    pairs = tuple((str(p), str(k)) for p, k in orjson.loads(r.redactions))
+    return Transfer(
+        r.id,
+        r.destination,
+        r.owner,
+        r.stix_id,
+        r.modified,
+        r.action,
+        r.basis,
+        r.rule_id,
+        pairs,
+        r.sent,
+    )
+
+
+class PrivacyRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # Rules ---------------------------------------------------------------------------
+    def rules(self) -> list[Rule]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(privacy_rules).order_by(privacy_rules.c.id))
+            return [_rule(r) for r in rows]
+
+    def add_rule(
+        self, state: str, kind: str, action: str, basis: str, note: str, now: datetime
+    ) -> Rule:
+        with write(self._engine) as conn:
+            clash = conn.execute(
+                select(privacy_rules.c.id).where(
+                    privacy_rules.c.state == state, privacy_rules.c.kind == kind
+                )
+            ).first()
+            if clash is not None:
+                raise Conflict(f"a rule for state {state!r} and kind {kind!r} exists (#{clash.id})")
+            rule_id = conn.execute(
+                insert(privacy_rules)
+                .values(state=state, kind=kind, action=action, basis=basis, note=note, created=now)
+                .returning(privacy_rules.c.id)
+            ).scalar_one()
+        return Rule(int(rule_id), state, kind, action, basis, note, now)
+
+    def delete_rule(self, rule_id: int) -> None:
+        with write(self._engine) as conn:
+            gone = conn.execute(delete(privacy_rules).where(privacy_rules.c.id == rule_id))
+            if gone.rowcount == 0:
+                raise NotFound(f"no privacy rule #{rule_id}")
+
+    # Keys ----------------------------------------------------------------------------
+    def key(self, scope: str, fresh: str, now: datetime) -> str:
+        """The secret kept for ``scope``; ``fresh`` becomes it if there is none yet."""
+        query = select(privacy_keys.c.secret).where(privacy_keys.c.scope == scope)
+        with self._engine.connect() as conn:
+            found = conn.execute(query).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+        with write(self._engine, serialise=_KEYS_LOCK) as conn:
+            found = conn.execute(query).scalar_one_or_none()
+            if found is None:
+                conn.execute(insert(privacy_keys).values(scope=scope, secret=fresh, created=now))
+                return fresh
+            return str(found)
+
+    # Transfers -----------------------------------------------------------------------
+    def sent_docs(
+        self, destination: str, versions: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str | None]:
+        """What was already sent to ``destination`` of these (id, modified) versions."""
+        keys = list(set(versions))
+        found: dict[tuple[str, str], str | None] = {}
+        t = privacy_transfers.c
+        with self._engine.connect() as conn:
+            for i in range(0, len(keys), 500):
+                rows = conn.execute(
+                    select(t.stix_id, t.modified, t.doc).where(
+                        t.destination == destination,
+                        tuple_(t.stix_id, t.modified).in_(keys[i : i + 500]),
+                    )
+                )
+                for r in rows:
+                    found[(r.stix_id, r.modified)] = r.doc
+        return found
+
+    def record(self, transfers: Sequence[NewTransfer], now: datetime) -> None:
+        """Log these transfers; a version already logged for its destination is kept."""
+        if not transfers:
+            return
+        t = privacy_transfers.c
+        with write(self._engine, serialise=_TRANSFERS_LOCK) as conn:
+            keys = [(n.destination, n.stix_id, n.modified) for n in transfers]
+            have: set[tuple[str, str, str]] = set()
+            for i in range(0, len(keys), 300):
+                found = conn.execute(
+                    select(t.destination, t.stix_id, t.modified).where(
+                        tuple_(t.destination, t.stix_id, t.modified).in_(keys[i : i + 300])
+                    )
+                )
+                have.update((r.destination, r.stix_id, r.modified) for r in found)
+            rows = []
+            for n in transfers:
+                key = (n.destination, n.stix_id, n.modified)
+                if key in have:
+                    continue
+                have.add(key)
+                rows.append(
+                    {
+                        "destination": n.destination,
+                        "peer_id": n.peer_id,
+                        "owner": n.owner,
+                        "stix_id": n.stix_id,
+                        "modified": n.modified,
+                        "action": n.action,
+                        "basis": n.basis,
+                        "rule_id": n.rule_id,
+                        "redactions": orjson.dumps([list(p) for p in n.redactions]).decode(),
+                        "doc": n.doc,
+                        "sent": now,
+                    }
+                )
+            if rows:
+                conn.execute(insert(privacy_transfers), rows)
+
+    def transfers(
+        self, owner: int | None, stix_id: str | None, limit: int, before: int | None
+    ) -> list[Transfer]:
+        """The newest transfers first (of ``owner``'s objects; None: every owner)."""
+        t = privacy_transfers.c
+        query = select(privacy_transfers).order_by(t.id.desc()).limit(limit)
+        if owner is not None:
+            query = query.where(t.owner == owner)
+        if stix_id is not None:
+            query = query.where(t.stix_id == stix_id)
+        if before is not None:
+            query = query.where(t.id < before)
+        with self._engine.connect() as conn:
+            return [_transfer(r) for r in conn.execute(query)]
+
+    # Purges --------------------------------------------------------------------------
+    def record_purge(
+        self, stix_id: str, type_: str, tlp: str, versions: int, reason: str, now: datetime
+    ) -> None:
+        with write(self._engine) as conn:
+            conn.execute(
+                insert(privacy_purges).values(
+                    stix_id=stix_id,
+                    type=type_,
+                    tlp=tlp,
+                    versions=versions,
+                    reason=reason,
+                    purged=now,
+                )
+            )
+
+    def purges(self, limit: int = 100) -> list[Purge]:
+        p = privacy_purges.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(privacy_purges).order_by(p.id.desc()).limit(limit))
+            return [
+                Purge(r.id, r.stix_id, r.type, r.tlp, r.versions, r.reason, r.purged) for r in rows
+            ]
