@@ -108,3 +108,9 @@ def test_pseudonyms_correlate_within_a_key_and_differ_across_keys() -> None:
     assert rewrite(pattern, scan(pattern), one)["pattern"] == (
         f"[email-addr:value = '{pseudonym(one, fa)}@pseudonym.invalid']"
     )
+
+
+def test_markers_and_pseudonyms_are_not_found_again() -> None:
+    once = rewrite(REPORT, scan(REPORT, region="MY"), b"k" * 32)
+    assert scan(once, region="MY") == []
+    assert scan(rewrite(REPORT, scan(REPORT, region="MY"), None), region="MY") == []

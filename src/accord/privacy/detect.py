@@ -150,7 +150,8 @@ def spans(text: str, region: str | None) -> list[tuple[int, int, str]]:
     while at > 0:
         left = _EMAIL_LEFT.search(text, max(0, at - 64), at)
         right = _EMAIL_RIGHT.match(text, at + 1) if left else None
-        if left and right:
+        # Addresses under .invalid (RFC 2606) are no one's: this module's own markers.
+        if left and right and not right.group().lower().endswith(".invalid"):
             out.append((left.start(), right.end(), EMAIL))
         at = text.find("@", at + 1)
     for match in _CANDIDATE.finditer(text):
