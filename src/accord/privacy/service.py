@@ -221,10 +221,12 @@ class Privacy:
         wanted = identifier.strip()
         if not wanted or len(wanted) > MAX_SEARCH or unstorable(wanted):
             raise _bad("identifier", f"an identifier is 1 to {MAX_SEARCH} storable characters")
+        # Every readable object's whole document, not only the searched fields: a note's
+        # content or an account's login mention people too. A rare request; a full pass.
         needle = wanted.lower()
         found: list[ObjectRow] = []
-        for rows in self._exchange.iter_all(principal, ObjectQuery(text=needle, limit=200)):
-            found.extend(rows)
+        for rows in self._exchange.iter_all(principal, ObjectQuery(limit=500)):
+            found.extend(r for r in rows if needle in r.doc.lower())
             if len(found) >= limit:
                 break
         return found[:limit]
