@@ -75,15 +75,20 @@ PERSONAL_FLAG = "x_accord_personal"
 # would be tried at every position); the rest by one pattern whose first characters are rare.
 _EMAIL_LEFT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}\Z")
 _EMAIL_RIGHT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+# Starting with a character class lets the engine skip ahead to the rare characters that
+# can start a candidate; what may precede one is checked after (``_GLUED``).
 _CANDIDATE = re.compile(
-    r"(?P<nric>(?<![A-Za-z0-9])[STFG]\d{7}[A-Z](?![A-Za-z0-9]))"
-    r"|(?P<digits>(?<![\w.+-])\+?\d[\d \-().]{5,22}\d(?!\w))"
+    r"[STFG+0-9](?:(?<=[STFG])\d{7}[A-Z](?![A-Za-z0-9])|(?<=[+\d])[\d \-().]{5,22}\d(?!\w))"
 )
 _DATE = re.compile(r"\d{4}-\d\d-\d\d(?: \d\d)?")
 _IP_CANDIDATE = re.compile(
     r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"
 )
 _NON_DIGIT = re.compile(r"\D")
+_MYKAD_FORM = re.compile(r"\d{6}-\d\d-\d{4}")
+_AADHAAR_FORM = re.compile(r"\d{4}[ -]\d{4}[ -]\d{4}")
+_RRN_FORM = re.compile(r"\d{6}-\d{7}")
+_DOTTED = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # an IPv4 address, not a phone
 _SG_WEIGHTS = (2, 7, 6, 5, 4, 3, 2)
 _SG_LETTERS = {"S": "JZIHGFEDCBA", "T": "JZIHGFEDCBA", "F": "XWUTRQPNMLK", "G": "XWUTRQPNMLK"}
 
@@ -116,19 +121,27 @@ def _digits_kind(text: str, region: str | None) -> str | None:
     n = len(digits)
     plus = text.startswith("+")
     if not plus:
+        # Where two formats share a length, the way it is written (MyKad 6-2-4, RRN 6-7)
+        # decides which check comes first.
         if n == 12:
-            if _in_aadhaar.is_valid(digits):
-                return "in-aadhaar"
-            if _my_nric.is_valid(digits):
-                return "my-mykad"
+            if _MYKAD_FORM.fullmatch(text) or not _AADHAAR_FORM.fullmatch(text):
+                order = (("my-mykad", _my_nric), ("in-aadhaar", _in_aadhaar))
+            else:
+                order = (("in-aadhaar", _in_aadhaar), ("my-mykad", _my_nric))
+            for kind, scheme in order:
+                if scheme.is_valid(digits):
+                    return kind
         elif n == 13:
-            if _th_pin.is_valid(digits):
-                return "th-pid"
-            if _kr_rrn.is_valid(digits):
-                return "kr-rrn"
+            if _RRN_FORM.fullmatch(text):
+                order = (("kr-rrn", _kr_rrn), ("th-pid", _th_pin))
+            else:
+                order = (("th-pid", _th_pin), ("kr-rrn", _kr_rrn))
+            for kind, scheme in order:
+                if scheme.is_valid(digits):
+                    return kind
         elif n == 16 and _id_nik.is_valid(digits):
             return "id-nik"
-    if n < 7 or n > 15:
+    if n < 7 or n > 15 or _DOTTED.fullmatch(text):
         return None
     try:
         number = phonenumbers.parse(text, None if plus else region)
@@ -156,9 +169,13 @@ def spans(text: str, region: str | None) -> list[tuple[int, int, str]]:
         at = text.find("@", at + 1)
     for match in _CANDIDATE.finditer(text):
         value = match.group()
-        if match.lastgroup == "nric":
+        start = match.start()
+        before = text[start - 1] if start else " "
+        if value[0] in "STFG":
+            if before.isalnum():
+                continue
             kind: str | None = "sg-nric" if sg_nric_valid(value) else None
-        elif _DATE.fullmatch(value):
+        elif before.isalnum() or before in "_.+-" or _DATE.fullmatch(value):
             continue
         else:
             kind = _digits_kind(value, region)
