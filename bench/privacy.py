@@ -118,7 +118,8 @@ def _th(rng: random.Random, valid: bool = True) -> str:
 def _nik(rng: random.Random) -> str:
     y, m, d = _date(rng)
     d += 40 if rng.random() < 0.5 else 0
-    return f"{rng.choice(['317101', '327301', '357801', '517101'])}{d:02d}{m:02d}{y % 100:02d}{rng.randint(1, 9999):04d}"
+    place = rng.choice(["317101", "327301", "357801", "517101"])
+    return f"{place}{d:02d}{m:02d}{y % 100:02d}{rng.randint(1, 9999):04d}"
 
 
 def _aadhaar(rng: random.Random, valid: bool = True) -> str:
@@ -172,8 +173,8 @@ def _noise(rng: random.Random) -> str:
         f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}",
         f"port {rng.choice([443, 8080, 4444, 3389, 445])}",
         f"{rng.randint(2, 90000):,} hosts",
-        f"sha256 {uuid.UUID(int=rng.getrandbits(128)).hex}{uuid.UUID(int=rng.getrandbits(128)).hex}",
-        f"C2 {rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        f"sha256 {rng.getrandbits(256):064x}",
+        "C2 " + ".".join(str(rng.randint(1, 223)) for _ in range(4)),
         f"ticket INC{rng.randint(100000, 999999)}",
     ]
     rng.shuffle(parts)
