@@ -84,3 +84,26 @@ class AccessMatchPublic(BaseModel):
     modified: str
     owner: int
     tlp: str
+
+
+class RetentionCreate(Input):
+    type: str = Field(default="*", max_length=62, description="A STIX type, or '*'.")
+    tlp: str = Field(default="*", max_length=20, description="A TLP 2.0 marking, or '*'.")
+    days: int = Field(ge=1, le=36_500, description="Kept this long after it was added.")
+
+
+class RetentionPublic(BaseModel):
+    id: int
+    type: str
+    tlp: str
+    days: int
+
+
+class PurgePublic(BaseModel):
+    id: int
+    object_id: str
+    type: str
+    tlp: str
+    versions: int
+    reason: str
+    purged: datetime

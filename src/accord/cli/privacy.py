@@ -45,3 +45,23 @@ def rule_delete(rule_id: int) -> None:
     """Remove a rule."""
     PRIVACY.service(open_node()).delete_rule(None, rule_id)
     out.print(f"rule #{rule_id} removed")
+
+
+@privacy_app.command("retention-add")
+def retention_add(
+    days: Annotated[int, typer.Argument(help="Days kept after an object was added.")],
+    type_: Annotated[str, typer.Option("--type", help="A STIX type, or '*'.")] = "*",
+    tlp: Annotated[str, typer.Option(help="A TLP 2.0 marking, or '*'.")] = "*",
+) -> None:
+    """Keep objects of a type and marking so many days."""
+    r = PRIVACY.service(open_node()).add_retention(None, type_, tlp, days)
+    out.print(f"retention #{r.id}: {r.type}/{r.tlp} kept {r.days} days")
+
+
+@privacy_app.command("purge")
+def purge() -> None:
+    """Purge now what retention no longer keeps (the node does it hourly)."""
+    purged = PRIVACY.service(open_node()).purge_expired()
+    for p in purged:
+        out.print(f"{p.stix_id}: {p.versions} versions ({p.reason})")
+    out.print(f"{len(purged)} objects purged")

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from accord.privacy.service import Privacy
 
 
+RETENTION_INTERVAL = 3600.0  # seconds between purges of what retention no longer keeps
+
+
 def _wire(node: Node) -> Privacy:
     from accord.federation.capability import FEDERATION
     from accord.privacy.service import Privacy
@@ -57,13 +60,26 @@ def _commands() -> Sequence[typer.Typer]:
 
 
 def _jobs(node: Node) -> Sequence[Periodic]:
-    return ()
+    from accord.periodic import Periodic
+
+    privacy = PRIVACY.service(node)
+
+    def purge() -> None:
+        privacy.purge_expired()
+
+    return [Periodic("retention", RETENTION_INTERVAL, purge)]
 
 
 def _tables() -> Sequence[Table]:
     from accord.store import privacy as t
 
-    return [t.privacy_rules, t.privacy_keys, t.privacy_transfers, t.privacy_purges]
+    return [
+        t.privacy_rules,
+        t.privacy_keys,
+        t.privacy_transfers,
+        t.privacy_retention,
+        t.privacy_purges,
+    ]
 
 
 PRIVACY: Capability[Privacy] = Capability(

@@ -11,10 +11,12 @@ however the rules change later (a peer refuses a second form of a stored version
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -22,7 +24,9 @@ import orjson
 from accord.accounts import require_admin
 from accord.domain.clock import Clock
 from accord.domain.model import Organisation, OrgKind, Principal
+from accord.domain.stix import format_timestamp
 from accord.domain.text import MAX_SEARCH, unstorable
+from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput, Problem
 from accord.exchange.service import Exchange
 from accord.privacy.detect import Finding, kinds_of, scan
@@ -40,8 +44,18 @@ from accord.privacy.rules import (
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.objects import ObjectQuery, ObjectRow, TravelRow
 from accord.store.peers import Peer, PeerRepository
-from accord.store.privacy import NewTransfer, PrivacyRepository, Purge, Rule, Transfer
+from accord.store.privacy import (
+    NewTransfer,
+    PrivacyRepository,
+    Purge,
+    Retention,
+    Rule,
+    Transfer,
+)
 
+log = logging.getLogger("accord.privacy")
+_TYPE = re.compile(r"\A[a-z0-9][a-z0-9-]{0,61}\Z")
+_MAX_DAYS = 36_500
 CLEAN = "clean"  # a transfer with no personal data found: sent as written
 _MAX_NOTE = 500
 
@@ -231,5 +245,65 @@ class Privacy:
                 break
         return found[:limit]
 
-    def cutoff(self, days: int) -> datetime:
-        return self._clock() - timedelta(days=days)
+    # Retention -----------------------------------------------------------------------
+    def retention(self, actor: Principal | None) -> list[Retention]:
+        require_admin(actor)
+        return self._repo.retention()
+
+    def add_retention(self, actor: Principal | None, type_: str, tlp: str, days: int) -> Retention:
+        """Keep objects of ``type_`` at ``tlp`` (``*``: any) ``days`` after they were added."""
+        require_admin(actor)
+        type_, tlp = type_.strip() or ANY, tlp.strip().lower() or ANY
+        if type_ != ANY and not _TYPE.match(type_):
+            raise _bad("type", "a STIX type (letters, digits and '-') or '*'")
+        if tlp != ANY:
+            try:
+                tlp = TLP.parse(tlp).value
+            except ValueError:
+                raise _bad(
+                    "tlp", "a TLP 2.0 marking (clear, green, amber, amber+strict, red) or '*'"
+                ) from None
+        if not 1 <= days <= _MAX_DAYS:
+            raise _bad("days", f"between 1 and {_MAX_DAYS} days")
+        return self._repo.add_retention(type_, tlp, days, self._clock())
+
+    def delete_retention(self, actor: Principal | None, rule_id: int) -> None:
+        require_admin(actor)
+        self._repo.delete_retention(rule_id)
+
+    def purge_expired(self, limit: int = 5000) -> list[Purge]:
+        """Delete every object kept past its retention (every version, with the indexes
+        and the copies kept of what was sent); a record of each purge stays."""
+        rules = self._repo.retention()
+        now = self._clock()
+        purged: list[Purge] = []
+        for rule in rules:
+            cutoff = format_timestamp(now - timedelta(days=rule.days))
+            for held in self._repo.held_before(cutoff, rule.type, rule.tlp, limit):
+                if _governing(rules, held.type, held.tlp) != rule:
+                    continue  # a more specific rule decides for this one
+                removed = self._exchange.erase(held.stix_id)
+                if not removed:
+                    continue
+                self._repo.forget_sent(held.stix_id)
+                reason = f"retention #{rule.id}: {rule.type}/{rule.tlp} kept {rule.days} days"
+                purged.append(
+                    self._repo.record_purge(
+                        held.stix_id, held.type, held.tlp, len(removed), reason, now
+                    )
+                )
+        if purged:
+            log.info("retention purged %d objects", len(purged))
+        return purged
+
+
+def _governing(rules: Sequence[Retention], type_: str, tlp: str) -> Retention | None:
+    """The most specific retention rule for objects of ``type_`` at ``tlp``."""
+    best: tuple[int, Retention] | None = None
+    for r in rules:
+        if r.type not in (ANY, type_) or r.tlp not in (ANY, tlp):
+            continue
+        weight = (2 if r.type != ANY else 0) + (1 if r.tlp != ANY else 0)
+        if best is None or weight > best[0]:
+            best = (weight, r)
+    return best[1] if best else None

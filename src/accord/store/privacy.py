@@ -27,11 +27,12 @@ from sqlalchemy import (
     insert,
     select,
     tuple_,
+    update,
 )
 
 from accord.errors import Conflict, NotFound
 from accord.store.db import write
-from accord.store.tables import BigPK, metadata
+from accord.store.tables import BigPK, metadata, stix_objects
 from accord.store.types import UTCDateTime
 
 # Advisory locks (PostgreSQL) for check-then-insert writes.
@@ -77,6 +78,18 @@ privacy_transfers = Table(
     Column("sent", UTCDateTime, nullable=False),
     UniqueConstraint("destination", "stix_id", "modified"),
     Index("ix_privacy_transfers_stix_id", "stix_id"),
+)
+
+# How long objects of a type and marking are kept ("*": any), counted from date_added.
+privacy_retention = Table(
+    "privacy_retention",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(62), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("type", "tlp"),
 )
 
 privacy_purges = Table(
@@ -131,6 +144,24 @@ class NewTransfer:
     rule_id: int | None
     redactions: Sequence[tuple[str, str]]
     doc: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    id: int
+    type: str
+    tlp: str
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The latest version of an object this node holds, as retention sees it."""
+
+    stix_id: str
+    type: str
+    tlp: str
+    date_added: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,10 +321,11 @@ class PrivacyRepository:
     # Purges --------------------------------------------------------------------------
     def record_purge(
         self, stix_id: str, type_: str, tlp: str, versions: int, reason: str, now: datetime
-    ) -> None:
+    ) -> Purge:
         with write(self._engine) as conn:
-            conn.execute(
-                insert(privacy_purges).values(
+            new = conn.execute(
+                insert(privacy_purges)
+                .values(
                     stix_id=stix_id,
                     type=type_,
                     tlp=tlp,
@@ -301,7 +333,9 @@ class PrivacyRepository:
                     reason=reason,
                     purged=now,
                 )
-            )
+                .returning(privacy_purges.c.id)
+            ).scalar_one()
+        return Purge(int(new), stix_id, type_, tlp, versions, reason, now)
 
     def purges(self, limit: int = 100) -> list[Purge]:
         p = privacy_purges.c
@@ -310,3 +344,53 @@ class PrivacyRepository:
             return [
                 Purge(r.id, r.stix_id, r.type, r.tlp, r.versions, r.reason, r.purged) for r in rows
             ]
+
+    # Retention -----------------------------------------------------------------------
+    def retention(self) -> list[Retention]:
+        r = privacy_retention.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(privacy_retention).order_by(r.id))
+            return [Retention(x.id, x.type, x.tlp, x.days) for x in rows]
+
+    def add_retention(self, type_: str, tlp: str, days: int, now: datetime) -> Retention:
+        r = privacy_retention.c
+        with write(self._engine) as conn:
+            clash = conn.execute(
+                select(r.id).where(r.type == type_, r.tlp == tlp)
+            ).scalar_one_or_none()
+            if clash is not None:
+                raise Conflict(f"a retention rule for {type_!r} at {tlp!r} exists (#{clash})")
+            new = conn.execute(
+                insert(privacy_retention)
+                .values(type=type_, tlp=tlp, days=days, created=now)
+                .returning(r.id)
+            ).scalar_one()
+        return Retention(int(new), type_, tlp, days)
+
+    def delete_retention(self, rule_id: int) -> None:
+        with write(self._engine) as conn:
+            gone = conn.execute(delete(privacy_retention).where(privacy_retention.c.id == rule_id))
+            if gone.rowcount == 0:
+                raise NotFound(f"no retention rule #{rule_id}")
+
+    def held_before(self, cutoff: str, type_: str, tlp: str, limit: int) -> list[Held]:
+        """Objects whose latest version was added before ``cutoff``, oldest first."""
+        c = stix_objects.c
+        query = (
+            select(c.stix_id, c.type, c.tlp, c.date_added)
+            .where(c.is_latest.is_(True), c.date_added < cutoff)
+            .order_by(c.date_added)
+            .limit(limit)
+        )
+        if type_ != "*":
+            query = query.where(c.type == type_)
+        if tlp != "*":
+            query = query.where(c.tlp == tlp)
+        with self._engine.connect() as conn:
+            return [Held(r.stix_id, r.type, r.tlp, r.date_added) for r in conn.execute(query)]
+
+    def forget_sent(self, stix_id: str) -> None:
+        """Drop the copies kept of what was sent of ``stix_id`` (the log's rows stay)."""
+        t = privacy_transfers.c
+        with write(self._engine) as conn:
+            conn.execute(update(privacy_transfers).where(t.stix_id == stix_id).values(doc=None))

@@ -14,7 +14,10 @@ from accord.api.privacy_schemas import (
     AccessRequest,
     FindingPublic,
     PreviewPublic,
+    PurgePublic,
     RedactionPublic,
+    RetentionCreate,
+    RetentionPublic,
     RuleCreate,
     RulePublic,
     TransferPublic,
@@ -121,4 +124,52 @@ def create_access_request(
             id=r.stix_id, type=r.type, modified=r.modified, owner=r.owner, tlp=r.tlp.value
         )
         for r in rows
+    ]
+
+
+@router.get("/retention", response_model=list[RetentionPublic], responses=errors(403))
+def read_retention(node: NodeDep, principal: CurrentPrincipal) -> list[RetentionPublic]:
+    """How long objects of each type and marking are kept (node admins)."""
+    return [
+        RetentionPublic(id=r.id, type=r.type, tlp=r.tlp, days=r.days)
+        for r in PRIVACY.service(node).retention(principal)
+    ]
+
+
+@router.post(
+    "/retention",
+    response_model=RetentionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 409),
+)
+def create_retention(
+    body: RetentionCreate, node: NodeDep, principal: CurrentPrincipal
+) -> RetentionPublic:
+    """Keep objects of a type (and marking) so many days; the hourly job purges the rest."""
+    r = PRIVACY.service(node).add_retention(principal, body.type, body.tlp, body.days)
+    return RetentionPublic(id=r.id, type=r.type, tlp=r.tlp, days=r.days)
+
+
+@router.delete(
+    "/retention/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404)
+)
+def delete_retention(rule_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> None:
+    """Remove a retention rule."""
+    PRIVACY.service(node).delete_retention(principal, rule_id)
+
+
+@router.get("/purges", response_model=list[PurgePublic], responses=errors(403))
+def read_purges(node: NodeDep, principal: CurrentPrincipal) -> list[PurgePublic]:
+    """What retention purged, newest first (node admins)."""
+    return [
+        PurgePublic(
+            id=p.id,
+            object_id=p.stix_id,
+            type=p.type,
+            tlp=p.tlp,
+            versions=p.versions,
+            reason=p.reason,
+            purged=p.purged,
+        )
+        for p in PRIVACY.service(node).purges(principal)
     ]

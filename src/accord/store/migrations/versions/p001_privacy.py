@@ -1,4 +1,4 @@
-"""Privacy: rules per destination, pseudonym keys, the transfer log, purges.
+"""Privacy: rules per destination, pseudonym keys, the transfer log, retention, purges.
 
 Revision ID: p001
 Revises: 0004
@@ -66,6 +66,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_privacy_transfers_stix_id", "privacy_transfers", ["stix_id"])
     op.create_table(
+        "privacy_retention",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=62), nullable=False),
+        sa.Column("tlp", sa.String(length=20), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_retention")),
+        sa.UniqueConstraint("type", "tlp", name=op.f("uq_privacy_retention_type")),
+    )
+    op.create_table(
         "privacy_purges",
         sa.Column("id", _PK, nullable=False),
         sa.Column("stix_id", sa.String(length=100), nullable=False),
@@ -80,6 +90,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("privacy_purges")
+    op.drop_table("privacy_retention")
     op.drop_index("ix_privacy_transfers_stix_id", table_name="privacy_transfers")
     op.drop_table("privacy_transfers")
     op.drop_table("privacy_keys")
