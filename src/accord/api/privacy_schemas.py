@@ -107,3 +107,22 @@ class PurgePublic(BaseModel):
     versions: int
     reason: str
     purged: datetime
+
+
+class ErasureCreate(Input):
+    object_id: str = Field(min_length=1, max_length=100)
+
+
+class ErasurePeerPublic(BaseModel):
+    peer: str
+    status: str = Field(description="confirmed, or late (no signed receipt yet).")
+    confirmed: datetime | None
+    versions: int | None = Field(description="Versions the peer deleted, by its receipt.")
+    last_error: str | None
+
+
+class ErasurePublic(BaseModel):
+    id: int
+    object_id: str
+    requested: datetime
+    peers: list[ErasurePeerPublic]

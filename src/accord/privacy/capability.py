@@ -1,9 +1,11 @@
 """Privacy as a capability: personal data found and rewritten per destination before it
-leaves the node, the transfer log, retention, and access requests."""
+leaves the node, the transfer log, retention, erasure across the federation, and access
+requests."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from accord.capability import Capability, NavEntry
@@ -17,24 +19,27 @@ if TYPE_CHECKING:
     from accord.periodic import Periodic
     from accord.privacy.service import Privacy
 
-
-RETENTION_INTERVAL = 3600.0  # seconds between purges of what retention no longer keeps
+RETENTION_INTERVAL = 3600.0  # seconds between purges and re-sent erasure requests
 
 
 def _wire(node: Node) -> Privacy:
     from accord.federation.capability import FEDERATION
+    from accord.privacy.erasure import Erasures
     from accord.privacy.service import Privacy
     from accord.store.peers import PeerRepository
     from accord.store.privacy import PrivacyRepository
 
-    privacy = Privacy(
-        PrivacyRepository(node.engine),
+    repo, peers = PrivacyRepository(node.engine), PeerRepository(node.engine)
+    erasures = Erasures(
+        repo,
         node.exchange,
         node.orgs,
-        node.groups,
-        PeerRepository(node.engine),
+        peers,
+        node.key,
         node.clock,
+        timedelta(seconds=node.settings.federation_max_skew),
     )
+    privacy = Privacy(repo, node.exchange, node.orgs, node.groups, peers, node.clock, erasures)
     if FEDERATION.runs_on(node):
         # Every object bound for a peer passes through the destination's rule.
         FEDERATION.service(node).add_transform(privacy)
@@ -60,14 +65,18 @@ def _commands() -> Sequence[typer.Typer]:
 
 
 def _jobs(node: Node) -> Sequence[Periodic]:
+    import httpx
+
     from accord.periodic import Periodic
 
     privacy = PRIVACY.service(node)
 
-    def purge() -> None:
+    def housekeeping() -> None:
         privacy.purge_expired()
+        with httpx.Client(timeout=node.settings.federation_timeout) as http:
+            privacy.erasures.resend_pending(http)  # to peers late with their receipts
 
-    return [Periodic("retention", RETENTION_INTERVAL, purge)]
+    return [Periodic("privacy", RETENTION_INTERVAL, housekeeping)]
 
 
 def _tables() -> Sequence[Table]:
@@ -79,6 +88,9 @@ def _tables() -> Sequence[Table]:
         t.privacy_transfers,
         t.privacy_retention,
         t.privacy_purges,
+        t.privacy_erasures,
+        t.privacy_erasure_peers,
+        t.privacy_erasures_received,
     ]
 
 

@@ -30,6 +30,7 @@ from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput, Problem
 from accord.exchange.service import Exchange
 from accord.privacy.detect import Finding, kinds_of, scan
+from accord.privacy.erasure import Erasures
 from accord.privacy.redact import rewrite
 from accord.privacy.rules import (
     ANY,
@@ -85,6 +86,7 @@ class Privacy:
         groups: GroupRepository,
         peers: PeerRepository,
         clock: Clock,
+        erasures: Erasures,
     ) -> None:
         self._repo = repo
         self._exchange = exchange
@@ -92,6 +94,7 @@ class Privacy:
         self._groups = groups
         self._peers = peers
         self._clock = clock
+        self.erasures = erasures
 
     # Rules ---------------------------------------------------------------------------
     def rules(self, actor: Principal | None) -> list[Rule]:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from accord.errors import Conflict, NotFound
 from accord.store.db import write
-from accord.store.tables import BigPK, metadata, stix_objects
+from accord.store.tables import BigPK, metadata, peers, stix_objects
 from accord.store.types import UTCDateTime
 
 # Advisory locks (PostgreSQL) for check-then-insert writes.
@@ -105,6 +105,41 @@ privacy_purges = Table(
 )
 
 
+# Erasure across the federation: what this node asked of its peers, and what it was asked.
+privacy_erasures = Table(
+    "privacy_erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("stix_id", String(100), nullable=False),
+    Column("owner", Integer, nullable=False),
+    Column("nonce", String(64), nullable=False, unique=True),
+    Column("requested", UTCDateTime, nullable=False),
+)
+
+privacy_erasure_peers = Table(
+    "privacy_erasure_peers",
+    metadata,
+    Column("erasure_id", ForeignKey("privacy_erasures.id", ondelete="CASCADE"), primary_key=True),
+    Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
+    Column("confirmed", UTCDateTime, nullable=True),
+    Column("versions", Integer, nullable=True),
+    Column("receipt", Text, nullable=True),  # the peer's signed receipt, as it came
+    Column("last_error", String(1000), nullable=True),
+)
+
+privacy_erasures_received = Table(
+    "privacy_erasures_received",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("from_node", String(32), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("stix_id", String(100), nullable=False),
+    Column("versions", Integer, nullable=False),
+    Column("received", UTCDateTime, nullable=False),
+    UniqueConstraint("from_node", "nonce"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: int
@@ -162,6 +197,25 @@ class Held:
     type: str
     tlp: str
     date_added: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErasurePeer:
+    peer_id: int
+    peer_name: str
+    confirmed: datetime | None
+    versions: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    id: int
+    stix_id: str
+    owner: int
+    nonce: str
+    requested: datetime
+    peers: tuple[ErasurePeer, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,3 +448,106 @@ class PrivacyRepository:
         t = privacy_transfers.c
         with write(self._engine) as conn:
             conn.execute(update(privacy_transfers).where(t.stix_id == stix_id).values(doc=None))
+
+    # Erasure ---------------------------------------------------------------------------
+    def owner_of(self, stix_id: str) -> int | None:
+        """The organisation that owns ``stix_id`` here, or None when no version is held."""
+        c = stix_objects.c
+        with self._engine.connect() as conn:
+            found = conn.execute(select(c.owner_org).where(c.stix_id == stix_id).limit(1))
+            owner = found.scalar_one_or_none()
+        return int(owner) if owner is not None else None
+
+    def recipients(self, stix_id: str) -> list[int]:
+        """Peers that were sent some version of ``stix_id`` (withheld ones are not)."""
+        t = privacy_transfers.c
+        query = (
+            select(t.peer_id)
+            .where(t.stix_id == stix_id, t.peer_id.is_not(None), t.action != "refuse")
+            .distinct()
+        )
+        with self._engine.connect() as conn:
+            return sorted(int(p) for p in conn.execute(query).scalars())
+
+    def add_erasure(
+        self, stix_id: str, owner: int, nonce: str, peers: Sequence[int], now: datetime
+    ) -> int:
+        with write(self._engine) as conn:
+            new = conn.execute(
+                insert(privacy_erasures)
+                .values(stix_id=stix_id, owner=owner, nonce=nonce, requested=now)
+                .returning(privacy_erasures.c.id)
+            ).scalar_one()
+            if peers:
+                conn.execute(
+                    insert(privacy_erasure_peers),
+                    [{"erasure_id": new, "peer_id": p} for p in peers],
+                )
+        return int(new)
+
+    def erasure(self, erasure_id: int) -> Erasure:
+        e, ep, pe = privacy_erasures.c, privacy_erasure_peers.c, peers.c
+        with self._engine.connect() as conn:
+            row = conn.execute(select(privacy_erasures).where(e.id == erasure_id)).first()
+            if row is None:
+                raise NotFound(f"no erasure #{erasure_id}")
+            found = conn.execute(
+                select(ep.peer_id, pe.name, ep.confirmed, ep.versions, ep.last_error)
+                .join(peers, pe.id == ep.peer_id)
+                .where(ep.erasure_id == erasure_id)
+                .order_by(pe.name)
+            )
+            held = tuple(ErasurePeer(*r) for r in found)
+        return Erasure(row.id, row.stix_id, row.owner, row.nonce, row.requested, held)
+
+    def pending_erasures(self) -> list[int]:
+        ep = privacy_erasure_peers.c
+        query = select(ep.erasure_id).where(ep.confirmed.is_(None)).distinct()
+        with self._engine.connect() as conn:
+            return sorted(int(i) for i in conn.execute(query).scalars())
+
+    def confirm(
+        self, erasure_id: int, peer_id: int, versions: int, receipt: str, now: datetime
+    ) -> None:
+        ep = privacy_erasure_peers.c
+        with write(self._engine) as conn:
+            conn.execute(
+                update(privacy_erasure_peers)
+                .where(ep.erasure_id == erasure_id, ep.peer_id == peer_id)
+                .values(confirmed=now, versions=versions, receipt=receipt, last_error=None)
+            )
+
+    def erasure_failed(self, erasure_id: int, peer_id: int, error: str) -> None:
+        ep = privacy_erasure_peers.c
+        with write(self._engine) as conn:
+            conn.execute(
+                update(privacy_erasure_peers)
+                .where(ep.erasure_id == erasure_id, ep.peer_id == peer_id)
+                .values(last_error=error[:1000])
+            )
+
+    def received(self, from_node: str, nonce: str) -> bool:
+        r = privacy_erasures_received.c
+        query = select(r.id).where(r.from_node == from_node, r.nonce == nonce)
+        with self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def record_received(
+        self, from_node: str, nonce: str, stix_id: str, versions: int, now: datetime
+    ) -> None:
+        with write(self._engine) as conn:
+            conn.execute(
+                insert(privacy_erasures_received).values(
+                    from_node=from_node,
+                    nonce=nonce,
+                    stix_id=stix_id,
+                    versions=versions,
+                    received=now,
+                )
+            )
+
+    def erasure_by_nonce(self, nonce: str) -> Erasure | None:
+        e = privacy_erasures.c
+        with self._engine.connect() as conn:
+            found = conn.execute(select(e.id).where(e.nonce == nonce)).scalar_one_or_none()
+        return self.erasure(int(found)) if found is not None else None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from accord.api.deps import CurrentPrincipal
 from accord.api.fields import Before, RowId, Text
@@ -12,6 +14,9 @@ from accord.api.openapi import errors
 from accord.api.privacy_schemas import (
     AccessMatchPublic,
     AccessRequest,
+    ErasureCreate,
+    ErasurePeerPublic,
+    ErasurePublic,
     FindingPublic,
     PreviewPublic,
     PurgePublic,
@@ -22,9 +27,11 @@ from accord.api.privacy_schemas import (
     RulePublic,
     TransferPublic,
 )
+from accord.api.routes.objects import read_body
+from accord.federation.sync import SIGNATURE, peer_http
 from accord.http import NodeDep
 from accord.privacy.capability import PRIVACY
-from accord.store.privacy import Rule
+from accord.store.privacy import Erasure, Rule
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
 
@@ -173,3 +180,65 @@ def read_purges(node: NodeDep, principal: CurrentPrincipal) -> list[PurgePublic]
         )
         for p in PRIVACY.service(node).purges(principal)
     ]
+
+
+def _erasure(e: Erasure) -> ErasurePublic:
+    return ErasurePublic(
+        id=e.id,
+        object_id=e.stix_id,
+        requested=e.requested,
+        peers=[
+            ErasurePeerPublic(
+                peer=p.peer_name,
+                status="confirmed" if p.confirmed is not None else "late",
+                confirmed=p.confirmed,
+                versions=p.versions,
+                last_error=p.last_error,
+            )
+            for p in e.peers
+        ],
+    )
+
+
+def _request_erasure(node: NodeDep, principal: CurrentPrincipal, object_id: str) -> Erasure:
+    with peer_http(node.settings.federation_timeout) as http:
+        return PRIVACY.service(node).erasures.request(principal, object_id, http)
+
+
+@router.post(
+    "/erasures",
+    response_model=ErasurePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404),
+)
+async def create_erasure(
+    body: ErasureCreate, node: NodeDep, principal: CurrentPrincipal
+) -> ErasurePublic:
+    """Erase an object your organisation owns, here and at every peer it was sent to;
+    each peer answers with a signed receipt."""
+    return _erasure(await run_in_threadpool(_request_erasure, node, principal, body.object_id))
+
+
+@router.get("/erasures/{erasure_id}", response_model=ErasurePublic, responses=errors(404))
+def read_erasure(erasure_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> ErasurePublic:
+    """Which peers confirmed an erasure, and which are late."""
+    return _erasure(PRIVACY.service(node).erasures.status(principal, erasure_id))
+
+
+@router.post(
+    "/erasures/incoming",
+    responses=errors(403, 409, 413, 422),
+    response_class=Response,
+)
+async def create_incoming_erasure(
+    request: Request, node: NodeDep, principal: CurrentPrincipal
+) -> Response:
+    """A peer node's signed erasure request (its token); answers its signed receipt."""
+    body = await read_body(request, node.settings.max_body_bytes)
+    receipt, signature = await run_in_threadpool(
+        PRIVACY.service(node).erasures.erase_on_request,
+        principal,
+        body,
+        request.headers.get(SIGNATURE),
+    )
+    return Response(receipt, media_type="application/json", headers={SIGNATURE: signature})

@@ -86,9 +86,57 @@ def upgrade() -> None:
         sa.Column("purged", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_purges")),
     )
+    op.create_table(
+        "privacy_erasures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stix_id", sa.String(length=100), nullable=False),
+        sa.Column("owner", sa.Integer(), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("requested", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_erasures")),
+        sa.UniqueConstraint("nonce", name=op.f("uq_privacy_erasures_nonce")),
+    )
+    op.create_table(
+        "privacy_erasure_peers",
+        sa.Column("erasure_id", sa.Integer(), nullable=False),
+        sa.Column("peer_id", sa.Integer(), nullable=False),
+        sa.Column("confirmed", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("versions", sa.Integer(), nullable=True),
+        sa.Column("receipt", sa.Text(), nullable=True),
+        sa.Column("last_error", sa.String(length=1000), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["erasure_id"],
+            ["privacy_erasures.id"],
+            name=op.f("fk_privacy_erasure_peers_erasure_id_privacy_erasures"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["peer_id"],
+            ["peers.id"],
+            name=op.f("fk_privacy_erasure_peers_peer_id_peers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("erasure_id", "peer_id", name=op.f("pk_privacy_erasure_peers")),
+    )
+    op.create_table(
+        "privacy_erasures_received",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("from_node", sa.String(length=32), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("stix_id", sa.String(length=100), nullable=False),
+        sa.Column("versions", sa.Integer(), nullable=False),
+        sa.Column("received", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_erasures_received")),
+        sa.UniqueConstraint(
+            "from_node", "nonce", name=op.f("uq_privacy_erasures_received_from_node")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("privacy_erasures_received")
+    op.drop_table("privacy_erasure_peers")
+    op.drop_table("privacy_erasures")
     op.drop_table("privacy_purges")
     op.drop_table("privacy_retention")
     op.drop_index("ix_privacy_transfers_stix_id", table_name="privacy_transfers")
