@@ -65,9 +65,10 @@ TEXT_FIELDS = (
     "aliases",
     "authors",
 )
+_TEXT = frozenset(TEXT_FIELDS)
 # Fields personal as a whole in user-account and individual identity objects.
-_ACCOUNT_FIELDS = ("user_id", "account_login", "display_name", "credential")
-_INDIVIDUAL_FIELDS = ("name", "contact_information", "description")
+_ACCOUNT_FIELDS = frozenset(("user_id", "account_login", "display_name", "credential"))
+_INDIVIDUAL_FIELDS = frozenset(("name", "contact_information", "description"))
 _IP_TYPES = ("ipv4-addr", "ipv6-addr")
 PERSONAL_FLAG = "x_accord_personal"
 
@@ -197,9 +198,10 @@ def _ip_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _strings(obj: dict[str, Any], fields: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    for key in fields:
-        value = obj.get(key)
+def _strings(obj: dict[str, Any], fields: frozenset[str]) -> Iterator[tuple[str, str]]:
+    for key, value in obj.items():  # an object has fewer keys than there are fields
+        if key not in fields:
+            continue
         if isinstance(value, str):
             yield key, value
         elif isinstance(value, list):
@@ -212,7 +214,7 @@ def scan(obj: dict[str, Any], region: str | None = None) -> list[Finding]:
     """Every piece of personal data in one STIX object (``region``: the owner's state)."""
     found: list[Finding] = []
     kind = obj.get("type")
-    whole: tuple[str, ...] = ()
+    whole: frozenset[str] = frozenset()
     whole_kind = ""
     if kind == "user-account" and obj.get("is_service_account") is not True:
         whole, whole_kind = _ACCOUNT_FIELDS, ACCOUNT
@@ -223,7 +225,7 @@ def scan(obj: dict[str, Any], region: str | None = None) -> list[Finding]:
             found.append(Finding(path, whole_kind, 0, len(value), value))
     personal = obj.get(PERSONAL_FLAG) is True
     covered = {f.path for f in found}
-    fields = [(p, v) for p, v in _strings(obj, TEXT_FIELDS) if p not in covered]
+    fields = [(p, v) for p, v in _strings(obj, _TEXT) if p not in covered]
     if personal and kind in _IP_TYPES:
         for path, value in fields:
             if path == "value":
