@@ -167,3 +167,31 @@ def test_access_requests_are_for_data_protection_authorities_through_the_gate(
     assert none.json() == []
     bad = c.post("/api/v1/privacy/access-requests", json={"identifier": ""}, headers=world.dpa)
     assert bad.status_code in (400, 422) and "identifier" in bad.text
+
+
+def test_erasure_api_erases_here_and_refuses_others(world: World) -> None:
+    c = world.client
+    ask = {"object_id": world.note_id}
+    assert c.post("/api/v1/privacy/erasures", json=ask, headers=world.outsider).status_code == 403
+    missing = {"object_id": "note--00000000-0000-4000-8000-000000000000"}
+    assert (
+        c.post("/api/v1/privacy/erasures", json=missing, headers=world.analyst).status_code == 404
+    )
+    done = c.post("/api/v1/privacy/erasures", json=ask, headers=world.analyst)
+    assert done.status_code == 201, done.text
+    assert done.json()["peers"] == []  # never sent to a peer: erased here only
+    assert c.get(f"/api/v1/objects/{world.note_id}", headers=world.analyst).status_code == 404
+    seen = c.get(f"/api/v1/privacy/erasures/{done.json()['id']}", headers=world.analyst)
+    assert seen.status_code == 200
+    assert (
+        c.get(f"/api/v1/privacy/erasures/{done.json()['id']}", headers=world.outsider).status_code
+        == 404
+    )
+    # Only a peer node's token may send an erasure request.
+    incoming = c.post(
+        "/api/v1/privacy/erasures/incoming",
+        content=b"{}",
+        headers={**world.analyst, "Content-Type": "application/json"},
+    )
+    assert incoming.status_code == 401
+    assert incoming.headers["content-type"].startswith("application/problem+json")
