@@ -468,6 +468,18 @@ class Exchange:
                 kept.unindex_versions(batch, removed)
         return len(removed)
 
+    def erase(self, stix_id: str) -> list[VersionKey]:
+        """Delete every version of ``stix_id``, whoever owns it, with every index's data.
+
+        Not a principal's act: the node's own (privacy's retention and erasure), so the
+        caller decides whether it may. The keys of the versions deleted."""
+        with self._store.batch() as batch:
+            owners = {e.owner for e in batch.existing([(stix_id, "")]).get(stix_id, [])}
+            removed = [k for o in owners for k in batch.delete_versions(o, stix_id, ("all",))]
+            for kept in self._indexes:
+                kept.unindex_versions(batch, removed)
+        return removed
+
     def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
         """A STIX 2.1 bundle of what ``principal`` may read, as JSON chunks."""
         yield b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":['

@@ -15,9 +15,10 @@ import hashlib
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import rfc8785
@@ -47,7 +48,7 @@ from accord.federation.keys import (
 )
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.keys import KeyRepository
-from accord.store.objects import NewVersion, ObjectBatch
+from accord.store.objects import NewVersion, ObjectBatch, TravelRow
 from accord.store.peers import (
     Peer,
     PeerRepository,
@@ -115,6 +116,17 @@ class PeerStatus:
     pending_reason: str | None = None
 
 
+class Transform(Protocol):
+    """Rewrites what leaves for a peer (privacy: redaction per destination), registered
+    at wiring with ``Federation.add_transform``. Given the versions bound for ``peer``
+    and their documents, it returns each document as it may leave, or None to withhold
+    it; the message (and so its signature) carries what it returns."""
+
+    def outgoing(
+        self, peer: Peer, rows: Sequence[TravelRow], objects: list[dict[str, Any] | None]
+    ) -> list[dict[str, Any] | None]: ...
+
+
 @dataclass(slots=True)
 class Received:
     stored: int = 0
@@ -149,6 +161,11 @@ class Federation:
         self._groups = groups
         self.clock = clock
         self._max_skew = max_skew
+        self._transforms: list[Transform] = []
+
+    def add_transform(self, transform: Transform) -> None:
+        """Pass every object bound for a peer through ``transform`` from now on."""
+        self._transforms.append(transform)
 
     # Peers --------------------------------------------------------------------------
     def rotate_key(self, actor: Principal | None) -> NodeKey:
@@ -337,16 +354,26 @@ class Federation:
         originate what it forwards."""
         groups = self._groups.all()
         audience = self.audience(peer, groups)
-        rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
         uuids = {g.id: g.uuid for g in groups}
-        owners = {r.row.owner for r in rows}
-        identities = self._orgs.identities(owners | {o for r in rows for o in r.recipients})
-        orgs = {o: self._orgs.get(o) for o in sorted(owners)}
+        while True:
+            rows = self._exchange.travel_page(self.key.node_id, audience, after, limit + 1)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else after
+            owners = {r.row.owner for r in rows}
+            orgs = {o: self._orgs.get(o) for o in sorted(owners)}
+            docs = self._transformed(peer, rows, orgs)
+            kept = [(r, d) for r, d in zip(rows, docs, strict=True) if d is not None]
+            # A page withheld whole is skipped, so a message is never empty while more
+            # follows, and the push cursor moves past withheld versions.
+            if kept or not more:
+                break
+            after = last
+        identities = self._orgs.identities(
+            {r.row.owner for r, _ in kept} | {o for r, _ in kept for o in r.recipients}
+        )
         objects, meta = [], []
-        for r in rows:
-            obj = orjson.loads(r.row.doc)
+        for r, obj in kept:
             entry: dict[str, Any] = {
                 "date_added": r.row.date_added,
                 "tlp": r.row.tlp.value,
@@ -364,13 +391,32 @@ class Federation:
                 entry["seal"] = seal
             objects.append(obj)
             meta.append(entry)
+        orgs = {o: org for o, org in orgs.items() if o in {r.row.owner for r, _ in kept}}
         message = self._envelope(peer, objects, more)
         message["x_accord_meta"] = meta
         message["x_accord_identities"] = [self._identity(o) for o in orgs.values()]
         message["x_accord_groups"] = self._membership_docs(peer, groups, audience)
         body = rfc8785.dumps(message)
-        last = (rows[-1].row.date_added, rows[-1].row.pk) if rows else None
         return Outgoing(body, self.key.sign(body), len(rows), more, last)
+
+    def _transformed(
+        self, peer: Peer, rows: list[TravelRow], orgs: dict[int, Organisation]
+    ) -> list[dict[str, Any] | None]:
+        """Each version's document as it leaves for ``peer``, or None to withhold it.
+
+        Registered transforms (privacy) rewrite or withhold the versions of this node's
+        own organisations; a relayed version leaves exactly as its home node sent it,
+        since the home node's rules already applied and its seal covers that form."""
+        docs: list[dict[str, Any] | None] = [orjson.loads(r.row.doc) for r in rows]
+        own = [i for i, r in enumerate(rows) if orgs[r.row.owner].local]
+        if not self._transforms or not own:
+            return docs
+        mine: list[dict[str, Any] | None] = [docs[i] for i in own]
+        for transform in self._transforms:
+            mine = transform.outgoing(peer, [rows[i] for i in own], mine)
+        for i, doc in zip(own, mine, strict=True):
+            docs[i] = doc
+        return docs
 
     def _identity(self, org: Organisation) -> dict[str, Any]:
         """``org``'s STIX identity with the node id of its home node."""
