@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from support import int_list, load_note, name_list, p50_p99_ms, table
 
 METHODS = ("accord", "threatexchange", "faiss-flat", "faiss-mih")
@@ -89,7 +90,7 @@ def _recall(found: set[tuple[int, int]], truth: np.ndarray) -> float:
 
 
 def run_accord(path: Path, n: int) -> dict[str, Any]:
-    from accord.hashlists.index import ExactIndex, PDQIndex
+    from accord.hashlists.index import PDQIndex
 
     queries, truth = np.load(path / "queries.npy"), np.load(path / "truth.npy")
     t0 = time.perf_counter()
@@ -151,7 +152,9 @@ def run_exact(n: int) -> dict[str, Any]:
         for start in range(0, n, CHUNK):
             raw = rng.integers(0, 256, size=(min(CHUNK, n - start), width), dtype=np.uint8)
             index.add((bytes(r).hex() for r in raw), range(start, start + len(raw)))
-        probe = [bytes(r).hex() for r in rng.integers(0, 256, size=(100_000, width), dtype=np.uint8)]
+        probe = [
+            bytes(r).hex() for r in rng.integers(0, 256, size=(100_000, width), dtype=np.uint8)
+        ]
         t0 = time.perf_counter()
         index.search(probe)
         out[f"{name}_lps"] = len(probe) / (time.perf_counter() - t0)
@@ -309,7 +312,9 @@ def main() -> None:
             )
     hashing = _spawn("hashing", Path("."), 1, args.images, args.timeout)
     if "skipped" not in hashing:
-        extras.append(f"PDQ hashing (1024x768 JPEG, decoded): {hashing['images_per_s']:,.0f} images/s")
+        extras.append(
+            f"PDQ hashing (1024x768 JPEG, decoded): {hashing['images_per_s']:,.0f} images/s"
+        )
     headers = ["method", "queries/s", "vs TE", "recall", "peak RSS MB", "build s", "note"]
     print(table(headers, rows))
     for line in extras:

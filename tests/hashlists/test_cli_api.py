@@ -1,4 +1,4 @@
-"""``accord hash`` and the hash-list API: files hashed locally, hashes matched, bad input refused."""
+"""``accord hash`` and the hash-list API: files hashed here, hashes matched, bad input refused."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ def test_cli_hashes_adds_matches_and_refuses_bad_files(
     assert code != 0 and out == "" and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "hash", "match", str(tmp_path / "absent"), "--org", "MyCERT")
     assert code != 0 and "no such file" in err
-    code, _, err = run(capsys, "hash", "disable", "indicator--nope", "--org", "SingCERT", "--reason", "x")
+    code, _, err = run(
+        capsys, "hash", "disable", "indicator--nope", "--org", "SingCERT", "--reason", "x"
+    )
     assert code != 0 and len(err.strip().splitlines()) == 1
 
 
@@ -110,11 +112,9 @@ def test_api_matches_hashes_and_refuses_malformed_ones(node: Node) -> None:
         )
         assert got.status_code == 200, got.text
         (hit,) = got.json()["hits"]
-        assert (hit["entry"], hit["list"], hit["state"]) == (entry, list_id, "positive")
+        assert (hit["entry"], hit["list_id"], hit["state"]) == (entry, list_id, "positive")
         assert hit["sighting"].startswith("sighting--")
-        assert node.exchange.sightings_of(
-principal(node, node.orgs.find("SingCERT")), entry
-        )
+        assert node.exchange.sightings_of(principal(node, node.orgs.find("SingCERT")), entry)
         bad = client.post(
             "/api/v1/hashes/match",
             json={"hashes": [{"signal": "pdq", "value": "ab" * 31 + "zz"}]},
@@ -137,4 +137,6 @@ principal(node, node.orgs.find("SingCERT")), entry
         assert unknown.status_code == 404
         report = client.get(f"/api/v1/hashlists/{list_id}/report", headers=owner)
         assert report.status_code == 200 and report.json()["matches"]["total"] == 1
-        assert client.get(f"/api/v1/hashlists/entries/{entry}", headers=other).json()["held"] is False
+        assert (
+            client.get(f"/api/v1/hashlists/entries/{entry}", headers=other).json()["held"] is False
+        )

@@ -53,7 +53,12 @@ def test_a_group_list_matches_for_members_only_and_carries_labels(node: Node) ->
     )
     near = flip(target, 20)
     far = flip(target, 40)
-    query = [Item("pdq", near, 80), Item("pdq", far, 80), Item("md5", MD5), Item("sha256", "a" * 64)]
+    query = [
+        Item("pdq", near, 80),
+        Item("pdq", far, 80),
+        Item("md5", MD5),
+        Item("sha256", "a" * 64),
+    ]
     got = lists.match(my, query)
     assert [(h.query, h.entry, h.distance) for h in got.hits] == [(0, ids[0], 20), (2, ids[1], 0)]
     assert got.hits[0].labels["producer"]["un_ref"] == "QDe.115"
@@ -66,7 +71,11 @@ def test_opinions_aggregate_and_disables_take_effect_at_once(node: Node) -> None
     sg, my, th, _ = _world(node)
     lists = service(node)
     hl = lists.create_list(
-        sg, name="L", description="", criteria=CRITERIA, share=ShareRequest.parse("green", None, [], None)
+        sg,
+        name="L",
+        description="",
+        criteria=CRITERIA,
+        share=ShareRequest.parse("green", None, [], None),
     )
     (entry,) = lists.add_entries(sg, hl.id, [NewEntry("md5", MD5, "tvec")])
     view = lists.opine(my, entry, "disputed", "looks like a meme")
@@ -85,7 +94,9 @@ def test_opinions_aggregate_and_disables_take_effect_at_once(node: Node) -> None
     assert lists.entry(my, entry).disabled == "hash of a news photo"
     lists.set_disabled(sg, entry, False)
     assert [h.entry for h in lists.match(my, [Item("md5", MD5)]).hits] == [entry]
-    report = lists.report(sg, hl.id, node.clock() - timedelta(days=1), node.clock() + timedelta(days=1))
+    report = lists.report(
+        sg, hl.id, node.clock() - timedelta(days=1), node.clock() + timedelta(days=1)
+    )
     assert report["entries"]["added"] == 1 and report["entries"]["removed"] == 1
     assert report["opinions"] == {"disputed": 1, "false-positive": 2, "true-positive": 1}
     assert report["matches"]["total"] == 1
@@ -123,12 +134,17 @@ def test_lookup_without_export_is_granted_rate_limited_and_audited(node: Node) -
     assert lists.match(th, [Item("md5", MD5)]).hits == []  # no read, no match
     lists.grant(sg, hl.id, "ThaiCERT")
     answers = lists.lookup(th, hl.id, [Item("md5", MD5), Item("md5", "0" * 32)])
-    assert [(a.hit, a.labels) for a in answers] == [(True, [{"content_type": "video"}]), (False, [])]
+    assert [(a.hit, a.labels) for a in answers] == [
+        (True, [{"content_type": "video"}]),
+        (False, []),
+    ]
     lists.lookup_rate = 2
     lists.lookup(th, hl.id, [Item("md5", MD5)])
     with pytest.raises(TooManyAttempts):
         lists.lookup(th, hl.id, [Item("md5", MD5)])
-    report = lists.report(sg, hl.id, node.clock() - timedelta(days=1), node.clock() + timedelta(days=1))
+    report = lists.report(
+        sg, hl.id, node.clock() - timedelta(days=1), node.clock() + timedelta(days=1)
+    )
     assert report["lookups"]["by_requester"] == {node.orgs.find("ThaiCERT").identity_id: 2}
     with pytest.raises(NotFound):
         lists.report(th, hl.id, node.clock() - timedelta(days=1), node.clock())
@@ -170,7 +186,11 @@ def test_bad_entries_and_unknown_lists_store_nothing(sqlite_node: Node) -> None:
         with pytest.raises(InvalidInput):
             lists.add_entries(sg, hl.id, entries)
     with pytest.raises(NotFound):
-        lists.add_entries(sg, "x-accord-hash-list--00000000-0000-4000-8000-000000000000", [NewEntry("md5", MD5, "tvec")])
+        lists.add_entries(
+            sg,
+            "x-accord-hash-list--00000000-0000-4000-8000-000000000000",
+            [NewEntry("md5", MD5, "tvec")],
+        )
     with pytest.raises(NotFound):  # an AMBER list of its owner only: not even seen
         lists.add_entries(my, hl.id, [NewEntry("md5", MD5, "tvec")])
     after = sqlite_node.exchange.page(sg, ObjectQuery()).rows

@@ -26,7 +26,7 @@ class HashMatchRequest(Input):
 class HashHitPublic(BaseModel):
     index: int
     entry: str
-    list: str
+    list_id: str
     list_name: str
     owner: str
     signal: str
@@ -97,7 +97,7 @@ class OpinionPublic(BaseModel):
 
 class EntryPublic(BaseModel):
     id: str
-    list: str
+    list_id: str
     signal: str
     value: str
     labels: dict[str, Any]

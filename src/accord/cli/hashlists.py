@@ -74,7 +74,9 @@ def match(
     lists = HASHLISTS.service(node)
     hashed = _hash_all(_files(paths), pdq=True)
     # A PDQ too flat to match on is left out, not refused: its MD5 and SHA-256 still count.
-    usable = [(p, i) for p, i in hashed if i.signal != PDQ.name or (i.quality or 0) >= lists.quality]
+    usable = [
+        (p, i) for p, i in hashed if i.signal != PDQ.name or (i.quality or 0) >= lists.quality
+    ]
     hits = 0
     for start in range(0, len(usable), 10_000):
         batch = usable[start : start + 10_000]

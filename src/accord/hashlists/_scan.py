@@ -24,7 +24,7 @@ BLOCK = 4096  # hashes per block: 4 x 32 KiB of columns, kept in L2 across the b
 BATCH = 16  # queries per micro-batch
 
 
-@njit(inline="always")  # type: ignore[misc]
+@njit(inline="always")
 def _popcount(x: Any) -> Any:
     # The SWAR form, which LLVM turns into the popcnt instruction (or a vector form).
     x = x - ((x >> np.uint64(1)) & _M1)
@@ -33,7 +33,7 @@ def _popcount(x: Any) -> Any:
     return (x * _H01) >> np.uint64(56)
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)
 def scan(
     c0: Any, c1: Any, c2: Any, c3: Any, n: int, queries: Any, threshold: Any,
     out_query: Any, out_row: Any, out_distance: Any,

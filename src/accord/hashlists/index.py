@@ -160,7 +160,9 @@ class MatchIndex:
         """Refs that must no longer match (superseded, disabled or deleted versions)."""
         self._dead = self._dead | set(refs)  # copy on write: readers keep their set
 
-    def search(self, signal: str, values: Sequence[str], threshold: int = PDQ_THRESHOLD) -> list[Hit]:
+    def search(
+        self, signal: str, values: Sequence[str], threshold: int = PDQ_THRESHOLD
+    ) -> list[Hit]:
         if not values:
             return []
         if signal == "pdq":

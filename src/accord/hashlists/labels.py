@@ -42,9 +42,7 @@ class Taxonomy:
 def taxonomy() -> Taxonomy:
     """The behaviour taxonomy shipped with Accord."""
     raw = json.loads((Path(__file__).parent / "data" / "behaviours.json").read_text("utf-8"))
-    return Taxonomy(
-        raw["source"], raw["url"], tuple(Behaviour(**label) for label in raw["labels"])
-    )
+    return Taxonomy(raw["source"], raw["url"], tuple(Behaviour(**label) for label in raw["labels"]))
 
 
 def _text(value: object, name: str) -> str | None:

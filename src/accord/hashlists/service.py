@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from accord.domain.clock import Clock
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp
-from accord.domain.tlp import TLP
+from accord.domain.tlp import MARKING_IDS, TLP
 from accord.errors import Forbidden, InvalidInput, NotFound, Problem, TooManyAttempts
 from accord.exchange.service import Exchange, ShareRequest
 from accord.hashlists.index import MatchIndex
@@ -408,6 +409,7 @@ class HashLists:
             )
         bundle = {"type": "bundle", "id": f"bundle--{objects[0]['id'][11:]}", "objects": objects}
         self._exchange.ingest(principal, bundle, self._share_of(principal, list_id))
+        self._dirty = True  # committed now: the next lookup picks the entries up
         self._record(list_id, None, org, "add", {"count": len(objects)})
         return [o["id"] for o in objects]
 
@@ -450,7 +452,9 @@ class HashLists:
         self.get_list(principal, list_id)
         ids = self._repo.entry_ids_of(list_id, after, limit)
         rows = self._latest(principal, ids)
-        return self._views(principal, [(rows[i], orjson.loads(rows[i].doc)) for i in ids if i in rows])
+        return self._views(
+            principal, [(rows[i], orjson.loads(rows[i].doc)) for i in ids if i in rows]
+        )
 
     def _latest(self, principal: Principal, ids: Sequence[str]) -> dict[str, ObjectRow]:
         found: dict[str, ObjectRow] = {}
@@ -548,13 +552,13 @@ class HashLists:
         try:
             kind = Verdict(verdict)
         except ValueError:
-            raise _invalid(
-                f"one of: {', '.join(v.value for v in Verdict)}", "verdict"
-            ) from None
+            raise _invalid(f"one of: {', '.join(v.value for v in Verdict)}", "verdict") from None
         _text(explanation, "explanation")
         row, doc = self._entry_doc(principal, entry_id)
         me = self._orgs.get(org).identity_id
-        mine = [o for o in self._opinions(principal, [entry_id]).get(entry_id, []) if o.opiner == me]
+        mine = [
+            o for o in self._opinions(principal, [entry_id]).get(entry_id, []) if o.opiner == me
+        ]
         previous = max(mine, key=lambda o: o.modified) if mine else None
         marking = tlp or (share.tlp if share and share.tlp else None) or row.tlp
         if share is None:
@@ -628,10 +632,14 @@ class HashLists:
                 continue
             seen.add((query, row.stix_id))
             candidates.append((query, row, distance, orjson.loads(latest.doc)))
-        negative = {q for q, row, _, _ in candidates if lists[row.list_ref].polarity is Polarity.NEGATIVE}
+        negative = {
+            q for q, row, _, _ in candidates if lists[row.list_ref].polarity is Polarity.NEGATIVE
+        }
         positive = [c for c in candidates if lists[c[1].list_ref].polarity is Polarity.POSITIVE]
         kept = [c for c in positive if c[0] not in negative]
-        states, _ = self._states(principal, {c[1].stix_id: c[3].get("created_by_ref", "") for c in kept})
+        states, _ = self._states(
+            principal, {c[1].stix_id: c[3].get("created_by_ref", "") for c in kept}
+        )
         held = self._repo.held({c[1].stix_id for c in kept}) | self._flood_check(kept, checked)
         hits = [
             MatchHit(
@@ -697,7 +705,9 @@ class HashLists:
         held: set[str] = set()
         for row, count in newly:
             if self._repo.hold(row.stix_id, row.list_ref, count, now):
-                self._record(row.list_ref, row.stix_id, None, "hold", {"items": count, "hour": hour})
+                self._record(
+                    row.list_ref, row.stix_id, None, "hold", {"items": count, "hour": hour}
+                )
             held.add(row.stix_id)
         return held
 
@@ -720,17 +730,14 @@ class HashLists:
         now = format_timestamp(self._clock())
         counts = Counter(h.entry for h in hits)
         ids: dict[str, str] = {}
-        import uuid
-
-        from accord.domain.tlp import MARKING_IDS
-
         for entry_id, count in counts.items():
             row = readable[entry_id]
             owner = orjson.loads(row.doc).get("created_by_ref", "")
-            sighting = {
+            sighting_id = f"sighting--{uuid.uuid4()}"
+            sighting: dict[str, Any] = {
                 "type": "sighting",
                 "spec_version": "2.1",
-                "id": f"sighting--{uuid.uuid4()}",
+                "id": sighting_id,
                 "created": now,
                 "modified": now,
                 "created_by_ref": me,
@@ -748,11 +755,8 @@ class HashLists:
                 else ShareRequest(tlp=row.tlp, scope=Scope.RECIPIENTS, recipients=(owner,))
             )
             self._exchange.ingest(principal, sighting, share)
-            ids[entry_id] = sighting["id"]
-        return [
-            MatchHit(**{**{f: getattr(h, f) for f in h.__dataclass_fields__}, "sighting": ids[h.entry]})
-            for h in hits
-        ]
+            ids[entry_id] = sighting_id
+        return [replace(h, sighting=ids[h.entry]) for h in hits]
 
     # Lookup without export -------------------------------------------------------------
     def grant(self, principal: Principal, list_id: str, org_ref: str) -> None:
@@ -777,7 +781,9 @@ class HashLists:
         if principal.org is None:
             raise Forbidden("sign in to look hashes up")
         unknown = NotFound(f"no hash list {list_id[:100]!r} open to lookups by your organisation")
-        if not list_id.startswith(f"{LIST_TYPE}--") or not self._repo.granted(list_id, principal.org):
+        if not list_id.startswith(f"{LIST_TYPE}--") or not self._repo.granted(
+            list_id, principal.org
+        ):
             raise unknown
         checked = check_items(items, minimum_quality=self.quality)
         now = self._clock()
@@ -829,9 +835,7 @@ class HashLists:
         grants = self._repo.grant_owner(list_id)
         if grants is None:
             return None
-        owner = Principal(
-            org=grants, role=Role.READER, groups=self._groups.of_org(grants)
-        )
+        owner = Principal(org=grants, role=Role.READER, groups=self._groups.of_org(grants))
         try:
             return owner, self.get_list(owner, list_id)
         except NotFound:

@@ -173,7 +173,9 @@ def disabled_version(entry: dict[str, Any], reason: str, now: datetime) -> dict[
     return {
         **entry,
         "modified": modified,
-        "valid_until": modified if modified > entry["valid_from"] else later(entry["valid_from"], now),
+        "valid_until": modified
+        if modified > entry["valid_from"]
+        else later(entry["valid_from"], now),
         "x_accord_disabled": {"reason": reason, "at": modified},
     }
 

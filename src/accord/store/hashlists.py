@@ -77,7 +77,7 @@ hashlist_holds = Table(
     Column("entry_ref", String(128), primary_key=True),
     Column("list_ref", String(128), nullable=False),
     Column("since", UTCDateTime, nullable=False),
-    Column("items", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
     Column("released", UTCDateTime, nullable=True),
 )
 
@@ -286,12 +286,12 @@ class HashListRepository:
                 conn.execute(
                     update(hashlist_holds)
                     .where(c.entry_ref == entry_ref)
-                    .values(since=now, items=items, released=None)
+                    .values(since=now, item_count=items, released=None)
                 )
             else:
                 conn.execute(
                     insert(hashlist_holds).values(
-                        entry_ref=entry_ref, list_ref=list_ref, since=now, items=items
+                        entry_ref=entry_ref, list_ref=list_ref, since=now, item_count=items
                     )
                 )
             return True
@@ -320,7 +320,7 @@ class HashListRepository:
 
     def holds_of(self, list_ref: str) -> list[Hold]:
         c = hashlist_holds.c
-        stmt = select(c.entry_ref, c.list_ref, c.since, c.items, c.released).where(
+        stmt = select(c.entry_ref, c.list_ref, c.since, c.item_count, c.released).where(
             c.list_ref == list_ref
         )
         with self._engine.connect() as conn:

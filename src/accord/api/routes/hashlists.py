@@ -55,7 +55,7 @@ def _list(h: HashList) -> HashListPublic:
 def _entry(e: EntryView) -> EntryPublic:
     return EntryPublic(
         id=e.id,
-        list=e.list_id,
+        list_id=e.list_id,
         signal=e.signal,
         value=e.value,
         labels=e.labels,
@@ -87,7 +87,7 @@ def _match(node: Node, principal: Principal, body: HashMatchRequest) -> HashMatc
             HashHitPublic(
                 index=h.query,
                 entry=h.entry,
-                list=h.list_id,
+                list_id=h.list_id,
                 list_name=h.list_name,
                 owner=h.owner,
                 signal=h.signal,
@@ -146,9 +146,7 @@ def read_hashlist(list_id: Text, node: NodeDep, principal: CurrentPrincipal) -> 
     return _list(HASHLISTS.service(node).get_list(principal, list_id))
 
 
-@router.get(
-    "/hashlists/{list_id}/entries", response_model=list[EntryPublic], responses=errors(404)
-)
+@router.get("/hashlists/{list_id}/entries", response_model=list[EntryPublic], responses=errors(404))
 def read_hashlist_entries(
     list_id: Text,
     node: NodeDep,
@@ -175,9 +173,7 @@ def create_hashlist_entries(
 
 
 @router.get("/hashlists/entries/{entry_id}", response_model=EntryPublic, responses=errors(404))
-def read_hashlist_entry(
-    entry_id: Text, node: NodeDep, principal: CurrentPrincipal
-) -> EntryPublic:
+def read_hashlist_entry(entry_id: Text, node: NodeDep, principal: CurrentPrincipal) -> EntryPublic:
     """One entry with the opinions the caller may see and its aggregate state."""
     return _entry(HASHLISTS.service(node).entry(principal, entry_id))
 
@@ -226,9 +222,7 @@ def create_entry_enable(entry_id: Text, node: NodeDep, principal: CurrentPrincip
     response_model=EntryPublic,
     responses=errors(400, 403, 404),
 )
-def create_entry_release(
-    entry_id: Text, node: NodeDep, principal: CurrentPrincipal
-) -> EntryPublic:
+def create_entry_release(entry_id: Text, node: NodeDep, principal: CurrentPrincipal) -> EntryPublic:
     """Release an entry held by flood quarantine after review."""
     return _entry(HASHLISTS.service(node).release(principal, entry_id))
 

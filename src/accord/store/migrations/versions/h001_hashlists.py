@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "h001"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -54,9 +53,7 @@ def upgrade() -> None:
         sa.Column("granted_by", sa.Integer(), nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hashlist_grants")),
-        sa.UniqueConstraint(
-            "list_ref", "grantee_org", name=op.f("uq_hashlist_grants_list_ref")
-        ),
+        sa.UniqueConstraint("list_ref", "grantee_org", name=op.f("uq_hashlist_grants_list_ref")),
     )
     op.create_index(op.f("ix_hashlist_grants_list_ref"), "hashlist_grants", ["list_ref"])
     op.create_table(
@@ -64,7 +61,7 @@ def upgrade() -> None:
         sa.Column("entry_ref", sa.String(length=128), nullable=False),
         sa.Column("list_ref", sa.String(length=128), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("items", sa.Integer(), nullable=False),
+        sa.Column("item_count", sa.Integer(), nullable=False),
         sa.Column("released", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("entry_ref", name=op.f("pk_hashlist_holds")),
     )
@@ -80,9 +77,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hashlist_activity")),
     )
     op.create_index("ix_hashlist_activity_list_at", "hashlist_activity", ["list_ref", "at"])
-    op.create_index(
-        "ix_hashlist_activity_org_kind_at", "hashlist_activity", ["org", "kind", "at"]
-    )
+    op.create_index("ix_hashlist_activity_org_kind_at", "hashlist_activity", ["org", "kind", "at"])
 
 
 def downgrade() -> None:
