@@ -17,7 +17,7 @@ _HEX = frozenset("0123456789abcdef")
 CHUNK = 1 << 20  # bytes read at a time when streaming a file
 PDQ_THRESHOLD = 31  # Hamming distance of a confident PDQ match (Meta's recommendation)
 PDQ_QUALITY = 50  # PDQ hashes of quality below this are too flat to match on
-PDQ_MAX_SIDE = 1024  # images are decoded at most this large before hashing
+PDQ_MAX_SIDE = 512  # images are hashed at most this large (PDQ works on 64x64 anyway)
 
 
 class SignalError(ValueError):
