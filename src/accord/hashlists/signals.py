@@ -17,6 +17,7 @@ _HEX = frozenset("0123456789abcdef")
 CHUNK = 1 << 20  # bytes read at a time when streaming a file
 PDQ_THRESHOLD = 31  # Hamming distance of a confident PDQ match (Meta's recommendation)
 PDQ_QUALITY = 50  # PDQ hashes of quality below this are too flat to match on
+PDQ_MAX_PIXELS = 64_000_000  # larger images are refused before decoding (bounded memory)
 PDQ_MAX_SIDE = 512  # images are hashed at most this large (PDQ works on 64x64 anyway)
 
 
@@ -129,9 +130,15 @@ def pdq_of_stream(stream: BinaryIO) -> tuple[str, int]:
 
     try:
         with Image.open(stream) as image:
+            if image.width * image.height > PDQ_MAX_PIXELS:
+                raise SignalError(
+                    f"the image is over {PDQ_MAX_PIXELS // 1_000_000} million pixels"
+                )
             image.draft("RGB", (PDQ_MAX_SIDE, PDQ_MAX_SIDE))  # JPEG: decode small
             image.thumbnail((PDQ_MAX_SIDE, PDQ_MAX_SIDE))
             pixels = np.asarray(image.convert("RGB"))
+    except SignalError:
+        raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise SignalError(f"not an image this node can decode ({type(exc).__name__})") from None
     except (OSError, ValueError, SyntaxError) as exc:
