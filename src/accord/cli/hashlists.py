@@ -157,7 +157,7 @@ def add(
         str, typer.Option(help='Labels as JSON, e.g. {"content_type": "image"}.')
     ] = "{}",
 ) -> None:
-    """Hash local files and add their hashes (PDQ for images, else SHA-256 and MD5)."""
+    """Hash local files and add their MD5 and SHA-256, and the PDQ of images."""
     from accord.hashlists.capability import HASHLISTS
     from accord.hashlists.service import NewEntry
 
