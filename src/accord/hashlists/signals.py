@@ -131,9 +131,7 @@ def pdq_of_stream(stream: BinaryIO) -> tuple[str, int]:
     try:
         with Image.open(stream) as image:
             if image.width * image.height > PDQ_MAX_PIXELS:
-                raise SignalError(
-                    f"the image is over {PDQ_MAX_PIXELS // 1_000_000} million pixels"
-                )
+                raise SignalError(f"the image is over {PDQ_MAX_PIXELS // 1_000_000} million pixels")
             image.draft("RGB", (PDQ_MAX_SIDE, PDQ_MAX_SIDE))  # JPEG: decode small
             image.thumbnail((PDQ_MAX_SIDE, PDQ_MAX_SIDE))
             pixels = np.asarray(image.convert("RGB"))
