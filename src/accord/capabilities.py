@@ -14,12 +14,20 @@ from accord.coordinate.capability import COORDINATE
 from accord.detect.capability import DETECT
 from accord.exchange.capability import EXCHANGE
 from accord.federation.capability import FEDERATION
+from accord.hashlists.capability import HASHLISTS
 from accord.privacy.capability import PRIVACY
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-CAPABILITIES: tuple[Capability[Any], ...] = (EXCHANGE, DETECT, COORDINATE, FEDERATION, PRIVACY)
+CAPABILITIES: tuple[Capability[Any], ...] = (
+    EXCHANGE,
+    DETECT,
+    COORDINATE,
+    FEDERATION,
+    PRIVACY,
+    HASHLISTS,
+)
 
 
 def metadata(capabilities: Sequence[Capability[Any]] = CAPABILITIES) -> MetaData:

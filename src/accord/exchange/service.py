@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from accord.domain.access import PeerAudience
+from accord.domain.access import ObjectAccess, PeerAudience
 from accord.domain.clock import Clock
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
@@ -410,6 +410,13 @@ class Exchange:
             raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
         latest = replace(found[0], tlp=held.tlp, scope=held.scope)
         return latest, self._store.versions(principal, stix_id)
+
+    def access(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, ObjectAccess]:
+        """The latest version ``principal`` may read with its distribution; NotFound otherwise."""
+        found = self._store.access(principal, stix_id) if _storable_id(stix_id) else None
+        if found is None:
+            raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
+        return found
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
         """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
