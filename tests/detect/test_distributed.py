@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -25,7 +26,10 @@ from accord.detect.distributed import local_cluster, match_on_dask
 from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of
 from accord.detect.readers import ReadStats
+from accord.domain.tlp import TLP
 from accord.errors import InvalidInput
+from tests.builders import bundle, indicator
+from tests.test_cli import run
 
 INDICATORS = [
     ("indicator--ip", "[ipv4-addr:value = '10.0.0.1']"),
@@ -255,3 +259,48 @@ def test_bad_input_is_refused_before_anything_is_matched(tmp_path: Path) -> None
             # Refused while planning, before any scheduler is reached.
             list(match_on_dask(INDICATORS, False, [*log, path], stats, scheduler=nowhere, **kwargs))
         assert stats.records == 0
+
+
+def test_cli_dask_prints_what_local_prints_and_reports_sightings_once(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduler: str,
+) -> None:
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.chdir(tmp_path)
+    run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    run(capsys, "org", "add", "MyCERT", "--kind", "national-cert", "--state", "MY")
+    feed = [indicator("10.0.0.1", tlp=TLP.GREEN), indicator("evil.example", tlp=TLP.GREEN)]
+    feed[1]["pattern"] = "[domain-name:value = 'evil.example']"
+    (tmp_path / "feed.json").write_bytes(orjson.dumps(bundle(*feed)))
+    assert run(capsys, "share", "feed.json", "--org", "SingCERT")[0] == 0
+    _big_csv(tmp_path / "fw.csv")
+    pq.write_table(
+        pa.table({"src": ["10.0.0.1", "10.9.9.9"], "domain": ["a.example", "evil.example"]}),
+        tmp_path / "fw.parquet",
+    )
+    logs = ["fw.csv", "fw.parquet"]
+    code, local, err = run(capsys, "match", *logs, "--org", "MyCERT")
+    assert code == 0, err
+    dask = ["--engine", "dask", "--scheduler", scheduler, "--partition-mb", "1"]
+    code, out, err = run(capsys, "match", *logs, "--org", "MyCERT", *dask, "--sightings")
+    assert code == 0, err
+    assert out == local and "fw.parquet:2" in out and "2 sightings reported" in err
+    code, out, _ = run(capsys, "objects", "list", "--org", "SingCERT", "--type", "sighting")
+    assert out.count("sighting--") == 2
+    # Bad input: one line, a non-zero exit, and no sighting half-written.
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", 0.5)
+    nowhere = f"tcp://127.0.0.1:{_free_port()}"
+    packed = gzip.compress((tmp_path / "fw.csv").read_bytes())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    for argv, message in [
+        (["fw.csv", "--engine", "dask", "--scheduler", nowhere], "cannot reach the Dask"),
+        (["fw.csv", "cut.csv.gz", *dask], "cut short"),
+        (["fw.csv", "--engine", "spark"], "unknown engine"),
+        (["fw.csv", "--scheduler", scheduler], "need the dask engine"),
+    ]:
+        code, _, err = run(capsys, "match", *argv, "--org", "MyCERT", "--sightings")
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    code, out, _ = run(capsys, "objects", "list", "--org", "SingCERT", "--type", "sighting")
+    assert out.count("sighting--") == 2

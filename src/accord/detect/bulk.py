@@ -64,16 +64,18 @@ def read_log_screened(
     fmt: str = "auto",
     mapping: Mapping[str, str] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    name: str | None = None,
 ) -> Iterator[LogRecord]:
     """The records of the log at ``path`` (``-``: stdin) that may match ``matchers``, in order.
 
-    ``read_log`` with the CSV rows the screen rules out left out: the same references,
-    times, malformed lines and errors; ``stats`` counts every line and record read.
-    Other formats yield every record.
+    ``read_log`` with the CSV and Parquet rows the screen rules out left out: the same
+    references, times, malformed lines and errors; ``stats`` counts every line and
+    record read. Other formats yield every record. ``name``: what references call the
+    log (by default, ``path`` as given).
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown log format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    name = log_name(path)
+    name = name or log_name(path)
     with open_binary(path) as stream:
         if is_parquet(stream, fmt):
             from accord.detect.parquet import parquet_records

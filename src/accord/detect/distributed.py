@@ -57,6 +57,7 @@ from accord.detect.readers import (
     csv_layout,
     csv_records,
     detect_format,
+    is_url,
     read_lines,
 )
 from accord.detect.screen import screen_for
@@ -95,7 +96,8 @@ class Part:
     the first row numbered ``first``), ``whole`` (the log, by the single-process reader).
     """
 
-    path: str
+    path: str  # where workers read it: absolute, or a URL
+    name: str  # what references call it: the path as given
     kind: str
     start: int = 0
     end: int | None = None
@@ -139,19 +141,19 @@ def run_part(part: Part, indicators: Indicators) -> PartResult:
 def match_part(part: Part, matchers: MatcherSet) -> PartResult:
     """Match one part of a log with ``matchers`` (the body of a task)."""
     result = PartResult()
-    name = part.path
+    name = part.name
     try:
         records: Iterator[LogRecord] | list[LogRecord]
         if part.kind == "whole":
             records = read_log_screened(
-                part.path, result.stats, matchers, fmt=part.fmt, mapping=part.mapping
+                part.path, result.stats, matchers, fmt=part.fmt, mapping=part.mapping, name=name
             )
             _confirm(records, matchers, result)
         elif part.kind == "parquet":
             from accord.detect.parquet import parquet_file, parquet_records
 
             assert part.end is not None
-            with _open(part.path) as handle:
+            with _open(part.path, name) as handle:
                 records = parquet_records(
                     parquet_file(handle, name),
                     name,
@@ -164,7 +166,7 @@ def match_part(part: Part, matchers: MatcherSet) -> PartResult:
                 _confirm(records, matchers, result)
         elif part.kind == "csv-rest":
             assert part.layout is not None
-            with _open(part.path) as handle:
+            with _open(part.path, name) as handle:
                 handle.seek(part.start)
                 records = csv_records(handle, 1, name, result.stats, part.layout)
                 _confirm(records, matchers, result)
@@ -201,15 +203,16 @@ def _confirm(
 class _open:  # noqa: N801 - used as a function
     """A log opened through fsspec for reading, InvalidInput when it cannot be."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, name: str) -> None:
         self._path = path
+        self._name = name
         self._stack = ExitStack()
 
     def __enter__(self) -> IO[bytes]:
         try:
             return cast(IO[bytes], self._stack.enter_context(fsspec.open(self._path, "rb")))
         except (OSError, ValueError, ImportError) as exc:
-            raise InvalidInput(f"cannot read {self._path}: {_reason(exc)}") from None
+            raise InvalidInput(f"cannot read {self._name}: {_reason(exc)}") from None
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -220,7 +223,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _read_range(part: Part) -> bytes:
-    with _open(part.path) as handle:
+    with _open(part.path, part.name) as handle:
         handle.seek(part.start)
         size = -1 if part.end is None else part.end - part.start
         return handle.read(size)
@@ -230,15 +233,17 @@ def _read_range(part: Part) -> bytes:
 
 
 def plan(
-    path: str, fmt: str, mapping: Mapping[str, str] | None, partition_size: int
+    name: str, fmt: str, mapping: Mapping[str, str] | None, partition_size: int
 ) -> tuple[list[Part], int]:
-    """The parts of the log at ``path`` and the lines before the first part's range."""
+    """The parts of the log ``name`` (a path or URL) and the lines before the first part."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown log format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    if path == "-":
+    if name == "-":
         raise InvalidInput("the dask engine reads logs by path or URL, not from stdin")
-    whole = [Part(path, "whole", fmt=fmt, mapping=mapping)], 0
-    with _open(path) as handle:
+    # Workers have their own working directory: they read a local log by its full path.
+    path = name if is_url(name) else os.path.abspath(name)
+    whole = [Part(path, name, "whole", fmt=fmt, mapping=mapping)], 0
+    with _open(path, name) as handle:
         try:
             size = handle.seek(0, os.SEEK_END)
             handle.seek(0)
@@ -246,15 +251,15 @@ def plan(
             if magic[:2] == b"\x1f\x8b" or fmt == "zeek" or size == 0:
                 return whole
             if fmt == "parquet" or (fmt == "auto" and magic == PARQUET_MAGIC):
-                return _parquet_parts(handle, path, mapping), 0
+                return _parquet_parts(handle, path, name, mapping), 0
             handle.seek(0)
             head = handle.readline()
             if fmt in ("auto", "csv"):
-                header = csv_header(head, path, fmt)
+                header = csv_header(head, name, fmt)
                 if header is not None:
-                    layout = csv_layout(header, path, mapping)
+                    layout = csv_layout(header, name, mapping)
                     cuts = _cuts(handle, len(head), size, partition_size)
-                    parts = [Part(path, "csv", a, b, layout=layout) for a, b in cuts]
+                    parts = [Part(path, name, "csv", a, b, layout=layout) for a, b in cuts]
                     return parts, 1
                 if fmt == "csv":
                     return whole
@@ -264,13 +269,13 @@ def plan(
                     return whole
                 if b"\x00" in head:
                     return whole
-                fmt = detect_format(text, path)
+                fmt = detect_format(text, name)
                 if fmt not in ("jsonl", "suricata", "values"):
                     return whole
             cuts = _cuts(handle, 0, size, partition_size)
-            return [Part(path, "lines", a, b, fmt=fmt, mapping=mapping) for a, b in cuts], 0
+            return [Part(path, name, "lines", a, b, fmt=fmt, mapping=mapping) for a, b in cuts], 0
         except OSError as exc:
-            raise InvalidInput(f"cannot read {path}: {_reason(exc)}") from None
+            raise InvalidInput(f"cannot read {name}: {_reason(exc)}") from None
 
 
 def _cuts(handle: IO[bytes], start: int, size: int, every: int) -> list[tuple[int, int]]:
@@ -288,15 +293,18 @@ def _cuts(handle: IO[bytes], start: int, size: int, every: int) -> list[tuple[in
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _parquet_parts(handle: IO[bytes], path: str, mapping: Mapping[str, str] | None) -> list[Part]:
+def _parquet_parts(
+    handle: IO[bytes], path: str, name: str, mapping: Mapping[str, str] | None
+) -> list[Part]:
     from accord.detect.parquet import parquet_file, parquet_layout
 
-    file = parquet_file(handle, path)
-    parquet_layout(file.schema_arrow, path, mapping)  # a missing column, refused here
+    file = parquet_file(handle, name)
+    parquet_layout(file.schema_arrow, name, mapping)  # a missing column, refused here
     parts = []
     first = 1
     for group in range(file.num_row_groups):
-        parts.append(Part(path, "parquet", group, group + 1, first=first, mapping=mapping))
+        part = Part(path, name, "parquet", group, group + 1, first=first, mapping=mapping)
+        parts.append(part)
         first += file.metadata.row_group(group).num_rows
     return parts
 
@@ -378,7 +386,7 @@ def _results(
         last = i == len(parts) - 1
         if result.rest_by_record:
             client.cancel(futures[i + 1 :])
-            rest = Part(path, "csv-rest", part.start, layout=part.layout)
+            rest = Part(part.path, path, "csv-rest", part.start, layout=part.layout)
             result = client.submit(run_part, rest, indicators, pure=False).result()
             last = True
         offset = 0 if part.kind in ("whole", "parquet") else lines
