@@ -27,7 +27,7 @@ from accord.detect.matcher import MatcherSet
 from accord.detect.observables import objects_of
 from accord.detect.readers import ReadStats
 from accord.domain.tlp import TLP
-from accord.errors import InvalidInput
+from accord.errors import AccordError, InvalidInput
 from tests.builders import bundle, indicator
 from tests.test_cli import run
 
@@ -185,28 +185,30 @@ def test_other_formats_and_urls_read_as_one_process_reads_them(
     assert _dask(logs, scheduler, partition_size=4096) == single
 
 
-def _kill_on_first_part() -> None:
-    """Run on one worker: the next part it takes kills its process."""
+def _break_parts(broken: bool) -> None:
+    """Run on every worker: tasks fail as they would where Accord is not installed."""
+    if broken:
+        original = distributed.match_part
 
-    def dying(*_: object) -> None:
-        os._exit(1)
+        def failing(*_: object) -> None:
+            raise ModuleNotFoundError("No module named 'accord'")
 
-    distributed.match_part = dying  # type: ignore[assignment]
+        failing.original = original  # type: ignore[attr-defined]
+        distributed.match_part = failing  # type: ignore[assignment]
+    else:
+        distributed.match_part = distributed.match_part.original  # type: ignore[attr-defined]
 
 
-def test_a_worker_lost_mid_job_is_retried_and_nothing_counted_twice(
-    scheduler: str, tmp_path: Path
-) -> None:
+def test_a_failing_task_is_one_error(scheduler: str, tmp_path: Path) -> None:
     logs = _big_csv(tmp_path / "fw.csv")
-    single = _single(logs)
     with Client(scheduler) as client:
         client.wait_for_workers(2)
-        before = sorted(client.scheduler_info()["workers"])
-        client.run(_kill_on_first_part, workers=[before[0]])
-        assert _dask(logs, scheduler, partition_size=2048) == single
-        client.wait_for_workers(2)
-        after = sorted(client.scheduler_info()["workers"])
-    assert before[0] not in after  # that worker died, its nanny started a new one
+        client.run(_break_parts, True)
+        try:
+            with pytest.raises(AccordError, match="a Dask task matching .* failed: Module"):
+                _dask(logs, scheduler, partition_size=8192)
+        finally:
+            client.run(_break_parts, False)
 
 
 def test_damage_raises_after_what_came_before_as_one_process_does(
@@ -304,3 +306,28 @@ def test_cli_dask_prints_what_local_prints_and_reports_sightings_once(
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     code, out, _ = run(capsys, "objects", "list", "--org", "SingCERT", "--type", "sighting")
     assert out.count("sighting--") == 2
+
+
+# Last: the worker it kills comes back only after a while.
+def _kill_on_first_part() -> None:
+    """Run on one worker: the next part it takes kills its process."""
+
+    def dying(*_: object) -> None:
+        os._exit(1)
+
+    distributed.match_part = dying  # type: ignore[assignment]
+
+
+def test_a_worker_lost_mid_job_is_retried_and_nothing_counted_twice(
+    scheduler: str, tmp_path: Path
+) -> None:
+    logs = _big_csv(tmp_path / "fw.csv")
+    single = _single(logs)
+    with Client(scheduler) as client:
+        client.wait_for_workers(2)
+        before = sorted(client.scheduler_info()["workers"])
+        client.run(_kill_on_first_part, workers=[before[0]])
+        assert _dask(logs, scheduler, partition_size=2048) == single
+        client.wait_for_workers(2)
+        after = sorted(client.scheduler_info()["workers"])
+    assert before[0] not in after  # that worker died, its nanny started a new one
