@@ -345,6 +345,8 @@ def _on_dask(
 
 def dask_figures(args: argparse.Namespace) -> None:
     """The single-process bulk path against local Dask clusters of 1 and 2 workers."""
+    from distributed import Client
+
     from accord.detect.distributed import local_cluster
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="accord-bench-match-"))
@@ -372,13 +374,18 @@ def dask_figures(args: argparse.Namespace) -> None:
         ("single process: match, records/s", f"{single_s:,.2f} s, {args.records / single_s:,.0f}"),
     ]
     rates: dict[int, float] = {}
+    cpus: dict[int, float] = {}
     partition = args.partition_mb << 20
     for workers in args.workers:
         began = time.perf_counter()
-        with local_cluster(workers) as cluster:
+        with local_cluster(workers) as cluster, Client(cluster) as probe:
             start_s = time.perf_counter() - began
             cold, cold_s, stats = _on_dask(pairs, log, cluster.scheduler_address, partition)
+            cpu = sum(probe.run(_cpu_seconds).values())
+            client_cpu = time.process_time()
             warm, warm_s, _ = _on_dask(pairs, log, cluster.scheduler_address, partition)
+            client_cpu = time.process_time() - client_cpu
+            cpu = sum(probe.run(_cpu_seconds).values()) - cpu
         if cold != single or warm != single or stats.records != args.records:
             raise SystemExit(f"{workers} Dask workers found other matches than one process")
         rates[workers] = args.records / warm_s
@@ -396,17 +403,29 @@ def dask_figures(args: argparse.Namespace) -> None:
                 f"dask, {workers} worker(s) / single process",
                 f"{rates[workers] * single_s / args.records:.2f}",
             ),
+            (
+                f"dask, {workers} worker(s): CPU s per 1M records, workers / client (warm)",
+                f"{cpu / args.records * 1e6:,.2f} / {client_cpu / args.records * 1e6:,.2f}",
+            ),
         ]
+        cpus[workers] = cpu
     if 1 in rates and 2 in rates:
         rows.append(
             ("efficiency: 2 workers / (2 x 1 worker), warm", f"{rates[2] / (2 * rates[1]):.0%}")
         )
         rows.append(("speed-up: 2 workers / 1 worker, warm", f"{rates[2] / rates[1]:.2f}x"))
+        rows.append(("CPU efficiency: worker CPU of 1 worker / of 2", f"{cpus[1] / cpus[2]:.0%}"))
     rows.append(("same matches and line numbers on every engine", "yes"))
     rows.append(("load average after", _load()))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+
+
+def _cpu_seconds() -> float:
+    """Run on a worker: the CPU seconds its process has used."""
+    used = os.times()
+    return used.user + used.system
 
 
 def _load() -> str:
