@@ -359,7 +359,9 @@ def dask_figures(args: argparse.Namespace) -> None:
     matchers = MatcherSet(pairs)
     screen_for(matchers)
     compile_s = time.perf_counter() - began
+    single_cpu = time.process_time()
     single, single_s = _single(log, matchers, args.block_mb << 20)
+    single_cpu = time.process_time() - single_cpu
     del matchers
     gc.collect()
     found_rows = {int(ref.rsplit(":", 1)[1]) - 2 for ref, _ in single}
@@ -372,6 +374,7 @@ def dask_figures(args: argparse.Namespace) -> None:
         ("planted hits / found (single process)", f"{len(planted):,} / {len(found_rows):,}"),
         ("single process: compile + screen", f"{compile_s:,.2f} s"),
         ("single process: match, records/s", f"{single_s:,.2f} s, {args.records / single_s:,.0f}"),
+        ("single process: CPU s per 1M records", f"{single_cpu / args.records * 1e6:,.2f}"),
     ]
     rates: dict[int, float] = {}
     cpus: dict[int, float] = {}
