@@ -374,7 +374,7 @@ def _local_cluster(workers: int | None) -> LocalCluster:
         dashboard_address=None,
         worker_dashboard_address=None,
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # a failed task is reported as one line, by the client
     )
 
 
