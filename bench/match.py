@@ -27,10 +27,19 @@ What it does:
   ``Correlations.of`` makes per value, before the policy gate; 0 skips this part);
 - prints one table, with peak RSS of this process.
 
+With ``--engine dask``, the same log and indicators are matched by the single-process
+bulk path and then on local Dask clusters of 1 and 2 worker processes (one thread
+each, ``accord.detect.distributed``, ``--partition-mb`` of log per task): records/s
+of each, cold (the first job: indicators scattered and compiled on every worker) and
+warm (the next job, compiled indicators kept by the workers), the efficiency of 2
+workers over 1, and a check that every engine found the same matches with the same
+line numbers. The baselines and correlation are left out.
+
 Run, for example::
 
     .venv/bin/python bench/match.py                      # the full size
     .venv/bin/python bench/match.py --indicators 100000 --records 1000000
+    .venv/bin/python bench/match.py --engine dask --indicators 100000 --records 1000000
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from accord.node import Node
 from accord.settings import Settings
 from accord.store.detect import ObservableIndexRepository, value_key
 from accord.store.objects import NewVersion, SQLObjectStore
+from support import int_list
 
 STAMP = "2026-01-01T00:00:00.000Z"
 
@@ -297,6 +307,134 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _single(log: Path, matchers: MatcherSet, chunk: int) -> tuple[list[tuple[str, str]], float]:
+    found = []
+    stats = ReadStats()
+    began = time.perf_counter()
+    for record in read_log_screened(
+        str(log), stats, matchers, fmt="csv", mapping=FIELDS, chunk_size=chunk
+    ):
+        for hit in matchers.match(objects_of(record.fields, record.field_map)):
+            found.append((record.ref, hit.indicator_id))
+    return found, time.perf_counter() - began
+
+
+def _on_dask(
+    pairs: list[tuple[str, str]], log: Path, scheduler: str, partition: int
+) -> tuple[list[tuple[str, str]], float, ReadStats]:
+    from accord.detect.distributed import match_on_dask
+
+    stats = ReadStats()
+    began = time.perf_counter()
+    found = [
+        (ref, hit.indicator_id)
+        for ref, _, hits in match_on_dask(
+            pairs,
+            False,
+            [str(log)],
+            stats,
+            fmt="csv",
+            mapping=FIELDS,
+            scheduler=scheduler,
+            partition_size=partition,
+        )
+        for hit in hits
+    ]
+    return found, time.perf_counter() - began, stats
+
+
+def dask_figures(args: argparse.Namespace) -> None:
+    """The single-process bulk path against local Dask clusters of 1 and 2 workers."""
+    from distributed import Client
+
+    from accord.detect.distributed import local_cluster
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="accord-bench-match-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "log.csv"
+    pairs, plant = generate_indicators(args.indicators, args.seed)
+    planted = generate_log(log, args.records, args.hit_rate, plant, args.seed)
+    size_mb = log.stat().st_size / 1e6
+    began = time.perf_counter()
+    matchers = MatcherSet(pairs)
+    screen_for(matchers)
+    compile_s = time.perf_counter() - began
+    single_cpu = time.process_time()
+    single, single_s = _single(log, matchers, args.block_mb << 20)
+    single_cpu = time.process_time() - single_cpu
+    del matchers
+    gc.collect()
+    found_rows = {int(ref.rsplit(":", 1)[1]) - 2 for ref, _ in single}
+    rows = [
+        ("cores / load average (1, 5, 15 min)", f"{os.cpu_count()} / {_load()}"),
+        (
+            "indicators / log records / size",
+            f"{len(pairs):,} / {args.records:,} / {size_mb:,.0f} MB",
+        ),
+        ("planted hits / found (single process)", f"{len(planted):,} / {len(found_rows):,}"),
+        ("single process: compile + screen", f"{compile_s:,.2f} s"),
+        ("single process: match, records/s", f"{single_s:,.2f} s, {args.records / single_s:,.0f}"),
+        ("single process: CPU s per 1M records", f"{single_cpu / args.records * 1e6:,.2f}"),
+    ]
+    rates: dict[int, float] = {}
+    cpus: dict[int, float] = {}
+    partition = args.partition_mb << 20
+    for workers in args.workers:
+        began = time.perf_counter()
+        with local_cluster(workers) as cluster, Client(cluster) as probe:
+            start_s = time.perf_counter() - began
+            cold, cold_s, stats = _on_dask(pairs, log, cluster.scheduler_address, partition)
+            cpu = sum(probe.run(_cpu_seconds).values())
+            client_cpu = time.process_time()
+            warm, warm_s, _ = _on_dask(pairs, log, cluster.scheduler_address, partition)
+            client_cpu = time.process_time() - client_cpu
+            cpu = sum(probe.run(_cpu_seconds).values()) - cpu
+        if cold != single or warm != single or stats.records != args.records:
+            raise SystemExit(f"{workers} Dask workers found other matches than one process")
+        rates[workers] = args.records / warm_s
+        rows += [
+            (f"dask, {workers} worker(s): cluster start", f"{start_s:,.2f} s"),
+            (
+                f"dask, {workers} worker(s): cold job (scatter, compile, match), records/s",
+                f"{cold_s:,.2f} s, {args.records / cold_s:,.0f}",
+            ),
+            (
+                f"dask, {workers} worker(s): warm job, records/s",
+                f"{warm_s:,.2f} s, {args.records / warm_s:,.0f}",
+            ),
+            (
+                f"dask, {workers} worker(s) / single process",
+                f"{rates[workers] * single_s / args.records:.2f}",
+            ),
+            (
+                f"dask, {workers} worker(s): CPU s per 1M records, workers / client (warm)",
+                f"{cpu / args.records * 1e6:,.2f} / {client_cpu / args.records * 1e6:,.2f}",
+            ),
+        ]
+        cpus[workers] = cpu
+    if 1 in rates and 2 in rates:
+        rows.append(
+            ("efficiency: 2 workers / (2 x 1 worker), warm", f"{rates[2] / (2 * rates[1]):.0%}")
+        )
+        rows.append(("speed-up: 2 workers / 1 worker, warm", f"{rates[2] / rates[1]:.2f}x"))
+        rows.append(("CPU efficiency: worker CPU of 1 worker / of 2", f"{cpus[1] / cpus[2]:.0%}"))
+    rows.append(("same matches and line numbers on every engine", "yes"))
+    rows.append(("load average after", _load()))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def _cpu_seconds() -> float:
+    """Run on a worker: the CPU seconds its process has used."""
+    used = os.times()
+    return used.user + used.system
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--indicators", type=int, default=1_000_000)
@@ -310,7 +448,13 @@ def main() -> None:
     parser.add_argument("--corr-reports", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--block-mb", type=int, default=16, help="CSV chunk size, MiB")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local")
+    parser.add_argument("--partition-mb", type=int, default=32, help="log per Dask task, MiB")
+    parser.add_argument("--workers", type=int_list, default=[1, 2])
     args = parser.parse_args()
+    if args.engine == "dask":
+        dask_figures(args)
+        return
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="accord-bench-match-"))
     workdir.mkdir(parents=True, exist_ok=True)

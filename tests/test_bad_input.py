@@ -586,6 +586,8 @@ CLI_CORPUS: list[tuple[str, list[str], dict[str, bytes | None]]] = [
     ("match a missing log", ["match", "missing.log"], {}),
     ("match a folder", ["match", "d"], {"d": None}),
     ("match a cut gzip", ["match", "l.gz"], {"l.gz": gzip.compress(b"ip\n1.2.3.4\n" * 999)[:60]}),
+    ("match a cut Parquet", ["match", "l.parquet"], {"l.parquet": b"PAR1\x15\x04"}),
+    ("match on dask, a cut Parquet", ["match", "l.pq", "--engine", "dask"], {"l.pq": b"PAR1"}),
     ("export into a folder", ["export", "-o", "d"], {"d": None}),
     ("export into no folder", ["export", "-o", "nowhere/out.json"], {}),
 ]

@@ -11,6 +11,9 @@ import pytest
 # to a second and a half (stix2-validator, through jsonschema's format checkers).
 HEAVY = (
     "antlr4",
+    "dask",
+    "distributed",
+    "fsspec",
     "fastjsonschema",
     "jsonschema",
     "numpy",

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from accord.cli.common import act_as, err, open_node, progress
 from accord.detect.readers import FORMATS, ReadStats, parse_mapping
+from accord.errors import InvalidInput
 
 if TYPE_CHECKING:
     from accord.detect.service import Match
@@ -35,28 +36,56 @@ def match(
     sightings: Annotated[
         bool, typer.Option("--sightings", help="Report sightings back to indicators' owners.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(help="local: this process; dask: partitions of the logs on a Dask cluster."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler to join (tcp://HOST:PORT); none: a local cluster."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes of the local Dask cluster.")
+    ] = None,
+    partition_mb: Annotated[
+        int | None, typer.Option(help="Bytes of log per Dask task, in MiB (default 64).")
+    ] = None,
 ) -> None:
-    """Print matches as JSON Lines on stdout and a summary table on stderr."""
-    # The bulk reader brings numpy and pyarrow, the service the store: loaded here, not
-    # when the CLI starts.
-    from accord.detect.bulk import read_log_screened
-    from accord.detect.service import tally
+    """Print matches as JSON Lines on stdout and a summary table on stderr.
 
+    Logs are paths or fsspec URLs (file://, zip://…): CSV, JSON Lines, Zeek, Suricata,
+    value lists or Parquet, gzip too. Sightings are reported once every log is matched.
+    """
+    from accord.detect.service import tally  # the service brings the store: loaded here
+
+    if partition_mb is not None and partition_mb < 1:
+        raise InvalidInput("--partition-mb must be at least 1")
     node = open_node()
     principal = act_as(node, org)
     mapping = parse_mapping(field or []) or None
-    loaded = node.detection.load(principal, subdomains=subdomains)
+    loaded = node.detection.load(principal, subdomains=subdomains, patterns=engine == "dask")
     stats = ReadStats()
     found: list[Match] = []
     with progress() as bar:
         task = bar.add_task("matching", total=None)
-        for path in logs:
-            # CSV goes through the vectorised screen: only rows that may match become records.
-            records = read_log_screened(path, stats, loaded.matchers, fmt=fmt, mapping=mapping)
-            for hit in node.detection.match_records(loaded, records):
-                sys.stdout.write(orjson.dumps(hit.as_dict()).decode() + "\n")
-                found.append(hit)
+        # CSV and Parquet go through the vectorised screen: only rows that may match
+        # become records; the dask engine runs the same over partitions of the logs.
+        matches = node.detection.match_logs(
+            loaded,
+            logs,
+            stats,
+            fmt=fmt,
+            mapping=mapping,
+            engine=engine,
+            scheduler=scheduler,
+            workers=workers,
+            partition_size=None if partition_mb is None else partition_mb << 20,
+        )
+        for hit in matches:
+            sys.stdout.write(orjson.dumps(hit.as_dict()).decode() + "\n")
+            found.append(hit)
             bar.update(task, completed=stats.records)
+        bar.update(task, completed=stats.records)
     sys.stdout.flush()
     tallies = tally(found)
     table = Table("", "count", title="accord match")

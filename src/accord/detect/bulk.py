@@ -7,7 +7,10 @@ keeps its line number. A chunk pyarrow and Python's ``csv`` module might read
 differently (malformed rows, NUL bytes, text that is not UTF-8, lone carriage returns)
 goes through the per-record reader instead (``accord.detect.readers``), which reports
 its malformed lines with their numbers; quoted line breaks send the rest of the file
-there. Other formats are read record by record, as ``read_log`` reads them.
+there. Parquet logs go through the screen a row group at a time
+(``accord.detect.parquet``); other formats are read record by record, as ``read_log``
+reads them. ``csv_part`` screens one range of whole CSV lines on its own: the unit a
+Dask task (``accord.detect.distributed``) works on.
 
 numpy and pyarrow are imported here at the top: callers import this module where a log
 is read, not at start-up.
@@ -42,6 +45,7 @@ from accord.detect.readers import (
     csv_records,
     damaged,
     detect_format,
+    is_parquet,
     log_name,
     open_binary,
     read_lines,
@@ -60,17 +64,25 @@ def read_log_screened(
     fmt: str = "auto",
     mapping: Mapping[str, str] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    name: str | None = None,
 ) -> Iterator[LogRecord]:
     """The records of the log at ``path`` (``-``: stdin) that may match ``matchers``, in order.
 
-    ``read_log`` with the CSV rows the screen rules out left out: the same references,
-    times, malformed lines and errors; ``stats`` counts every line and record read.
-    Other formats yield every record.
+    ``read_log`` with the CSV and Parquet rows the screen rules out left out: the same
+    references, times, malformed lines and errors; ``stats`` counts every line and
+    record read. Other formats yield every record. ``name``: what references call the
+    log (by default, ``path`` as given).
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown log format {fmt!r}; use one of: {', '.join(FORMATS)}")
-    name = log_name(path)
+    name = name or log_name(path)
     with open_binary(path) as stream:
+        if is_parquet(stream, fmt):
+            from accord.detect.parquet import parquet_records
+
+            screen = screen_for(matchers)
+            yield from parquet_records(stream, name, stats, mapping, screen=screen)
+            return
         try:
             head = stream.readline()
         except GZIP_ERRORS as exc:
@@ -102,6 +114,32 @@ def match_log(
     ):
         for hit in matchers.match(objects_of(record.fields, record.field_map)):
             yield record, hit
+
+
+def csv_part(
+    data: bytes, line: int, name: str, stats: ReadStats, layout: CSVLayout, screen: Screen
+) -> list[LogRecord] | None:
+    """The records of the whole CSV lines ``data`` (from line ``line``) that may match.
+
+    ``data`` must begin where a record begins. None: the lines hold quoted line breaks
+    or quotes used otherwise than RFC 4180 uses them, so where its records end is not
+    known from ``data`` alone; the csv module must read the log from ``data``'s first
+    line to its end (``csv_records``), as ``read_log_screened`` then does. Otherwise
+    ``data`` ends where a record ends, and ``stats`` counts its lines and records.
+    """
+    chunk = _process(_Read(bytearray(data), True, None), _CSVColumns.of(layout), screen)
+    if chunk.rest_by_record:
+        return None
+    if chunk.candidates is None:
+        return list(csv_records(io.BytesIO(data), line, name, stats, layout))
+    stats.lines += chunk.lines
+    stats.records += chunk.records
+    return [csv_record(name, line + offset, fields, layout) for offset, fields in chunk.candidates]
+
+
+def csv_header(head: bytes, name: str, fmt: str) -> list[str] | None:
+    """The header of a CSV log whose first line is ``head``, as ``read_log_screened`` reads it."""
+    return _csv_header(head, name, fmt)
 
 
 def _csv_header(head: bytes, name: str, fmt: str) -> list[str] | None:

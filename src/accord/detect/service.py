@@ -10,7 +10,7 @@ organisation as recipient, so federation carries them to the owner's node.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -20,13 +20,13 @@ import orjson
 
 from accord.detect.matcher import Hit, MatcherSet
 from accord.detect.observables import objects_of
-from accord.detect.readers import LogRecord
+from accord.detect.readers import LogRecord, ReadStats
 from accord.detect.warninglists import Warninglists, shipped
 from accord.domain.model import Principal
 from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp, parse_timestamp
 from accord.domain.tlp import MARKING_IDS, TLP
-from accord.errors import Forbidden
+from accord.errors import Forbidden, InvalidInput
 from accord.exchange.service import Exchange, IngestReport, ShareRequest
 from accord.store.accounts import OrganisationRepository
 from accord.store.objects import ObjectQuery
@@ -52,6 +52,8 @@ class LoadedIndicators:
     not_stix: int = 0
     # Indicators with a value on a warning list, and the lists: flagged, still used.
     flagged: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (id, pattern) of every indicator compiled, in order, when asked (for Dask workers)
+    patterns: list[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,9 @@ def _stamp_valid(obj: dict[str, Any], key: str) -> datetime | None:
         return None
 
 
+ENGINES = ("local", "dask")
+
+
 class Detection:
     """Matching of logs and observables against the indicators a principal may read."""
 
@@ -122,10 +127,17 @@ class Detection:
         self._clock = clock
         self.warninglists = warninglists or shipped()
 
-    def load(self, principal: Principal, *, subdomains: bool = False) -> LoadedIndicators:
-        """Compile every indicator ``principal`` may read that is valid now and not revoked."""
+    def load(
+        self, principal: Principal, *, subdomains: bool = False, patterns: bool = False
+    ) -> LoadedIndicators:
+        """Compile every indicator ``principal`` may read that is valid now and not revoked.
+
+        ``patterns``: keep each one's (id, pattern) too, for ``match_logs`` on Dask.
+        """
         now = self._clock()
         loaded = LoadedIndicators(MatcherSet((), subdomains=subdomains), {})
+        if patterns:
+            loaded.patterns = []
         query = ObjectQuery(types=("indicator",), limit=1000)
         for rows in self._exchange.iter_all(principal, query):
             for row in rows:
@@ -147,6 +159,8 @@ class Detection:
                     loaded.expired += 1
                     continue
                 loaded.matchers.add(row.stix_id, obj["pattern"])
+                if loaded.patterns is not None:
+                    loaded.patterns.append((row.stix_id, obj["pattern"]))
                 loaded.sources[row.stix_id] = Source(row.owner, row.tlp)
         self._flag(loaded)
         return loaded
@@ -179,14 +193,76 @@ class Detection:
                 continue
             hits = matchers.match(objects)
             if hits:
-                seen = record.seen or self._clock()
-                for hit in hits:
-                    warnings: tuple[str, ...] = ()
-                    if hit.value is not None:
-                        warnings = warned.get(hit.value) or self.warninglists.check(hit.value)
-                        if len(warned) < 100_000:
-                            warned[hit.value] = warnings
-                    yield Match(record.ref, hit.indicator_id, hit.value, hit.field, seen, warnings)
+                yield from self._matches(record.ref, record.seen, hits, warned)
+
+    def _matches(
+        self,
+        ref: str,
+        seen: datetime | None,
+        hits: list[Hit],
+        warned: dict[str, tuple[str, ...]],
+    ) -> Iterator[Match]:
+        when = seen or self._clock()
+        for hit in hits:
+            warnings: tuple[str, ...] = ()
+            if hit.value is not None:
+                warnings = warned.get(hit.value) or self.warninglists.check(hit.value)
+                if len(warned) < 100_000:
+                    warned[hit.value] = warnings
+            yield Match(ref, hit.indicator_id, hit.value, hit.field, when, warnings)
+
+    def match_logs(
+        self,
+        loaded: LoadedIndicators,
+        logs: Sequence[str],
+        stats: ReadStats,
+        *,
+        fmt: str = "auto",
+        mapping: Mapping[str, str] | None = None,
+        engine: str = "local",
+        scheduler: str | None = None,
+        workers: int | None = None,
+        partition_size: int | None = None,
+    ) -> Iterator[Match]:
+        """Every match in ``logs`` (paths or fsspec URLs), in log and record order.
+
+        ``engine``: ``local`` reads in this process (``accord.detect.bulk``); ``dask``
+        runs the same screen and confirmation over partitions of the logs on a Dask
+        cluster (``accord.detect.distributed``): the one at ``scheduler``, or a local
+        one of ``workers`` processes. Both give the same matches and ``stats``. Nothing
+        is stored here: sightings are ``report_sightings`` over the finished matches.
+        """
+        if engine not in ENGINES:
+            raise InvalidInput(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+        if engine == "local":
+            if scheduler is not None or workers is not None or partition_size is not None:
+                raise InvalidInput("a scheduler, workers or partitions need the dask engine")
+            from accord.detect.bulk import read_log_screened  # brings numpy and pyarrow
+
+            for path in logs:
+                records = read_log_screened(path, stats, loaded.matchers, fmt=fmt, mapping=mapping)
+                yield from self.match_records(loaded, records)
+            return
+        if loaded.patterns is None:
+            raise ValueError("the dask engine needs indicators loaded with patterns=True")
+        if workers is not None and (workers < 1 or scheduler is not None):
+            raise InvalidInput("workers: at least 1, and only for a local cluster")
+        from accord.detect import distributed  # brings dask
+
+        warned: dict[str, tuple[str, ...]] = {}
+        found = distributed.match_on_dask(
+            loaded.patterns,
+            loaded.matchers.subdomains,
+            logs,
+            stats,
+            fmt=fmt,
+            mapping=mapping,
+            scheduler=scheduler,
+            workers=workers,
+            partition_size=partition_size or distributed.PARTITION_SIZE,
+        )
+        for ref, seen, hits in found:
+            yield from self._matches(ref, seen, hits, warned)
 
     def match_values(self, loaded: LoadedIndicators, values: Iterable[str]) -> list[list[Hit]]:
         """For each bare observable value (its kind recognised), the indicators it matches."""
