@@ -27,7 +27,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet --upgrade pip
-	.venv-lock/bin/pip install --quiet '.[dev]'
+	.venv-lock/bin/pip install --quiet '.[dev,bench]'
 	{ echo "# Every package make installs, pinned: 'make lock' writes it from pyproject.toml."; \
 	  .venv-lock/bin/pip freeze --exclude accord; } > requirements.lock
 	rm -rf .venv-lock
@@ -48,7 +48,9 @@ lint: $(STAMP)
 test: system-deps lint audit node_modules/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=10
 
+# The benchmarks' peers (faiss, python-threatexchange, Presidio) come from the bench extra.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/ingest.py
@@ -57,6 +59,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/coordinate.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/hashlists.py --sizes 1000000
+	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/misp.py
 
 clean:
 	rm -rf $(VENV) .venv-lock var node_modules .pytest_cache .mypy_cache .ruff_cache
