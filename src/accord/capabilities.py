@@ -14,11 +14,12 @@ from accord.coordinate.capability import COORDINATE
 from accord.detect.capability import DETECT
 from accord.exchange.capability import EXCHANGE
 from accord.federation.capability import FEDERATION
+from accord.norms.capability import NORMS
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-CAPABILITIES: tuple[Capability[Any], ...] = (EXCHANGE, DETECT, COORDINATE, FEDERATION)
+CAPABILITIES: tuple[Capability[Any], ...] = (EXCHANGE, DETECT, COORDINATE, FEDERATION, NORMS)
 
 
 def metadata(capabilities: Sequence[Capability[Any]] = CAPABILITIES) -> MetaData:

@@ -1,0 +1,182 @@
+"""Request and response bodies of the norms endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord.api.fields import Input, one_of
+from accord.norms.framework import Framework
+from accord.norms.service import ANSWER_SCOPES, TARGETS, Draft, Matrix, StateReport
+from accord.store.norms import Evidence
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DraftCreate(Input):
+    org: str | None = Field(
+        default=None, max_length=200, description="Name or identity id; omit: your own."
+    )
+
+
+class AnswerIn(Input):
+    measures: str = Field(default="", max_length=20_000, description="Measures taken.")
+    challenges: str = Field(
+        default="", max_length=20_000, description="Challenges and capacity gaps."
+    )
+    documents: list[str] = Field(
+        default_factory=list, max_length=20, description="Supporting documents (titles or URLs)."
+    )
+    tlp: str = Field(default="TLP:GREEN", max_length=20)
+    scope: str = Field(
+        default="community",
+        max_length=16,
+        json_schema_extra=one_of(s.value for s in ANSWER_SCOPES),
+    )
+
+
+class PublishIn(Input):
+    target: str = Field(max_length=16, json_schema_extra=one_of(s.value for s in TARGETS))
+    group: str | None = Field(default=None, max_length=80, description="A sharing group's slug.")
+
+
+class VersionPublic(_Read):
+    id: int
+    state: str
+    number: int
+    status: str
+    created: datetime
+    published: datetime | None
+    scope: str | None
+    stix_id: str | None
+
+
+class AnswerPublic(_Read):
+    item: str
+    measures: str
+    challenges: str
+    documents: list[str]
+    tlp: str
+    scope: str
+
+
+class DraftPublic(BaseModel):
+    version: VersionPublic
+    answers: list[AnswerPublic]
+
+
+def draft_public(draft: Draft) -> DraftPublic:
+    return DraftPublic(
+        version=VersionPublic.model_validate(draft.version),
+        answers=[AnswerPublic.model_validate(a) for a in draft.answers],
+    )
+
+
+class NormPublic(_Read):
+    code: str
+    title: str
+    text: str
+    source: str
+
+
+class PartPublic(BaseModel):
+    number: str
+    code: str
+    title: str
+    items: list[str]
+
+
+class FrameworkPublic(BaseModel):
+    norms: list[NormPublic]
+    note: str
+    survey: str
+    survey_source: str
+    parts: list[PartPublic]
+
+
+def framework_public(f: Framework) -> FrameworkPublic:
+    return FrameworkPublic(
+        norms=[NormPublic.model_validate(n) for n in f.norms],
+        note=f.norms_note,
+        survey=f.survey_name,
+        survey_source=f.survey_source,
+        parts=[
+            PartPublic(number=p.number, code=p.code, title=p.title, items=list(p.items))
+            for p in f.parts
+        ],
+    )
+
+
+class EvidencePublic(_Read):
+    state: str
+    start: datetime
+    end: datetime
+    requests_received: int
+    requests_acknowledged: int
+    requests_answered: int
+    median_ack_seconds: float | None
+    median_response_seconds: float | None
+    contacts_by_kind: dict[str, int]
+    check_targets: int
+    check_responses: int
+    median_check_seconds: float | None
+    objects_by_scope: dict[str, int]
+    sightings: int
+    vulnerabilities: int
+
+
+def evidence_public(e: Evidence) -> EvidencePublic:
+    return EvidencePublic.model_validate(e)
+
+
+class PublishedAnswerPublic(_Read):
+    item: str
+    measures: str
+    challenges: str
+    documents: list[str]
+    tlp: str
+    scope: str
+    published: str
+
+
+class StateReportPublic(BaseModel):
+    state: str
+    version: int | None
+    versions: list[int]
+    answers: list[PublishedAnswerPublic]
+    evidence: EvidencePublic
+
+
+def state_report_public(
+    report: StateReport, version: int | None, evidence: Evidence
+) -> StateReportPublic:
+    answers = report.versions.get(version, {}) if version is not None else {}
+    return StateReportPublic(
+        state=report.state,
+        version=version,
+        versions=sorted(report.versions),
+        answers=[PublishedAnswerPublic.model_validate(a) for _, a in sorted(answers.items())],
+        evidence=evidence_public(evidence),
+    )
+
+
+class MatrixRowPublic(BaseModel):
+    state: str
+    cells: dict[str, str] = Field(description="norm code: reported | evidence | none")
+
+
+class MatrixPublic(BaseModel):
+    norms: list[str]
+    rows: list[MatrixRowPublic]
+
+
+def matrix_public(m: Matrix) -> MatrixPublic:
+    return MatrixPublic(
+        norms=m.norms,
+        rows=[
+            MatrixRowPublic(state=s, cells={n: m.cells[(s, n)] for n in m.norms}) for s in m.states
+        ],
+    )

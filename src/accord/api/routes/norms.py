@@ -1,0 +1,188 @@
+"""Norms implementation reports: drafts, answers, publishing; the regional view, evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+
+from accord.api.deps import CurrentPrincipal
+from accord.api.fields import RowId, Text
+from accord.api.norms_schemas import (
+    AnswerIn,
+    AnswerPublic,
+    DraftCreate,
+    DraftPublic,
+    EvidencePublic,
+    FrameworkPublic,
+    MatrixPublic,
+    PublishIn,
+    StateReportPublic,
+    VersionPublic,
+    draft_public,
+    evidence_public,
+    framework_public,
+    matrix_public,
+    state_report_public,
+)
+from accord.api.openapi import errors
+from accord.http import NodeDep
+from accord.norms.capability import NORMS
+from accord.norms.export import matrix_csv, matrix_svg, report_html, report_pdf
+from accord.norms.service import AnswerInput
+
+router = APIRouter(prefix="/norms", tags=["norms"])
+
+States = Annotated[list[Text], Query(max_length=30)]
+
+
+@router.get("/framework", response_model=FrameworkPublic)
+def read_framework(node: NodeDep) -> FrameworkPublic:
+    """The eleven norms (with their sources) and UNIDIR's survey parts."""
+    return framework_public(NORMS.service(node).framework)
+
+
+@router.get("/versions", response_model=list[VersionPublic])
+def read_versions(node: NodeDep, principal: CurrentPrincipal) -> list[VersionPublic]:
+    """Every version of your organisation's report, drafts included."""
+    return [VersionPublic.model_validate(v) for v in NORMS.service(node).versions(principal)]
+
+
+@router.post(
+    "/versions",
+    response_model=VersionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 409),
+)
+def create_version(body: DraftCreate, node: NodeDep, principal: CurrentPrincipal) -> VersionPublic:
+    """Start a draft (the first version, or the next, carrying the last one's answers)."""
+    version = NORMS.service(node).start_draft(principal, body.org)
+    return VersionPublic.model_validate(version)
+
+
+@router.get("/versions/{version_id}", response_model=DraftPublic, responses=errors(404))
+def read_version(version_id: RowId, node: NodeDep, principal: CurrentPrincipal) -> DraftPublic:
+    """One version of your organisation's report, with every answer."""
+    return draft_public(NORMS.service(node).draft(principal, version_id))
+
+
+@router.put(
+    "/versions/{version_id}/answers/{item}",
+    response_model=AnswerPublic,
+    responses=errors(403, 404, 409),
+)
+def update_answer(
+    version_id: RowId, item: Text, body: AnswerIn, node: NodeDep, principal: CurrentPrincipal
+) -> AnswerPublic:
+    """Write one answer of a draft (409 once the version is published)."""
+    given = AnswerInput(
+        item=item,
+        measures=body.measures,
+        challenges=body.challenges,
+        documents=tuple(body.documents),
+        tlp=body.tlp,
+        scope=body.scope,
+    )
+    return AnswerPublic.model_validate(NORMS.service(node).answer(principal, version_id, given))
+
+
+@router.post(
+    "/versions/{version_id}/publish",
+    response_model=VersionPublic,
+    responses=errors(403, 404, 409),
+)
+def publish_version(
+    version_id: RowId, body: PublishIn, node: NodeDep, principal: CurrentPrincipal
+) -> VersionPublic:
+    """Publish a draft: each answer as a STIX object under its own marking and scope."""
+    version = NORMS.service(node).publish(principal, version_id, body.target, body.group)
+    return VersionPublic.model_validate(version)
+
+
+@router.get("/reports/{state}", response_model=StateReportPublic, responses=errors(404))
+def read_state_report(
+    state: Text,
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> StateReportPublic:
+    """A state's published report as you may read it, with the live evidence beside it."""
+    service = NORMS.service(node)
+    report, number = service.state_report(principal, state, version)
+    return state_report_public(report, number, service.evidence(principal, report.state))
+
+
+@router.get("/reports/{state}/html", response_class=Response, responses=errors(404))
+def read_state_report_html(state: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
+    """The report laid out like UNIDIR's survey, as a standalone HTML document."""
+    service = NORMS.service(node)
+    report, number = service.state_report(principal, state)
+    html = report_html(service.framework, report, number, service.evidence(principal, report.state))
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/reports/{state}/pdf", response_class=Response, responses=errors(404))
+def read_state_report_pdf(state: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
+    """The same report as PDF (WeasyPrint)."""
+    service = NORMS.service(node)
+    report, number = service.state_report(principal, state)
+    pdf = report_pdf(service.framework, report, number, service.evidence(principal, report.state))
+    return Response(pdf, media_type="application/pdf")
+
+
+@router.get("/evidence/{state}", response_model=EvidencePublic, responses=errors(404))
+def read_evidence(
+    state: Text,
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> EvidencePublic:
+    """Figures from this node's records for a state and period, over what you may see."""
+    return evidence_public(NORMS.service(node).evidence(principal, state, start, end))
+
+
+@router.get("/matrix", response_model=MatrixPublic, responses=errors(404))
+def read_matrix(
+    node: NodeDep,
+    principal: CurrentPrincipal,
+    group: Text | None = None,
+) -> MatrixPublic:
+    """States by norms: reported, with evidence, or no report (a sharing group's states)."""
+    service = NORMS.service(node)
+    states = service.group_states(principal, group) if group else None
+    return matrix_public(service.matrix(principal, states))
+
+
+@router.get("/matrix.svg", response_class=Response, responses=errors(404))
+def read_matrix_svg(
+    node: NodeDep, principal: CurrentPrincipal, group: Text | None = None
+) -> Response:
+    """The regional view drawn as SVG."""
+    service = NORMS.service(node)
+    states = service.group_states(principal, group) if group else None
+    return Response(matrix_svg(service.matrix(principal, states)), media_type="image/svg+xml")
+
+
+@router.get("/matrix.csv", response_class=Response, responses=errors(404))
+def read_matrix_csv(
+    node: NodeDep, principal: CurrentPrincipal, group: Text | None = None
+) -> Response:
+    """The regional view as CSV."""
+    service = NORMS.service(node)
+    states = service.group_states(principal, group) if group else None
+    return Response(matrix_csv(service.matrix(principal, states)), media_type="text/csv")
+
+
+@router.get("/compare", response_model=list[StateReportPublic], responses=errors(404))
+def read_comparison(
+    node: NodeDep, principal: CurrentPrincipal, states: States
+) -> list[StateReportPublic]:
+    """Up to three states side by side (their latest versions as you may read them)."""
+    service = NORMS.service(node)
+    return [
+        state_report_public(r, r.latest, service.evidence(principal, s))
+        for s, r in service.compare(principal, states).items()
+    ]

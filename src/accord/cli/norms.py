@@ -1,0 +1,192 @@
+"""Norms implementation reports from the console: draft, answer, publish, read, export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+
+from accord.cli.common import act_as, open_node, out, write_file
+from accord.domain.model import Role
+from accord.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from accord.node import Node
+    from accord.norms.service import NormsService
+
+commands = typer.Typer()
+norms_app = typer.Typer(help="Norms implementation reports.", no_args_is_help=True)
+commands.add_typer(norms_app, name="norms")
+
+Org = Annotated[str, typer.Option("--org", help="Act for this organisation (name or identity id).")]
+Reader = Annotated[
+    str | None, typer.Option("--org", help="Read as this organisation; omit: the public.")
+]
+Format = Annotated[
+    str, typer.Option("--format", help="json, html or pdf (reports); json, csv or svg (matrix).")
+]
+Out = Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")]
+
+
+def _service() -> tuple[Node, NormsService]:
+    from accord.norms.capability import NORMS
+
+    node = open_node()
+    return node, NORMS.service(node)
+
+
+def _emit(data: bytes, path: Path | None) -> None:
+    if path is None:
+        out.print(data.decode(), markup=False, highlight=False, soft_wrap=True)
+    else:
+        write_file(path, [data])
+
+
+def _json(value: object) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+
+@norms_app.command("framework")
+def norms_framework() -> None:
+    """The eleven norms, their sources, and the survey's parts, as JSON."""
+    from accord.norms.framework import load
+
+    f = load()
+    _emit(_json({"norms": f.norms, "parts": f.parts, "note": f.norms_note}), None)
+
+
+@norms_app.command("draft")
+def norms_draft(org: Org) -> None:
+    """Start a draft of the organisation's report (the next version carries the last one's answers)."""
+    node, service = _service()
+    version = service.start_draft(act_as(node, org, Role.ANALYST), org)
+    out.print(f"draft version {version.number} of {version.state}'s report: id {version.id}")
+
+
+@norms_app.command("answer")
+def norms_answer(
+    org: Org,
+    version: Annotated[int, typer.Argument(help="The draft's id.")],
+    item: Annotated[str, typer.Argument(help="A norm (a-k), or law, cbm, capacity.")],
+    measures: Annotated[str, typer.Option(help="Measures taken.")] = "",
+    challenges: Annotated[str, typer.Option(help="Challenges and capacity gaps.")] = "",
+    document: Annotated[
+        list[str] | None, typer.Option(help="A supporting document; repeat.")
+    ] = None,
+    tlp: Annotated[str, typer.Option(help="The answer's TLP.")] = "TLP:GREEN",
+    scope: Annotated[
+        str, typer.Option(help="organisation, group, community, federation, public.")
+    ] = "community",
+) -> None:
+    """Write one answer of a draft."""
+    from accord.norms.service import AnswerInput
+
+    node, service = _service()
+    given = AnswerInput(item, measures, challenges, tuple(document or ()), tlp, scope)
+    answer = service.answer(act_as(node, org, Role.ANALYST), version, given)
+    out.print(f"answer {answer.item} saved ({answer.tlp}, {answer.scope})")
+
+
+@norms_app.command("publish")
+def norms_publish(
+    org: Org,
+    version: Annotated[int, typer.Argument(help="The draft's id.")],
+    target: Annotated[str, typer.Option(help="group, community, federation or public.")],
+    group: Annotated[str | None, typer.Option(help="A sharing group's slug.")] = None,
+) -> None:
+    """Publish a draft: every answer under its own marking, never further than the target."""
+    node, service = _service()
+    published = service.publish(act_as(node, org, Role.ANALYST), version, target, group)
+    out.print(f"version {published.number} published ({published.scope}): {published.stix_id}")
+
+
+@norms_app.command("show")
+def norms_show(
+    state: Annotated[str, typer.Argument(help="A state's ISO code.")],
+    org: Reader = None,
+    version: Annotated[int | None, typer.Option(help="A version; omit: the latest.")] = None,
+    fmt: Format = "json",
+    path: Out = None,
+) -> None:
+    """A state's published report as the organisation may read it, with the live evidence."""
+    from accord.norms.export import report_html, report_pdf
+
+    node, service = _service()
+    reader = act_as(node, org, Role.READER)
+    report, number = service.state_report(reader, state, version)
+    evidence = service.evidence(reader, report.state)
+    if fmt == "json":
+        answers = report.versions.get(number, {}) if number is not None else {}
+        data = _json(
+            {"state": report.state, "version": number, "answers": answers, "evidence": evidence}
+        )
+    elif fmt == "html":
+        data = report_html(service.framework, report, number, evidence).encode()
+    elif fmt == "pdf":
+        if path is None:
+            raise InvalidInput("a PDF goes to a file: give --out")
+        data = report_pdf(service.framework, report, number, evidence)
+    else:
+        raise InvalidInput("--format is json, html or pdf")
+    _emit(data, path)
+
+
+@norms_app.command("matrix")
+def norms_matrix(
+    org: Reader = None,
+    group: Annotated[str | None, typer.Option(help="Only a sharing group's states.")] = None,
+    fmt: Format = "json",
+    path: Out = None,
+) -> None:
+    """The regional view: states by norms (reported, evidence, none)."""
+    from accord.norms.export import matrix_csv, matrix_svg
+
+    node, service = _service()
+    reader = act_as(node, org, Role.READER)
+    states = service.group_states(reader, group) if group else None
+    m = service.matrix(reader, states)
+    if fmt == "json":
+        data = _json({s: {n: m.cells[(s, n)] for n in m.norms} for s in m.states})
+    elif fmt == "csv":
+        data = matrix_csv(m).encode()
+    elif fmt == "svg":
+        data = matrix_svg(m).encode()
+    else:
+        raise InvalidInput("--format is json, csv or svg")
+    _emit(data, path)
+
+
+@norms_app.command("compare")
+def norms_compare(
+    states: Annotated[list[str], typer.Argument(help="One to three ISO codes.")],
+    org: Reader = None,
+) -> None:
+    """Up to three states' latest reports side by side, as JSON (items answered)."""
+    node, service = _service()
+    reader = act_as(node, org, Role.READER)
+    found = service.compare(reader, states)
+    _emit(_json({s: sorted(r.answered()) for s, r in found.items()}), None)
+
+
+@norms_app.command("evidence")
+def norms_evidence(
+    state: Annotated[str, typer.Argument(help="A state's ISO code.")],
+    org: Reader = None,
+    start: Annotated[datetime | None, typer.Option(help="Period start (UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Period end (UTC).")] = None,
+) -> None:
+    """Figures from this node's records for a state, over what the organisation may see."""
+    from datetime import UTC
+
+    node, service = _service()
+    reader = act_as(node, org, Role.READER)
+    e = service.evidence(
+        reader,
+        state,
+        start.replace(tzinfo=UTC) if start else None,
+        end.replace(tzinfo=UTC) if end else None,
+    )
+    _emit(_json(e), None)
