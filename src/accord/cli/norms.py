@@ -60,7 +60,7 @@ def norms_framework() -> None:
 
 @norms_app.command("draft")
 def norms_draft(org: Org) -> None:
-    """Start a draft of the organisation's report (the next version carries the last one's answers)."""
+    """Start a draft of the report (the next version carries the last one's answers)."""
     node, service = _service()
     version = service.start_draft(act_as(node, org, Role.ANALYST), org)
     out.print(f"draft version {version.number} of {version.state}'s report: id {version.id}")

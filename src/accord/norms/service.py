@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -45,6 +45,7 @@ _HEADER_TLP = {
 MAX_TEXT = 20_000
 MAX_DOCUMENTS = 20
 MAX_COMPARE = 3
+MIN_YEAR, MAX_YEAR = 1970, 9000
 
 
 def _bad(field_name: str, why: str) -> InvalidInput:
@@ -363,8 +364,7 @@ class NormsService:
             if states is not None
             else sorted(set(self.states()) | set(published))
         )
-        end = end or self._clock()
-        start = start or end.replace(year=end.year - 1)
+        start, end = self._period(start, end)
         norms = [n.code for n in self.framework.norms]
         cells: dict[tuple[str, str], str] = {}
         for s in chosen:
@@ -398,11 +398,24 @@ class NormsService:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> Evidence:
-        end = end or self._clock()
-        start = start or end.replace(year=end.year - 1)
-        if start >= end:
-            raise _bad("start", "the period's start is before its end")
+        start, end = self._period(start, end)
         return self._evidence.evidence(principal, _state(state), start, end)
+
+    def _period(self, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+        """The period asked for (naive times read as UTC); by default the last year."""
+        end = _utc(end) if end is not None else self._clock()
+        if not MIN_YEAR <= end.year <= MAX_YEAR:
+            raise _bad("end", f"a year from {MIN_YEAR} to {MAX_YEAR}")
+        start = _utc(start) if start is not None else end - timedelta(days=365)
+        if not MIN_YEAR - 1 <= start.year <= MAX_YEAR:
+            raise _bad("start", f"a year from {MIN_YEAR} to {MAX_YEAR}")
+        if start >= end:
+            raise _bad("start", "the period's start must be before its end")
+        return start, end
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _state(value: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from accord.api.deps import CurrentPrincipal
+from accord.api.deps import CurrentPrincipal, MaybePrincipal
 from accord.api.fields import RowId, Text
 from accord.api.norms_schemas import (
     AnswerIn,
@@ -105,7 +105,7 @@ def publish_version(
 def read_state_report(
     state: Text,
     node: NodeDep,
-    principal: CurrentPrincipal,
+    principal: MaybePrincipal,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> StateReportPublic:
     """A state's published report as you may read it, with the live evidence beside it."""
@@ -115,7 +115,7 @@ def read_state_report(
 
 
 @router.get("/reports/{state}/html", response_class=Response, responses=errors(404))
-def read_state_report_html(state: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
+def read_state_report_html(state: Text, node: NodeDep, principal: MaybePrincipal) -> Response:
     """The report laid out like UNIDIR's survey, as a standalone HTML document."""
     service = NORMS.service(node)
     report, number = service.state_report(principal, state)
@@ -124,7 +124,7 @@ def read_state_report_html(state: Text, node: NodeDep, principal: CurrentPrincip
 
 
 @router.get("/reports/{state}/pdf", response_class=Response, responses=errors(404))
-def read_state_report_pdf(state: Text, node: NodeDep, principal: CurrentPrincipal) -> Response:
+def read_state_report_pdf(state: Text, node: NodeDep, principal: MaybePrincipal) -> Response:
     """The same report as PDF (WeasyPrint)."""
     service = NORMS.service(node)
     report, number = service.state_report(principal, state)
@@ -136,7 +136,7 @@ def read_state_report_pdf(state: Text, node: NodeDep, principal: CurrentPrincipa
 def read_evidence(
     state: Text,
     node: NodeDep,
-    principal: CurrentPrincipal,
+    principal: MaybePrincipal,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> EvidencePublic:
@@ -147,7 +147,7 @@ def read_evidence(
 @router.get("/matrix", response_model=MatrixPublic, responses=errors(404))
 def read_matrix(
     node: NodeDep,
-    principal: CurrentPrincipal,
+    principal: MaybePrincipal,
     group: Text | None = None,
 ) -> MatrixPublic:
     """States by norms: reported, with evidence, or no report (a sharing group's states)."""
@@ -158,7 +158,7 @@ def read_matrix(
 
 @router.get("/matrix.svg", response_class=Response, responses=errors(404))
 def read_matrix_svg(
-    node: NodeDep, principal: CurrentPrincipal, group: Text | None = None
+    node: NodeDep, principal: MaybePrincipal, group: Text | None = None
 ) -> Response:
     """The regional view drawn as SVG."""
     service = NORMS.service(node)
@@ -168,7 +168,7 @@ def read_matrix_svg(
 
 @router.get("/matrix.csv", response_class=Response, responses=errors(404))
 def read_matrix_csv(
-    node: NodeDep, principal: CurrentPrincipal, group: Text | None = None
+    node: NodeDep, principal: MaybePrincipal, group: Text | None = None
 ) -> Response:
     """The regional view as CSV."""
     service = NORMS.service(node)
@@ -178,7 +178,7 @@ def read_matrix_csv(
 
 @router.get("/compare", response_model=list[StateReportPublic], responses=errors(404))
 def read_comparison(
-    node: NodeDep, principal: CurrentPrincipal, states: States
+    node: NodeDep, principal: MaybePrincipal, states: States
 ) -> list[StateReportPublic]:
     """Up to three states side by side (their latest versions as you may read them)."""
     service = NORMS.service(node)
