@@ -1,0 +1,40 @@
+"""The norms console pages in a real browser: draft, answer, publish, the regional view,
+a report with its live evidence, a comparison; each page checked with axe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.xdist_group("browser")]
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def test_a_report_is_drafted_published_and_read_in_the_console(visitor_for: Any) -> None:
+    v = visitor_for("sg-analyst")
+    v.visit("/norms", "norms-empty")
+    v.page.click("button:text-is('Start a new draft')")
+    v.page.wait_for_url("**/norms/drafts/*")
+    v.check("norms-draft")
+    form = v.page.locator("form[aria-label^='13 (a)']")
+    form.locator("textarea[name=measures]").fill(f"National strategy {HOSTILE}")
+    form.locator("textarea[name=documents]").fill("Cybersecurity Act 2018")
+    form.locator("select[name=tlp]").select_option("TLP:CLEAR")
+    form.locator("select[name=scope]").select_option("public")
+    form.locator("button:text-is('Save the answer')").click()
+    v.page.wait_for_load_state("networkidle")
+    v.page.select_option("#target", "public")
+    v.page.click("button:text-is('Publish this version')")
+    v.page.wait_for_url("**/norms")
+    v.check("norms-matrix")
+    expect(v.page.locator("table").first).to_contain_text("Reported")
+
+    reader = visitor_for("th-analyst")
+    reader.visit("/norms/reports/SG", "norms-report")
+    expect(reader.page.locator("article")).to_contain_text(f"National strategy {HOSTILE}")
+    expect(reader.page.locator("article")).to_contain_text("Live evidence from this node")
+    reader.visit("/norms/compare?states=SG,MY", "norms-compare")
+    expect(reader.page.locator("table")).to_contain_text("TLP:CLEAR")
