@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -180,3 +181,80 @@ def matrix_public(m: Matrix) -> MatrixPublic:
             MatrixRowPublic(state=s, cells={n: m.cells[(s, n)] for n in m.norms}) for s in m.states
         ],
     )
+
+
+class AssessmentIn(Input):
+    framework: str = Field(max_length=8, json_schema_extra=one_of(("cmm", "gci")))
+    scores: dict[str, int] = Field(
+        max_length=10, description="dimension or pillar code: stage 1 (start-up) to 5 (dynamic)"
+    )
+    target: int = Field(ge=-1000, le=1000, description="The stage aimed at, 1 to 5.")
+    tlp: str = Field(default="TLP:AMBER", max_length=20)
+    scope: str = Field(default="organisation", max_length=16)
+    group: str | None = Field(default=None, max_length=80)
+
+
+class AssessmentPublic(_Read):
+    stix_id: str
+    state: str
+    framework: str
+    scores: dict[str, int]
+    target: int
+    assessed: str
+    tlp: str
+    scope: str
+    gaps: dict[str, int]
+
+
+def assessment_public(a: Any) -> AssessmentPublic:
+    return AssessmentPublic(
+        stix_id=a.stix_id,
+        state=a.state,
+        framework=a.framework,
+        scores=a.scores,
+        target=a.target,
+        assessed=a.assessed,
+        tlp=a.tlp,
+        scope=a.scope,
+        gaps=a.gaps(),
+    )
+
+
+class PostingIn(Input):
+    kind: str = Field(
+        max_length=20, json_schema_extra=one_of(("training", "expert-mission", "tools", "funding"))
+    )
+    title: str = Field(max_length=300)
+    tags: list[str] = Field(max_length=20, description="Dimension, pillar or norm codes.")
+    tlp: str = Field(default="TLP:GREEN", max_length=20)
+    scope: str = Field(default="federation", max_length=16)
+    group: str | None = Field(default=None, max_length=80)
+
+
+class PostingPublic(_Read):
+    stix_id: str
+    type: str
+    state: str
+    kind: str
+    title: str
+    tags: list[str]
+    step: str
+    offer_ref: str | None
+    owner: str | None
+    updated: str
+    tlp: str
+    scope: str
+
+
+class MatchPublic(BaseModel):
+    need: PostingPublic
+    offer: PostingPublic
+    shared: list[str]
+
+
+class StepIn(Input):
+    step: str = Field(
+        max_length=12,
+        json_schema_extra=one_of(("open", "matched", "agreed", "delivered", "evaluated")),
+    )
+    offer: str | None = Field(default=None, max_length=100)

@@ -19,13 +19,15 @@ if TYPE_CHECKING:
 
 
 def _wire(node: Node) -> NormsService:
+    from accord.norms.capacity import Capacity
     from accord.norms.framework import load
     from accord.norms.service import NormsService
     from accord.store.norms import EvidenceRepository, NormsRepository
 
     extra = os.environ.get("ACCORD_NORMS_EXTRA")
+    framework = load(Path(extra) if extra else None)
     return NormsService(
-        load(Path(extra) if extra else None),
+        framework,
         NormsRepository(node.engine),
         EvidenceRepository(node.engine),
         node.exchange,
@@ -34,6 +36,7 @@ def _wire(node: Node) -> NormsService:
         node_name=node.settings.node_name,
         node_id=node.key.node_id,
         clock=node.clock,
+        capacity=Capacity(framework, node.exchange, node.orgs, node.clock),
     )
 
 

@@ -12,6 +12,7 @@ import io
 from html import escape
 from typing import Any
 
+from accord.norms.capacity import Assessment
 from accord.norms.framework import Framework
 from accord.norms.service import Matrix, StateReport
 from accord.store.norms import Evidence
@@ -116,7 +117,7 @@ _CSS = """
 body{font-family:sans-serif;margin:2em;color:#111;max-width:60em}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #999;margin-top:1.5em}
 h3{font-size:1em;margin-bottom:.2em}.norm{font-style:italic;color:#333}
-.tlp{font-weight:bold}dl{margin:.2em 0}dt{font-weight:bold}
+.marking{font-weight:bold}dl{margin:.2em 0}dt{font-weight:bold}
 dd{margin:0 0 .4em 1em;white-space:pre-wrap}
 table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}
 .evidence{background:#f4f4f4;padding:.4em .8em;margin:.4em 0}
@@ -155,7 +156,7 @@ def report_body(
             else:
                 docs = "".join(f"<li>{escape(d)}</li>" for d in a.documents) or "<li>none</li>"
                 out.append(
-                    f'<p class="tlp">{escape(a.tlp)} · {escape(a.scope)}</p><dl>'
+                    f'<p class="marking">{escape(a.tlp)} · {escape(a.scope)}</p><dl>'
                     f"<dt>Measures taken</dt><dd>{escape(a.measures) or '–'}</dd>"
                     f"<dt>Challenges and capacity gaps</dt><dd>{escape(a.challenges) or '–'}</dd>"
                     f"<dt>Supporting documents</dt><dd><ul>{docs}</ul></dd></dl>"
@@ -198,3 +199,39 @@ def report_pdf(
     pdf = weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf()
     assert pdf is not None
     return bytes(pdf)
+
+
+def assessment_svg(a: Assessment, titles: dict[str, str], stages: tuple[str, ...]) -> str:
+    """Bars: the stage reached per dimension, the target as a line, the gap in words."""
+    row, left, width = 30, 260, 520
+    unit = (width - left - 20) / len(stages)
+    height = 40 + row * len(a.scores) + 30
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-labelledby="assess-title" '
+        'font-family="sans-serif" font-size="12">',
+        f'<title id="assess-title">{escape(a.framework.upper())} self-assessment of '
+        f"{escape(a.state)}, {escape(a.assessed[:10])}: target stage {a.target}</title>",
+    ]
+    for j, name in enumerate(stages):
+        x = left + j * unit
+        out.append(f'<text x="{x + unit / 2}" y="20" text-anchor="middle">{escape(name)}</text>')
+    target_x = left + a.target * unit
+    for i, (code, stage) in enumerate(sorted(a.scores.items())):
+        y = 30 + i * row
+        gap = max(a.target - stage, 0)
+        label = f"{titles.get(code, code)}: stage {stage} ({stages[stage - 1]}), gap {gap}"
+        out.append(
+            f"<g><title>{escape(label)}</title>"
+            f'<text x="{left - 6}" y="{y + row / 2 + 4}" text-anchor="end">'
+            f"{escape(titles.get(code, code)[:38])}</text>"
+            f'<rect x="{left}" y="{y + 4}" width="{stage * unit:.1f}" height="{row - 8}" '
+            f'fill="#1f5fa8"/></g>'
+        )
+    out.append(
+        f'<line x1="{target_x:.1f}" y1="26" x2="{target_x:.1f}" y2="{height - 24}" '
+        'stroke="#b30000" stroke-width="2" stroke-dasharray="4 3"/>'
+        f'<text x="{target_x:.1f}" y="{height - 8}" text-anchor="middle" fill="#b30000">'
+        f"target: {escape(stages[a.target - 1])}</text></svg>"
+    )
+    return "".join(out)

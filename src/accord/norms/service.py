@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,6 +31,9 @@ from accord.norms.framework import Framework
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.norms import Answer, Evidence, EvidenceRepository, NormsRepository, Version
 from accord.store.objects import ObjectQuery
+
+if TYPE_CHECKING:
+    from accord.norms.capacity import Capacity
 
 # Where an answer may be meant for (recipients are a request's notion, not a report's).
 ANSWER_SCOPES = (Scope.ORGANISATION, Scope.GROUP, Scope.COMMUNITY, Scope.FEDERATION, Scope.PUBLIC)
@@ -151,8 +154,10 @@ class NormsService:
         node_name: str,
         node_id: str,
         clock: Clock,
+        capacity: Capacity | None = None,
     ) -> None:
         self.framework = framework
+        self.capacity = capacity
         self._repo = repo
         self._evidence = evidence
         self._exchange = exchange

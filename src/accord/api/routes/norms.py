@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
@@ -13,14 +13,21 @@ from accord.api.fields import RowId, Text
 from accord.api.norms_schemas import (
     AnswerIn,
     AnswerPublic,
+    AssessmentIn,
+    AssessmentPublic,
     DraftCreate,
     DraftPublic,
     EvidencePublic,
     FrameworkPublic,
+    MatchPublic,
     MatrixPublic,
+    PostingIn,
+    PostingPublic,
     PublishIn,
     StateReportPublic,
+    StepIn,
     VersionPublic,
+    assessment_public,
     draft_public,
     evidence_public,
     framework_public,
@@ -30,6 +37,7 @@ from accord.api.norms_schemas import (
 from accord.api.openapi import errors
 from accord.http import NodeDep
 from accord.norms.capability import NORMS
+from accord.norms.capacity import Capacity
 from accord.norms.export import matrix_csv, matrix_svg, report_html, report_pdf
 from accord.norms.service import AnswerInput
 
@@ -54,7 +62,7 @@ def read_versions(node: NodeDep, principal: CurrentPrincipal) -> list[VersionPub
     "/versions",
     response_model=VersionPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(403, 404, 409),
+    responses=errors(403, 404, 409, 422),
 )
 def create_version(body: DraftCreate, node: NodeDep, principal: CurrentPrincipal) -> VersionPublic:
     """Start a draft (the first version, or the next, carrying the last one's answers)."""
@@ -71,7 +79,7 @@ def read_version(version_id: RowId, node: NodeDep, principal: CurrentPrincipal) 
 @router.put(
     "/versions/{version_id}/answers/{item}",
     response_model=AnswerPublic,
-    responses=errors(403, 404, 409),
+    responses=errors(403, 404, 409, 422),
 )
 def update_answer(
     version_id: RowId, item: Text, body: AnswerIn, node: NodeDep, principal: CurrentPrincipal
@@ -91,7 +99,7 @@ def update_answer(
 @router.post(
     "/versions/{version_id}/publish",
     response_model=VersionPublic,
-    responses=errors(403, 404, 409),
+    responses=errors(403, 404, 409, 422),
 )
 def publish_version(
     version_id: RowId, body: PublishIn, node: NodeDep, principal: CurrentPrincipal
@@ -186,3 +194,93 @@ def read_comparison(
         state_report_public(r, r.latest, service.evidence(principal, s))
         for s, r in service.compare(principal, states).items()
     ]
+
+
+def _capacity(node: Any) -> Capacity:
+    capacity = NORMS.service(node).capacity
+    assert capacity is not None
+    return capacity
+
+
+@router.post(
+    "/assessments",
+    response_model=AssessmentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 422),
+)
+def create_assessment(
+    body: AssessmentIn, node: NodeDep, principal: CurrentPrincipal
+) -> AssessmentPublic:
+    """A capacity self-assessment (a new version of your organisation's, for that framework)."""
+    a = _capacity(node).assess(
+        principal, body.framework, body.scores, body.target, body.tlp, body.scope, body.group
+    )
+    return assessment_public(a)
+
+
+@router.get("/assessments/{state}", response_model=list[AssessmentPublic])
+def read_assessments(
+    state: Text, node: NodeDep, principal: MaybePrincipal
+) -> list[AssessmentPublic]:
+    """Every version of a state's self-assessments you may read, oldest first, with gaps."""
+    return [assessment_public(a) for a in _capacity(node).assessments(principal, state)]
+
+
+@router.post(
+    "/needs",
+    response_model=PostingPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 422),
+)
+def create_need(body: PostingIn, node: NodeDep, principal: CurrentPrincipal) -> PostingPublic:
+    """Post a need (training, expert mission, tools, funding), tagged."""
+    p = _capacity(node).post(
+        principal, "need", body.kind, body.title, body.tags, body.tlp, body.scope, body.group
+    )
+    return PostingPublic.model_validate(p)
+
+
+@router.post(
+    "/offers",
+    response_model=PostingPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 422),
+)
+def create_offer(body: PostingIn, node: NodeDep, principal: CurrentPrincipal) -> PostingPublic:
+    """Post an offer, tagged like the needs it may meet."""
+    p = _capacity(node).post(
+        principal, "offer", body.kind, body.title, body.tags, body.tlp, body.scope, body.group
+    )
+    return PostingPublic.model_validate(p)
+
+
+@router.get("/postings", response_model=list[PostingPublic])
+def read_postings(node: NodeDep, principal: MaybePrincipal) -> list[PostingPublic]:
+    """Needs and offers you may read."""
+    return [PostingPublic.model_validate(p) for p in _capacity(node).postings(principal)]
+
+
+@router.get("/matches", response_model=list[MatchPublic])
+def read_matches(node: NodeDep, principal: MaybePrincipal) -> list[MatchPublic]:
+    """Proposed matches: each open need with the offers sharing its tags."""
+    return [
+        MatchPublic(
+            need=PostingPublic.model_validate(m.need),
+            offer=PostingPublic.model_validate(m.offer),
+            shared=list(m.shared),
+        )
+        for m in _capacity(node).matches(principal)
+    ]
+
+
+@router.post(
+    "/needs/{need_id}/step",
+    response_model=PostingPublic,
+    responses=errors(403, 404, 409, 422),
+)
+def create_step(
+    need_id: Text, body: StepIn, node: NodeDep, principal: CurrentPrincipal
+) -> PostingPublic:
+    """Move your need on: matched (naming the offer), agreed, delivered, evaluated."""
+    p = _capacity(node).advance(principal, need_id, body.step, body.offer)
+    return PostingPublic.model_validate(p)
