@@ -122,3 +122,31 @@ def test_the_cli_drafts_publishes_and_exports(
     assert code != 0
     code, out, _ = run(capsys, "norms", "evidence", "SG")
     assert code == 0 and orjson.loads(out)["requests_received"] == 0
+
+    code, out, _ = run(
+        capsys, "norms", "assess", "--org", "SingCERT", "cmm", "--score", "D1=2", "--target", "4"
+    )
+    assert code == 0 and "D1: 2" in out
+    code, _, err = run(
+        capsys, "norms", "assess", "--org", "SingCERT", "cmm", "--score", "D1=9", "--target", "4"
+    )
+    assert code != 0 and "stage is 1 to 5" in err
+    code, out, _ = run(capsys, "norms", "assessments", "SG", "--org", "SingCERT", "--format", "svg")
+    assert code == 0 and "<svg" in out
+    code, out, _ = run(
+        capsys,
+        "norms",
+        "post",
+        "--org",
+        "SingCERT",
+        "offer",
+        "--kind",
+        "training",
+        "--title",
+        "Course",
+        "--tag",
+        "D1",
+    )
+    assert code == 0 and "x-accord-capacity-offer--" in out
+    code, out, _ = run(capsys, "norms", "matches", "--org", "SingCERT")
+    assert code == 0 and orjson.loads(out) == []

@@ -15,6 +15,7 @@ from accord.errors import InvalidInput
 
 if TYPE_CHECKING:
     from accord.node import Node
+    from accord.norms.capacity import Capacity
     from accord.norms.service import NormsService
 
 commands = typer.Typer()
@@ -190,3 +191,109 @@ def norms_evidence(
         end.replace(tzinfo=UTC) if end else None,
     )
     _emit(_json(e), None)
+
+
+def _capacity() -> tuple[Node, Capacity]:
+    node, service = _service()
+    assert service.capacity is not None
+    return node, service.capacity
+
+
+@norms_app.command("assess")
+def norms_assess(
+    org: Org,
+    framework: Annotated[str, typer.Argument(help="cmm or gci.")],
+    score: Annotated[list[str], typer.Option(help="CODE=STAGE (1-5); repeat.")],
+    target: Annotated[int, typer.Option(help="The stage aimed at, 1-5.")],
+    tlp: Annotated[str, typer.Option(help="The assessment's TLP.")] = "TLP:AMBER",
+    scope: Annotated[str, typer.Option(help="Who may read it.")] = "organisation",
+    group: Annotated[str | None, typer.Option(help="A sharing group's slug.")] = None,
+) -> None:
+    """Record a capacity self-assessment (a new version of the organisation's)."""
+    scores: dict[str, int] = {}
+    for pair in score:
+        code, sep, stage = pair.partition("=")
+        if not sep or not stage.strip().lstrip("-").isdigit():
+            raise InvalidInput(f"--score {pair[:40]!r}: write CODE=STAGE, e.g. D1=3")
+        scores[code.strip()] = int(stage)
+    node, capacity = _capacity()
+    a = capacity.assess(
+        act_as(node, org, Role.ANALYST), framework, scores, target, tlp, scope, group
+    )
+    gaps = ", ".join(f"{k}: {v}" for k, v in a.gaps().items())
+    out.print(f"{a.framework} assessment of {a.state} recorded; gaps to target: {gaps}")
+
+
+@norms_app.command("assessments")
+def norms_assessments(
+    state: Annotated[str, typer.Argument(help="A state's ISO code.")],
+    org: Reader = None,
+    fmt: Annotated[str, typer.Option("--format", help="json or svg (the latest).")] = "json",
+    path: Out = None,
+) -> None:
+    """A state's self-assessments the organisation may read, oldest first."""
+    from accord.norms.export import assessment_svg
+
+    node, capacity = _capacity()
+    found = capacity.assessments(act_as(node, org, Role.READER), state)
+    if fmt == "json":
+        data = _json([{**vars_of(a), "gaps": a.gaps()} for a in found])
+    elif fmt == "svg":
+        if not found:
+            raise InvalidInput(f"no assessment of {state[:2]!r} that you may read")
+        f = capacity.framework
+        titles = {d.code: d.title for d in (*f.dimensions, *f.pillars)}
+        data = assessment_svg(found[-1], titles, f.stages).encode()
+    else:
+        raise InvalidInput("--format is json or svg")
+    _emit(data, path)
+
+
+def vars_of(value: object) -> dict[str, object]:
+    from dataclasses import asdict, is_dataclass
+
+    assert is_dataclass(value) and not isinstance(value, type)
+    return asdict(value)
+
+
+@norms_app.command("post")
+def norms_post(
+    org: Org,
+    what: Annotated[str, typer.Argument(help="need or offer.")],
+    kind: Annotated[str, typer.Option(help="training, expert-mission, tools, funding.")],
+    title: Annotated[str, typer.Option(help="What is needed or offered.")],
+    tag: Annotated[list[str], typer.Option(help="A dimension, pillar or norm code; repeat.")],
+    tlp: Annotated[str, typer.Option(help="Its TLP.")] = "TLP:GREEN",
+    scope: Annotated[str, typer.Option(help="Who may read it.")] = "federation",
+    group: Annotated[str | None, typer.Option(help="A sharing group's slug.")] = None,
+) -> None:
+    """Post a need or an offer."""
+    node, capacity = _capacity()
+    p = capacity.post(act_as(node, org, Role.ANALYST), what, kind, title, tag, tlp, scope, group)
+    out.print(f"{what} posted: {p.stix_id}")
+
+
+@norms_app.command("matches")
+def norms_matches(org: Reader = None) -> None:
+    """Proposed matches of open needs with offers, as JSON."""
+    node, capacity = _capacity()
+    found = capacity.matches(act_as(node, org, Role.READER))
+    _emit(
+        _json(
+            [{"need": m.need.stix_id, "offer": m.offer.stix_id, "shared": m.shared} for m in found]
+        ),
+        None,
+    )
+
+
+@norms_app.command("step")
+def norms_step(
+    org: Org,
+    need: Annotated[str, typer.Argument(help="The need's STIX id.")],
+    step: Annotated[str, typer.Argument(help="matched, agreed, delivered, evaluated.")],
+    offer: Annotated[str | None, typer.Option(help="The offer (for 'matched').")] = None,
+) -> None:
+    """Move a need of the organisation's one step on."""
+    node, capacity = _capacity()
+    p = capacity.advance(act_as(node, org, Role.ANALYST), need, step, offer)
+    out.print(f"{p.stix_id} is now {p.step}")

@@ -3,6 +3,8 @@ the live evidence beside it, comparisons, and drafting one's own organisation's 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -10,9 +12,16 @@ from markupsafe import Markup
 from accord.errors import InvalidInput
 from accord.http import NodeDep, RowId
 from accord.norms.capability import NORMS
-from accord.norms.export import STATUS_LABEL, matrix_svg, report_body, report_pdf
+from accord.norms.capacity import KINDS, Assessment, Capacity
+from accord.norms.export import (
+    STATUS_LABEL,
+    assessment_svg,
+    matrix_svg,
+    report_body,
+    report_pdf,
+)
 from accord.norms.service import ANSWER_SCOPES, TARGETS, AnswerInput
-from accord.web.pages import FormDep, ViewerDep, field
+from accord.web.pages import FormDep, ViewerDep, field, fields
 from accord.web.render import page, redirect
 
 router = APIRouter()
@@ -148,3 +157,83 @@ def read_compare(request: Request, node: NodeDep, viewer: ViewerDep) -> Response
         compared=compared,
         framework=service.framework,
     )
+
+
+def _capacity(node: Any) -> Capacity:
+    capacity = NORMS.service(node).capacity
+    assert capacity is not None
+    return capacity
+
+
+@router.get("/norms/capacity")
+def read_capacity(
+    request: Request, node: NodeDep, viewer: ViewerDep, state: str | None = None
+) -> Response:
+    capacity = _capacity(node)
+    principal = viewer.principal
+    own = node.accounts.orgs.get(principal.org).state if principal.org is not None else None
+    shown = (state or own or "").strip().upper()[:2]
+    f = capacity.framework
+    titles = {d.code: d.title for d in (*f.dimensions, *f.pillars)}
+    latest: dict[str, Assessment] = {}
+    for a in capacity.assessments(principal, shown) if shown else []:
+        latest[a.framework] = a
+    charts = [
+        (a, Markup(assessment_svg(a, titles, f.stages)))  # escaped inside
+        for a in latest.values()
+    ]
+    return page(
+        request,
+        "norms_capacity.html",
+        viewer,
+        title="Capacity building",
+        state=shown,
+        charts=charts,
+        titles=titles,
+        framework=f,
+        postings=capacity.postings(principal),
+        matches=capacity.matches(principal),
+        kinds=KINDS,
+    )
+
+
+@router.post("/norms/capacity/assessments")
+def create_assessment(
+    request: Request, node: NodeDep, viewer: ViewerDep, form: FormDep
+) -> Response:
+    framework = field(form, "framework") or "cmm"
+    scores: dict[str, int] = {}
+    for code in [d.code for d in _capacity(node).framework.dimensions] + [
+        p.code for p in _capacity(node).framework.pillars
+    ]:
+        value = field(form, f"score-{code}")
+        if value:
+            if not value.isdigit():
+                raise InvalidInput(f"the stage of {code} is a number from 1 to 5")
+            scores[code] = int(value)
+    target = field(form, "target")
+    if not target.isdigit():
+        raise InvalidInput("the target stage is a number from 1 to 5")
+    _capacity(node).assess(
+        viewer.principal,
+        framework,
+        scores,
+        int(target),
+        field(form, "tlp") or "TLP:AMBER",
+        field(form, "scope") or "organisation",
+    )
+    return redirect(request, "/norms/capacity")
+
+
+@router.post("/norms/capacity/postings")
+def create_posting(request: Request, node: NodeDep, viewer: ViewerDep, form: FormDep) -> Response:
+    _capacity(node).post(
+        viewer.principal,
+        field(form, "what"),
+        field(form, "kind"),
+        field(form, "title"),
+        fields(form, "tags"),
+        field(form, "tlp") or "TLP:GREEN",
+        field(form, "scope") or "federation",
+    )
+    return redirect(request, "/norms/capacity")
