@@ -127,20 +127,6 @@ class Matrix:
     cells: dict[tuple[str, str], str]
 
 
-# Which norms the node's own records give evidence for, and how to tell there is some.
-EVIDENCED = ("d", "h", "j")
-
-
-def has_evidence(e: Evidence, norm: str) -> bool:
-    if norm == "h":
-        return e.requests_received > 0
-    if norm == "d":
-        return sum(e.objects_by_scope.values()) > 0
-    if norm == "j":
-        return e.vulnerabilities > 0
-    return False
-
-
 class NormsService:
     def __init__(
         self,
@@ -372,13 +358,15 @@ class NormsService:
         start, end = self._period(start, end)
         norms = [n.code for n in self.framework.norms]
         cells: dict[tuple[str, str], str] = {}
+        activity = self._evidence.activity(principal, start, end)
         for s in chosen:
             answered = published[s].answered() if s in published else set()
-            evidence = self._evidence.evidence(principal, s, start, end)
+            requests, shared, vulnerabilities = activity.get(s, (0, 0, 0))
+            evidenced = {"h": requests > 0, "d": shared > 0, "j": vulnerabilities > 0}
             for n in norms:
                 if n in answered:
                     cells[(s, n)] = "reported"
-                elif has_evidence(evidence, n):
+                elif evidenced.get(n, False):
                     cells[(s, n)] = "evidence"
                 else:
                     cells[(s, n)] = "none"

@@ -317,6 +317,7 @@ class EvidenceRepository:
             lo, hi = format_timestamp(start), format_timestamp(end)
             shared = and_(
                 o.owner_org.in_(orgs),
+                ~o.type.startswith("x-accord-"),  # reports and postings are not evidence
                 o.date_added >= lo,
                 o.date_added < hi,
                 gate.readable(reader),
@@ -353,3 +354,46 @@ class EvidenceRepository:
             sightings=int(by_type.get("sighting", 0)),
             vulnerabilities=int(by_type.get("vulnerability", 0)),
         )
+
+    def activity(
+        self, reader: Principal, start: datetime, end: datetime
+    ) -> dict[str, tuple[int, int, int]]:
+        """Per state, in three grouped queries: assistance requests received, objects
+        shared and vulnerability objects shared in the period, over what ``reader`` may
+        see (the regional view's 'with evidence' for norms (h), (d) and (j))."""
+        q, o, g = coord_requests.c, stix_objects.c, organisations.c
+        lo, hi = format_timestamp(start), format_timestamp(end)
+        found: dict[str, list[int]] = {}
+        with self._engine.connect() as conn:
+            for state, n in conn.execute(
+                select(g.state, func.count())
+                .join(organisations, g.id == q.recipient_org)
+                .where(
+                    q.kind == "assistance",
+                    q.submitted.is_not(None),
+                    q.submitted >= start,
+                    q.submitted < end,
+                    gate.readable_rows(reader, REQUESTS),
+                )
+                .group_by(g.state)
+            ):
+                found.setdefault(state, [0, 0, 0])[0] = int(n)
+            shared = (
+                select(g.state, o.type, func.count())
+                .join(organisations, g.id == o.owner_org)
+                .where(
+                    g.state.is_not(None),
+                    o.date_added >= lo,
+                    o.date_added < hi,
+                    gate.readable(reader),
+                )
+                .group_by(g.state, o.type)
+            )
+            for state, kind, n in conn.execute(shared):
+                if kind.startswith("x-accord-"):  # the reports themselves are not evidence
+                    continue
+                counts = found.setdefault(state, [0, 0, 0])
+                counts[1] += int(n)
+                if kind == "vulnerability":
+                    counts[2] += int(n)
+        return {s: (c[0], c[1], c[2]) for s, c in found.items() if s}
