@@ -60,3 +60,25 @@ def test_needs_meet_offers_by_tag_and_move_step_by_step(node: Node) -> None:
     assert moved.step == "evaluated" and moved.offer_ref == offer.stix_id
     assert cap.matches(p_sg) == []
     assert match(cap.postings(p_sg)) == []
+
+
+def test_training_catalogue_enrolments_and_figures_per_state(sqlite_node: Node) -> None:
+    node = sqlite_node
+    sg, my = org(node, "SingCERT", state="SG"), org(node, "MyCERT", state="MY")
+    training = NORMS.service(node).training
+    assert training is not None
+    p_sg, p_my = principal(node, sg), principal(node, my)
+    course = training.add_course(p_sg, "Incident handling", "e-learning", ["D3", "h"])
+    with pytest.raises(InvalidInput):
+        training.add_course(p_sg, "x", "webinar", [])
+    record = training.enrol(p_my, course.stix_id, 12)
+    with pytest.raises(InvalidInput):
+        training.enrol(p_my, course.stix_id, 0)
+    with pytest.raises(NotFound):
+        training.complete(p_sg, record, 3)  # not SG's enrolment
+    training.complete(p_my, record, 10)
+    with pytest.raises(Conflict):
+        training.complete(p_my, record, 10)
+    [figures] = training.figures(p_sg)
+    assert (figures.state, figures.enrolments, figures.completions) == ("MY", 1, 1)
+    assert (figures.participants, figures.completed_participants) == (12, 10)

@@ -258,3 +258,43 @@ class StepIn(Input):
         json_schema_extra=one_of(("open", "matched", "agreed", "delivered", "evaluated")),
     )
     offer: str | None = Field(default=None, max_length=100)
+
+
+class CourseIn(Input):
+    title: str = Field(max_length=300)
+    format: str = Field(max_length=12, json_schema_extra=one_of(("course", "e-learning")))
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    tlp: str = Field(default="TLP:CLEAR", max_length=20)
+    scope: str = Field(default="public", max_length=16)
+
+
+class CoursePublic(_Read):
+    stix_id: str
+    state: str
+    title: str
+    format: str
+    tags: list[str]
+    tlp: str
+    scope: str
+
+
+class EnrolmentIn(Input):
+    participants: int = Field(ge=-1_000_000, le=1_000_000)
+    tlp: str = Field(default="TLP:GREEN", max_length=20)
+    scope: str = Field(default="community", max_length=16)
+
+
+class EnrolmentPublic(BaseModel):
+    stix_id: str
+
+
+class CompletionIn(Input):
+    completed: int = Field(ge=-1_000_000, le=1_000_000)
+
+
+class TrainingFiguresPublic(_Read):
+    state: str
+    enrolments: int
+    completions: int
+    participants: int
+    completed_participants: int

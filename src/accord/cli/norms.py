@@ -15,7 +15,7 @@ from accord.errors import InvalidInput
 
 if TYPE_CHECKING:
     from accord.node import Node
-    from accord.norms.capacity import Capacity
+    from accord.norms.capacity import Capacity, Training
     from accord.norms.service import NormsService
 
 commands = typer.Typer()
@@ -297,3 +297,56 @@ def norms_step(
     node, capacity = _capacity()
     p = capacity.advance(act_as(node, org, Role.ANALYST), need, step, offer)
     out.print(f"{p.stix_id} is now {p.step}")
+
+
+def _training() -> tuple[Node, Training]:
+    node, service = _service()
+    assert service.training is not None
+    return node, service.training
+
+
+@norms_app.command("course")
+def norms_course(
+    org: Org,
+    title: Annotated[str, typer.Option(help="The course's title.")],
+    fmt: Annotated[str, typer.Option("--format", help="course or e-learning.")] = "course",
+    tag: Annotated[
+        list[str] | None, typer.Option(help="A dimension, pillar or norm; repeat.")
+    ] = None,
+    tlp: Annotated[str, typer.Option(help="Its TLP.")] = "TLP:CLEAR",
+    scope: Annotated[str, typer.Option(help="Who may read it.")] = "public",
+) -> None:
+    """Add a course or e-learning module to the catalogue."""
+    node, training = _training()
+    c = training.add_course(act_as(node, org, Role.ANALYST), title, fmt, tag or [], tlp, scope)
+    out.print(f"course added: {c.stix_id}")
+
+
+@norms_app.command("enrol")
+def norms_enrol(
+    org: Org,
+    course: Annotated[str, typer.Argument(help="The course's STIX id.")],
+    participants: Annotated[int, typer.Option(help="How many take it.")],
+) -> None:
+    """Enrol the organisation's participants in a course."""
+    node, training = _training()
+    out.print(f"enrolled: {training.enrol(act_as(node, org, Role.ANALYST), course, participants)}")
+
+
+@norms_app.command("complete")
+def norms_complete(
+    org: Org,
+    record: Annotated[str, typer.Argument(help="The enrolment's STIX id.")],
+    completed: Annotated[int, typer.Option(help="How many completed it.")],
+) -> None:
+    """Record an enrolment's completions."""
+    node, training = _training()
+    training.complete(act_as(node, org, Role.ANALYST), record, completed)
+    out.print("completion recorded")
+
+
+@norms_app.command("training")
+def norms_training(org: Reader = None) -> None:
+    """Enrolments and completions per state, as JSON."""
+    node, training = _training()
+    _emit(_json(training.figures(act_as(node, org, Role.READER))), None)

@@ -323,3 +323,146 @@ def _posting(doc: dict[str, Any], tlp: str, scope: str) -> Posting:
         tlp=tlp,
         scope=scope,
     )
+
+
+# Training ----------------------------------------------------------------------------------
+COURSE = "x-accord-training-course"
+RECORD = "x-accord-training-record"
+FORMATS = ("course", "e-learning")
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    stix_id: str
+    state: str
+    title: str
+    format: str
+    tags: tuple[str, ...]
+    tlp: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingFigures:
+    state: str
+    enrolments: int
+    completions: int
+    participants: int
+    completed_participants: int
+
+
+class Training:
+    """A catalogue of courses and e-learning modules (any organisation offers them, shared
+    by scope), and enrolment records per organisation (``enrolled`` then ``completed``,
+    a new version of the record), counted per state over what the reader may see."""
+
+    def __init__(self, capacity: Capacity) -> None:
+        self._c = capacity
+
+    def add_course(
+        self,
+        principal: Principal,
+        title: str,
+        format: str,
+        tags: list[str],
+        tlp: str = "TLP:CLEAR",
+        scope: str = "public",
+    ) -> Course:
+        c = self._c
+        identity, state = c._author(principal)
+        if format not in FORMATS:
+            raise _bad("format", f"one of: {', '.join(FORMATS)}")
+        if not title.strip() or len(title) > 300:
+            raise _bad("title", "1 to 300 characters")
+        if len(tags) > MAX_TAGS:
+            raise _bad("tags", f"at most {MAX_TAGS}")
+        for tag in tags:
+            if tag not in {n.code for n in c.framework.norms}:
+                c.framework.check_dimension(tag, "tags")
+        obj = c._base(COURSE, f"{COURSE}--{uuid.uuid4()}", identity, tlp, c._clock())
+        obj.update({"state": state, "name": title, "format": format, "tags": sorted(set(tags))})
+        c._share(principal, obj, tlp, scope, None)
+        return _course(obj, parse_tlp(tlp).value, scope)
+
+    def courses(self, principal: Principal) -> list[Course]:
+        found: list[Course] = []
+        for rows in self._c._exchange.iter_all(principal, ObjectQuery(types=(COURSE,), limit=500)):
+            found.extend(_course(orjson.loads(r.doc), r.tlp.value, r.scope.value) for r in rows)
+        return found
+
+    def enrol(
+        self,
+        principal: Principal,
+        course_id: str,
+        participants: int,
+        tlp: str = "TLP:GREEN",
+        scope: str = "community",
+    ) -> str:
+        c = self._c
+        identity, state = c._author(principal)
+        try:
+            course, _ = c._exchange.get(principal, course_id)
+        except NotFound:
+            raise NotFound(f"no course {course_id[:100]!r}") from None
+        if course.type != COURSE:
+            raise _bad("course", "not a course")
+        if not 1 <= participants <= 10_000:
+            raise _bad("participants", "1 to 10,000")
+        obj = c._base(RECORD, f"{RECORD}--{uuid.uuid4()}", identity, tlp, c._clock())
+        obj.update(
+            {
+                "state": state,
+                "course_ref": course_id,
+                "participants": participants,
+                "status": "enrolled",
+            }
+        )
+        c._share(principal, obj, tlp, scope, None)
+        return str(obj["id"])
+
+    def complete(self, principal: Principal, record_id: str, completed: int) -> None:
+        c = self._c
+        c._author(principal)
+        try:
+            latest, _ = c._exchange.get(principal, record_id)
+        except NotFound:
+            raise NotFound(f"no enrolment {record_id[:100]!r}") from None
+        doc = orjson.loads(latest.doc)
+        if latest.type != RECORD or latest.owner != principal.org:
+            raise NotFound(f"no enrolment {record_id[:100]!r} of your organisation")
+        if doc.get("status") == "completed":
+            raise Conflict("this enrolment is already completed")
+        if not 0 <= completed <= int(doc.get("participants", 0)):
+            raise _bad("completed", "0 to the number enrolled")
+        now = max(c._clock(), parse_timestamp(doc["modified"]) + timedelta(milliseconds=1))
+        doc.update(
+            {"status": "completed", "completed": completed, "modified": format_timestamp(now)}
+        )
+        c._share(principal, doc, latest.tlp.value, latest.scope.value, None)
+
+    def figures(self, principal: Principal) -> list[TrainingFigures]:
+        counts: dict[str, list[int]] = {}
+        query = ObjectQuery(types=(RECORD,), limit=1000)
+        for rows in self._c._exchange.iter_all(principal, query):
+            for r in rows:
+                doc = orjson.loads(r.doc)
+                f = counts.setdefault(str(doc.get("state", "")), [0, 0, 0, 0])
+                f[0] += 1
+                f[2] += int(doc.get("participants", 0))
+                if doc.get("status") == "completed":
+                    f[1] += 1
+                    f[3] += int(doc.get("completed", 0))
+        return [TrainingFigures(s, *v) for s, v in sorted(counts.items())]
+
+
+def _course(doc: dict[str, Any], tlp: str, scope: str) -> Course:
+    tags = doc.get("tags", [])
+    return Course(
+        stix_id=str(doc["id"]),
+        state=str(doc.get("state", "")),
+        title=str(doc.get("name", "")),
+        format=str(doc.get("format", "")),
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+        tlp=tlp,
+        scope=scope,
+    )

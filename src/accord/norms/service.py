@@ -33,7 +33,7 @@ from accord.store.norms import Answer, Evidence, EvidenceRepository, NormsReposi
 from accord.store.objects import ObjectQuery
 
 if TYPE_CHECKING:
-    from accord.norms.capacity import Capacity
+    from accord.norms.capacity import Capacity, Training
 
 # Where an answer may be meant for (recipients are a request's notion, not a report's).
 ANSWER_SCOPES = (Scope.ORGANISATION, Scope.GROUP, Scope.COMMUNITY, Scope.FEDERATION, Scope.PUBLIC)
@@ -144,6 +144,7 @@ class NormsService:
     ) -> None:
         self.framework = framework
         self.capacity = capacity
+        self.training = None if capacity is None else _training(capacity)
         self._repo = repo
         self._evidence = evidence
         self._exchange = exchange
@@ -405,6 +406,12 @@ class NormsService:
         if start >= end:
             raise _bad("start", "the period's start must be before its end")
         return start, end
+
+
+def _training(capacity: Capacity) -> Training:
+    from accord.norms.capacity import Training
+
+    return Training(capacity)
 
 
 def _utc(moment: datetime) -> datetime:

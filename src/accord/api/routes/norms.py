@@ -15,8 +15,13 @@ from accord.api.norms_schemas import (
     AnswerPublic,
     AssessmentIn,
     AssessmentPublic,
+    CompletionIn,
+    CourseIn,
+    CoursePublic,
     DraftCreate,
     DraftPublic,
+    EnrolmentIn,
+    EnrolmentPublic,
     EvidencePublic,
     FrameworkPublic,
     MatchPublic,
@@ -26,6 +31,7 @@ from accord.api.norms_schemas import (
     PublishIn,
     StateReportPublic,
     StepIn,
+    TrainingFiguresPublic,
     VersionPublic,
     assessment_public,
     draft_public,
@@ -37,7 +43,7 @@ from accord.api.norms_schemas import (
 from accord.api.openapi import errors
 from accord.http import NodeDep
 from accord.norms.capability import NORMS
-from accord.norms.capacity import Capacity
+from accord.norms.capacity import Capacity, Training
 from accord.norms.export import matrix_csv, matrix_svg, report_html, report_pdf
 from accord.norms.service import AnswerInput
 
@@ -284,3 +290,62 @@ def create_step(
     """Move your need on: matched (naming the offer), agreed, delivered, evaluated."""
     p = _capacity(node).advance(principal, need_id, body.step, body.offer)
     return PostingPublic.model_validate(p)
+
+
+def _training(node: Any) -> Training:
+    training = NORMS.service(node).training
+    assert training is not None
+    return training
+
+
+@router.post(
+    "/courses",
+    response_model=CoursePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 422),
+)
+def create_course(body: CourseIn, node: NodeDep, principal: CurrentPrincipal) -> CoursePublic:
+    """Add a course or e-learning module to the catalogue, shared by its scope."""
+    c = _training(node).add_course(
+        principal, body.title, body.format, body.tags, body.tlp, body.scope
+    )
+    return CoursePublic.model_validate(c)
+
+
+@router.get("/courses", response_model=list[CoursePublic])
+def read_courses(node: NodeDep, principal: MaybePrincipal) -> list[CoursePublic]:
+    """The catalogue: courses you may read."""
+    return [CoursePublic.model_validate(c) for c in _training(node).courses(principal)]
+
+
+@router.post(
+    "/courses/{course_id}/enrolments",
+    response_model=EnrolmentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 422),
+)
+def create_enrolment(
+    course_id: Text, body: EnrolmentIn, node: NodeDep, principal: CurrentPrincipal
+) -> EnrolmentPublic:
+    """Enrol participants of your organisation in a course."""
+    record = _training(node).enrol(principal, course_id, body.participants, body.tlp, body.scope)
+    return EnrolmentPublic(stix_id=record)
+
+
+@router.post(
+    "/enrolments/{record_id}/completion",
+    response_model=EnrolmentPublic,
+    responses=errors(403, 404, 409, 422),
+)
+def create_completion(
+    record_id: Text, body: CompletionIn, node: NodeDep, principal: CurrentPrincipal
+) -> EnrolmentPublic:
+    """Record how many of an enrolment's participants completed the course."""
+    _training(node).complete(principal, record_id, body.completed)
+    return EnrolmentPublic(stix_id=record_id)
+
+
+@router.get("/training", response_model=list[TrainingFiguresPublic])
+def read_training(node: NodeDep, principal: MaybePrincipal) -> list[TrainingFiguresPublic]:
+    """Enrolments and completions per state, over the records you may read."""
+    return [TrainingFiguresPublic.model_validate(f) for f in _training(node).figures(principal)]
