@@ -79,7 +79,7 @@ def main() -> None:
         codes = [d.code for d in service.framework.dimensions] + list("abcdefghijk")
         t0 = time.perf_counter()
         stamp = format_timestamp(node.clock())
-        per_state = args.postings // len(states)
+        per_state = -(-args.postings // len(states))
         for s in states:
             org = node.accounts.orgs.find(f"CERT-{s}")
             objects = []
