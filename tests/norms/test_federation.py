@@ -58,6 +58,9 @@ def test_a_group_member_on_another_node_reads_exactly_its_answers(tmp_path: Path
             late = http.put(f"/norms/versions/{version['id']}/answers/d", json={"measures": "x"})
             assert late.status_code == 409
 
+            offer = {"kind": "training", "title": "CSIRT course", "tags": ["D3", "h"]}
+            assert http.post("/norms/offers", json=offer).status_code == 201
+
         bravo.sync("alpha")
         seen = {}
         for org in ("bravo-cert", "bravo-telco"):
@@ -70,12 +73,20 @@ def test_a_group_member_on_another_node_reads_exactly_its_answers(tmp_path: Path
                 if org == "bravo-cert":
                     html = reader.get("/norms/reports/SG/html").text
                     assert "&lt;b&gt;c&lt;/b&gt; measures" in html and "<b>c" not in html
+                    assert reader.get("/norms/reports/SG/pdf").content.startswith(b"%PDF-")
                     matrix = reader.get("/norms/matrix").json()
                     row = next(r for r in matrix["rows"] if r["state"] == "SG")
                     assert row["cells"]["c"] == "reported" and row["cells"]["b"] == "none"
                     svg = reader.get("/norms/matrix.svg")
                     assert svg.headers["content-type"].startswith("image/svg+xml")
                     assert "SG, norm (c): Reported" in svg.text
+        with httpx.Client(
+            base_url=bravo.url + "/api/v1", headers=_token(bravo.node, "bravo-cert")
+        ) as reader:
+            need = {"kind": "training", "title": "Incident handling", "tags": ["h"]}
+            assert reader.post("/norms/needs", json=need).status_code == 201
+            [match] = reader.get("/norms/matches").json()  # a need here, an offer from alpha
+            assert (match["need"]["state"], match["offer"]["state"]) == ("MY", "SG")
         anonymous = httpx.get(f"{bravo.url}/api/v1/norms/reports/SG").json()
         assert seen == {"bravo-cert": {"a", "h", "c"}, "bravo-telco": {"a", "h"}}
         assert {a["item"] for a in anonymous["answers"]} == {"a"}
