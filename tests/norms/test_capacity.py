@@ -82,3 +82,42 @@ def test_training_catalogue_enrolments_and_figures_per_state(sqlite_node: Node) 
     [figures] = training.figures(p_sg)
     assert (figures.state, figures.enrolments, figures.completions) == ("MY", 1, 1)
     assert (figures.participants, figures.completed_participants) == (12, 10)
+
+
+def test_indexed_matching_agrees_with_comparing_every_pair() -> None:
+    import random
+
+    from accord.norms.capacity import NEED, OFFER, Posting
+
+    rng = random.Random(7)
+    codes = ["D1", "D2", "D3", "a", "h", "legal"]
+
+    def post(kind: str, i: int) -> Posting:
+        tags = tuple(rng.sample(codes, rng.randint(1, 3)))
+        step = "open" if kind == NEED else ""
+        state = rng.choice(["SG", "MY", "TH"])
+        return Posting(
+            f"{kind}--{i:04d}",
+            kind,
+            state,
+            "training",
+            "t",
+            tags,
+            step,
+            None,
+            None,
+            "",
+            "TLP:GREEN",
+            "federation",
+        )
+
+    posts = [post(NEED if i % 3 == 0 else OFFER, i) for i in range(300)]
+    matched = match(posts)
+    for need in (p for p in posts if p.type == NEED):
+        brute = sorted(
+            (-len(set(need.tags) & set(o.tags)), o.stix_id)
+            for o in posts
+            if o.type == OFFER and o.state != need.state and set(need.tags) & set(o.tags)
+        )[:5]
+        fast = [(-len(m.shared), m.offer.stix_id) for m in matched if m.need == need]
+        assert fast == brute

@@ -270,27 +270,50 @@ class Capacity:
         return _posting(doc, latest.tlp.value, latest.scope.value)
 
 
-def match(posts: list[Posting]) -> list[Match]:
-    """Needs still open or matched, each with the offers sharing a tag, most shared first.
-    Offers are indexed by tag, so matching is linear in the tags, not needs x offers."""
-    by_tag: dict[str, list[Posting]] = {}
-    for p in posts:
-        if p.type == OFFER:
-            for t in p.tags:
-                by_tag.setdefault(t, []).append(p)
+def match(posts: list[Posting], per_need: int = 5) -> list[Match]:
+    """Needs still open or matched, each with up to ``per_need`` offers of other states
+    that share a tag, most shared tags first (then by id, so the answer is stable).
+
+    Offers are indexed by tag and by pair of tags: an offer sharing two or more tags with a
+    need is found through a pair, and only those are counted exactly; one-tag offers then
+    fill the list in id order. Work per need is bounded by its tags, not by the offers."""
+    singles: dict[str, list[Posting]] = {}
+    pairs: dict[tuple[str, str], list[Posting]] = {}
+    for p in sorted((p for p in posts if p.type == OFFER), key=lambda p: p.stix_id):
+        tags = sorted(set(p.tags))
+        for a in tags:
+            singles.setdefault(a, []).append(p)
+        for x in range(len(tags)):
+            for y in range(x + 1, len(tags)):
+                pairs.setdefault((tags[x], tags[y]), []).append(p)
     found: list[Match] = []
     for need in posts:
         if need.type != NEED or need.step not in ("open", "matched"):
             continue
-        shared: dict[str, set[str]] = {}
-        offers: dict[str, Posting] = {}
-        for t in need.tags:
-            for offer in by_tag.get(t, ()):
-                if offer.state != need.state:
-                    shared.setdefault(offer.stix_id, set()).add(t)
-                    offers[offer.stix_id] = offer
-        ranked = sorted(shared, key=lambda k: (-len(shared[k]), k))[:5]
-        found.extend(Match(need, offers[k], tuple(sorted(shared[k]))) for k in ranked)
+        wanted = sorted(set(need.tags))
+        chosen: dict[str, tuple[int, Posting]] = {}
+        for x in range(len(wanted)):
+            for y in range(x + 1, len(wanted)):
+                for offer in pairs.get((wanted[x], wanted[y]), ()):
+                    if offer.state != need.state and offer.stix_id not in chosen:
+                        chosen[offer.stix_id] = (len(set(offer.tags) & set(wanted)), offer)
+        ranked = sorted(chosen.values(), key=lambda c: (-c[0], c[1].stix_id))[:per_need]
+        if len(ranked) < per_need:
+            ones: dict[str, Posting] = {}
+            for tag in wanted:
+                taken = 0
+                for offer in singles.get(tag, ()):
+                    if taken >= per_need:
+                        break
+                    if offer.state != need.state and offer.stix_id not in chosen:
+                        ones[offer.stix_id] = offer
+                        taken += 1
+            extra = sorted(ones.values(), key=lambda o: o.stix_id)[: per_need - len(ranked)]
+            ranked += [(1, o) for o in extra]
+        wanted_set = set(wanted)
+        found.extend(
+            Match(need, offer, tuple(sorted(wanted_set & set(offer.tags)))) for _, offer in ranked
+        )
     return found
 
 
