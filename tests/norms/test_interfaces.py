@@ -85,6 +85,7 @@ def test_the_api_refuses_bad_input_with_problems_naming_the_field(sqlite_node: N
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
         csv = client.get("/api/v1/norms/matrix.csv").text
         assert csv.splitlines()[0].startswith("state,a,b") and "SG,reported" in csv
+        assert client.get("/api/v1/norms/reports/SG/trend").json() == [{"version": 1, "answers": 1}]
         compared = client.get("/api/v1/norms/compare?states=SG&states=MY").json()
         assert [c["state"] for c in compared] == ["SG", "MY"]
         assert len(client.get("/api/v1/norms/framework").json()["norms"]) == 11
@@ -120,6 +121,8 @@ def test_the_cli_drafts_publishes_and_exports(
     assert "<svg" in out and "SG, norm (h): Reported" in out
     code, out, _ = run(capsys, "norms", "compare", "SG", "MY", "TH", "ID")
     assert code != 0
+    code, out, _ = run(capsys, "norms", "trend", "SG")
+    assert code == 0 and orjson.loads(out) == [{"version": 1, "answers": 1}]
     code, out, _ = run(capsys, "norms", "evidence", "SG")
     assert code == 0 and orjson.loads(out)["requests_received"] == 0
 

@@ -298,3 +298,8 @@ class TrainingFiguresPublic(_Read):
     completions: int
     participants: int
     completed_participants: int
+
+
+class TrendPointPublic(BaseModel):
+    version: int
+    answers: int = Field(description="Answers of that version you may read.")

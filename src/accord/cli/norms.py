@@ -350,3 +350,13 @@ def norms_training(org: Reader = None) -> None:
     """Enrolments and completions per state, as JSON."""
     node, training = _training()
     _emit(_json(training.figures(act_as(node, org, Role.READER))), None)
+
+
+@norms_app.command("trend")
+def norms_trend(
+    state: Annotated[str, typer.Argument(help="A state's ISO code.")], org: Reader = None
+) -> None:
+    """Answers the organisation may read in each published version, as JSON."""
+    node, service = _service()
+    points = service.trend(act_as(node, org, Role.READER), state)
+    _emit(_json([{"version": v, "answers": n} for v, n in points]), None)

@@ -32,6 +32,7 @@ from accord.api.norms_schemas import (
     StateReportPublic,
     StepIn,
     TrainingFiguresPublic,
+    TrendPointPublic,
     VersionPublic,
     assessment_public,
     draft_public,
@@ -349,3 +350,12 @@ def create_completion(
 def read_training(node: NodeDep, principal: MaybePrincipal) -> list[TrainingFiguresPublic]:
     """Enrolments and completions per state, over the records you may read."""
     return [TrainingFiguresPublic.model_validate(f) for f in _training(node).figures(principal)]
+
+
+@router.get("/reports/{state}/trend", response_model=list[TrendPointPublic], responses=errors(404))
+def read_trend(state: Text, node: NodeDep, principal: MaybePrincipal) -> list[TrendPointPublic]:
+    """How many answers you may read in each published version of a state's report."""
+    return [
+        TrendPointPublic(version=v, answers=n)
+        for v, n in NORMS.service(node).trend(principal, state)
+    ]
