@@ -143,20 +143,26 @@ def norms_matrix(
     path: Out = None,
 ) -> None:
     """The regional view: states by norms (reported, evidence, none)."""
-    from accord.norms.export import matrix_csv, matrix_svg
+    from accord.norms.export import matrix_csv, matrix_html, matrix_svg, pdf_of
 
     node, service = _service()
     reader = act_as(node, org, Role.READER)
     states = service.group_states(reader, group) if group else None
     m = service.matrix(reader, states)
-    if fmt == "json":
+    if fmt == "html":
+        data = matrix_html(m).encode()
+    elif fmt == "pdf":
+        if path is None:
+            raise InvalidInput("a PDF goes to a file: give --out")
+        data = pdf_of(matrix_html(m))
+    elif fmt == "json":
         data = _json({s: {n: m.cells[(s, n)] for n in m.norms} for s in m.states})
     elif fmt == "csv":
         data = matrix_csv(m).encode()
     elif fmt == "svg":
         data = matrix_svg(m).encode()
     else:
-        raise InvalidInput("--format is json, csv or svg")
+        raise InvalidInput("--format is json, csv, svg, html or pdf")
     _emit(data, path)
 
 
@@ -228,24 +234,32 @@ def norms_assess(
 def norms_assessments(
     state: Annotated[str, typer.Argument(help="A state's ISO code.")],
     org: Reader = None,
-    fmt: Annotated[str, typer.Option("--format", help="json or svg (the latest).")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", help="json; svg, html or pdf (the latest).")
+    ] = "json",
     path: Out = None,
 ) -> None:
     """A state's self-assessments the organisation may read, oldest first."""
-    from accord.norms.export import assessment_svg
+    from accord.norms.export import assessment_html, assessment_svg, pdf_of
 
     node, capacity = _capacity()
     found = capacity.assessments(act_as(node, org, Role.READER), state)
+    f = capacity.framework
+    titles = {d.code: d.title for d in (*f.dimensions, *f.pillars)}
     if fmt == "json":
         data = _json([{**vars_of(a), "gaps": a.gaps()} for a in found])
+    elif fmt not in ("svg", "html", "pdf"):
+        raise InvalidInput("--format is json, svg, html or pdf")
+    elif not found:
+        raise InvalidInput(f"no assessment of {state[:2]!r} that you may read")
     elif fmt == "svg":
-        if not found:
-            raise InvalidInput(f"no assessment of {state[:2]!r} that you may read")
-        f = capacity.framework
-        titles = {d.code: d.title for d in (*f.dimensions, *f.pillars)}
         data = assessment_svg(found[-1], titles, f.stages).encode()
+    elif fmt == "html":
+        data = assessment_html(found[-1], titles, f.stages).encode()
     else:
-        raise InvalidInput("--format is json or svg")
+        if path is None:
+            raise InvalidInput("a PDF goes to a file: give --out")
+        data = pdf_of(assessment_html(found[-1], titles, f.stages))
     _emit(data, path)
 
 

@@ -192,13 +192,60 @@ def _no_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
 def report_pdf(
     framework: Framework, report: StateReport, version: int | None, evidence: Evidence
 ) -> bytes:
-    """The same document as PDF (WeasyPrint, imported only when a PDF is asked for)."""
+    """The same document as PDF."""
+    return pdf_of(report_html(framework, report, version, evidence))
+
+
+def pdf_of(html: str) -> bytes:
+    """A standalone HTML document (already escaped) as PDF, by WeasyPrint (imported only
+    when a PDF is asked for), fetching nothing."""
     import weasyprint  # type: ignore[import-untyped]
 
-    html = report_html(framework, report, version, evidence)
     pdf = weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf()
     assert pdf is not None
     return bytes(pdf)
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>"
+    )
+
+
+def matrix_html(m: Matrix) -> str:
+    """The regional view as a standalone document: the SVG, then the same as a table."""
+    head = "".join(f'<th scope="col">({escape(n)})</th>' for n in m.norms)
+    rows = "".join(
+        f'<tr><th scope="row">{escape(s)}</th>'
+        + "".join(f"<td>{STATUS_LABEL[m.cells[(s, n)]]}</td>" for n in m.norms)
+        + "</tr>"
+        for s in m.states
+    )
+    body = (
+        "<h1>Norms implementation: the regional view</h1>"
+        f'{matrix_svg(m)}<table><thead><tr><th scope="col">State</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _document("Norms implementation: the regional view", body)
+
+
+def assessment_html(a: Assessment, titles: dict[str, str], stages: tuple[str, ...]) -> str:
+    gaps = a.gaps()
+    rows = "".join(
+        f'<tr><th scope="row">{escape(titles.get(c, c))}</th><td>{v} ({escape(stages[v - 1])})'
+        f"</td><td>{gaps[c]}</td></tr>"
+        for c, v in sorted(a.scores.items())
+    )
+    title = f"{a.framework.upper()} self-assessment of {a.state}"
+    body = (
+        f"<h1>{escape(title)}</h1><p>{escape(a.assessed)} · {escape(a.tlp)} · "
+        f"target stage {a.target} ({escape(stages[a.target - 1])})</p>"
+        f'{assessment_svg(a, titles, stages)}<table><thead><tr><th scope="col">Dimension</th>'
+        f'<th scope="col">Stage</th><th scope="col">Gap</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return _document(title, body)
 
 
 def assessment_svg(a: Assessment, titles: dict[str, str], stages: tuple[str, ...]) -> str:

@@ -45,7 +45,14 @@ from accord.api.openapi import errors
 from accord.http import NodeDep
 from accord.norms.capability import NORMS
 from accord.norms.capacity import Capacity, Training
-from accord.norms.export import matrix_csv, matrix_svg, report_html, report_pdf
+from accord.norms.export import (
+    matrix_csv,
+    matrix_html,
+    matrix_svg,
+    pdf_of,
+    report_html,
+    report_pdf,
+)
 from accord.norms.service import AnswerInput
 
 router = APIRouter(prefix="/norms", tags=["norms"])
@@ -179,6 +186,17 @@ def read_matrix_svg(
     service = NORMS.service(node)
     states = service.group_states(principal, group) if group else None
     return Response(matrix_svg(service.matrix(principal, states)), media_type="image/svg+xml")
+
+
+@router.get("/matrix.pdf", response_class=Response, responses=errors(404))
+def read_matrix_pdf(
+    node: NodeDep, principal: MaybePrincipal, group: Text | None = None
+) -> Response:
+    """The regional view as PDF."""
+    service = NORMS.service(node)
+    states = service.group_states(principal, group) if group else None
+    pdf = pdf_of(matrix_html(service.matrix(principal, states)))
+    return Response(pdf, media_type="application/pdf")
 
 
 @router.get("/matrix.csv", response_class=Response, responses=errors(404))
