@@ -9,6 +9,7 @@ anyone reads of published reports comes from the exchange store through the gate
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ _HEADER_TLP = {
 MAX_TEXT = 20_000
 MAX_DOCUMENTS = 20
 MAX_COMPARE = 3
+_CACHED_READERS = 256
 MIN_YEAR, MAX_YEAR = 1970, 9000
 
 
@@ -145,6 +147,8 @@ class NormsService:
         self.framework = framework
         self.capacity = capacity
         self.training = None if capacity is None else _training(capacity)
+        self._published: dict[tuple[object, ...], dict[str, StateReport]] = {}
+        self._lock = threading.Lock()
         self._repo = repo
         self._evidence = evidence
         self._exchange = exchange
@@ -308,7 +312,23 @@ class NormsService:
 
     # Reading published reports ----------------------------------------------------------
     def published(self, principal: Principal) -> dict[str, StateReport]:
-        """Every published answer ``principal`` may read, by state and version."""
+        """Every published answer ``principal`` may read, by state and version.
+
+        Kept per process for each reader (organisation and groups: all the gate looks
+        at) until an answer is stored or deleted, so repeated regional views parse the
+        answers once; callers treat the result as read-only."""
+        key = (principal.org, principal.groups, self._evidence.marker(stix.ANSWER))
+        cached = self._published.get(key)
+        if cached is not None:
+            return cached
+        found = self._read_published(principal)
+        with self._lock:  # requests run in a thread pool
+            self._published[key] = found
+            while len(self._published) > _CACHED_READERS:
+                self._published.pop(next(iter(self._published)))
+        return found
+
+    def _read_published(self, principal: Principal) -> dict[str, StateReport]:
         found: dict[str, StateReport] = {}
         query = ObjectQuery(types=(stix.ANSWER,), limit=1000)
         for rows in self._exchange.iter_all(principal, query):

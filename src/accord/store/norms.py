@@ -397,3 +397,13 @@ class EvidenceRepository:
                 if kind == "vulnerability":
                     counts[2] += int(n)
         return {s: (c[0], c[1], c[2]) for s, c in found.items() if s}
+
+    def marker(self, stix_type: str) -> tuple[int, int]:
+        """(newest pk, count) of the stored versions of one type: it changes whenever a
+        version of that type is stored or deleted, so a cache keyed by it stays true."""
+        o = stix_objects.c
+        with self._engine.connect() as conn:
+            top, count = conn.execute(
+                select(func.max(o.pk), func.count()).where(o.type == stix_type)
+            ).one()
+        return int(top or 0), int(count)
