@@ -11,7 +11,7 @@ from accord.app import create_app
 from accord.node import Node
 from tests.asgi import Client
 from tests.builders import org
-from tests.test_cli import run
+from tests.cli_runner import run
 
 
 def _auth(node: Node, name: str, role: str = "analyst") -> dict[str, str]:

@@ -3,6 +3,10 @@ gate, evidence from the node's records, and the refusals."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import orjson
 import pytest
 from stix2validator import ValidationOptions, validate_instance
@@ -158,3 +162,21 @@ def test_evidence_counts_only_what_the_reader_may_see(node: Node, clock: Clock) 
     assert service.evidence(p["ThaiCERT"], "SG").requests_received == 0
     assert service.matrix(sg, ["SG"]).cells[("SG", "h")] == "evidence"
     assert service.matrix(p["ThaiCERT"], ["SG"]).cells[("SG", "h")] == "none"
+
+
+def test_unsourced_structures_load_from_a_documented_file(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.json"
+    point = {"norm": "h", "code": "h.1", "text": "Designate a point of contact"}
+    doc: dict[str, Any] = {
+        "cmm_factors": [{"dimension": "D1", "code": "D1.1", "title": "National strategy"}],
+        "checklists": [{"code": "asean-2024", "title": "Checklist", "points": [point]}],
+    }
+    extra.write_text(json.dumps(doc))
+    f = load(extra)
+    assert f.checklists[0].points[0].norm == "h" and f.factors[0][0] == "D1"
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"checklists": [{**doc["checklists"][0], "points": [{**point, "norm": "z"}]}]})
+    )
+    with pytest.raises(InvalidInput, match="unknown norm"):
+        load(bad)
