@@ -15,6 +15,7 @@ from accord.detect.capability import DETECT
 from accord.exchange.capability import EXCHANGE
 from accord.federation.capability import FEDERATION
 from accord.hashlists.capability import HASHLISTS
+from accord.norms.capability import NORMS
 from accord.privacy.capability import PRIVACY
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ CAPABILITIES: tuple[Capability[Any], ...] = (
     FEDERATION,
     PRIVACY,
     HASHLISTS,
+    NORMS,
 )
 
 
