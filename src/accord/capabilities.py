@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from accord.audit.capability import AUDIT
 from accord.capability import Capability
 from accord.coordinate.capability import COORDINATE
 from accord.detect.capability import DETECT
@@ -18,7 +19,7 @@ from accord.federation.capability import FEDERATION
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-CAPABILITIES: tuple[Capability[Any], ...] = (EXCHANGE, DETECT, COORDINATE, FEDERATION)
+CAPABILITIES: tuple[Capability[Any], ...] = (EXCHANGE, DETECT, COORDINATE, FEDERATION, AUDIT)
 
 
 def metadata(capabilities: Sequence[Capability[Any]] = CAPABILITIES) -> MetaData:

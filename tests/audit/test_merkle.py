@@ -137,9 +137,15 @@ def test_inclusion_proofs_match_the_vectors() -> None:
         proof = [bytes.fromhex(h) for h in hexes]
         assert inclusion_proof(get, index, size) == proof
         assert verify_inclusion(index, size, leaf_hash(LEAVES[index]), proof, ROOTS[size - 1])
-        assert not verify_inclusion(index + 1, size, leaf_hash(LEAVES[index]), proof, ROOTS[size - 1])
-        assert not verify_inclusion(index, size * 2, leaf_hash(LEAVES[index]), proof, ROOTS[size - 1])
-        assert not verify_inclusion(index, size, leaf_hash(LEAVES[index]), proof[:-1], ROOTS[size - 1])
+        assert not verify_inclusion(
+            index + 1, size, leaf_hash(LEAVES[index]), proof, ROOTS[size - 1]
+        )
+        assert not verify_inclusion(
+            index, size * 2, leaf_hash(LEAVES[index]), proof, ROOTS[size - 1]
+        )
+        assert not verify_inclusion(
+            index, size, leaf_hash(LEAVES[index]), proof[:-1], ROOTS[size - 1]
+        )
         extra = [*proof, ROOTS[size - 1]]
         assert not verify_inclusion(index, size, leaf_hash(LEAVES[index]), extra, ROOTS[size - 1])
 
