@@ -40,7 +40,7 @@ def verify() -> None:
         report = log.verify(lambda n: bar.advance(task, n))
     if report.problem is not None:
         err.print(f"audit log tampered: {report.problem.line()}", markup=False, highlight=False)
-        raise typer.Exit(1)
+        raise SystemExit(1)
     head = log.head()
     out.print(
         f"audit log intact: {report.entries} entries ({report.erased} erased), "
