@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 
 from accord.app import create_app
 from accord.audit.capability import AUDIT
@@ -20,9 +20,10 @@ from accord.errors import NotAuthenticated, NotFound
 from accord.exchange.service import ShareRequest
 from accord.federation.keys import verify
 from accord.node import Node
-from accord.store.audit import audit_entries, audit_nodes, node_key
+from accord.store.audit import audit_entries, audit_nodes
 from accord.store.db import write
 from tests.asgi import Client
+from tests.audit.tamper import rebuild
 from tests.builders import indicator, org, principal
 from tests.cli_runner import run
 
@@ -230,23 +231,3 @@ def test_a_witness_notices_a_fork(node: Node, sqlite_node: Node) -> None:
     assert [e.decision for e in witness.entries(None, 1)] == ["fork"]
     forged = witness.witness("peer-b", key, lambda since: {**fetch(since), "root": "00" * 32})
     assert forged.state == "forked" and "signature" in (forged.problem or "")
-
-
-def rebuild(log: AuditLog, node: Node, more: int) -> None:
-    """Recompute the stored subtrees from the entries left, then append a different tail."""
-    from accord.audit.merkle import Frontier
-    from accord.audit.service import leaf_data
-    from accord.store.audit import AuditRepository
-
-    frontier = Frontier()
-    nodes: list[tuple[int, int, bytes]] = []
-    for rows in AuditRepository(node.engine).scan():
-        for e in rows:
-            nodes += frontier.append(
-                leaf_hash(leaf_data(e.seq, e.at, e.action, e.decision, bytes(e.commitment)))
-            )
-    with write(node.engine) as conn:
-        conn.execute(
-            insert(audit_nodes), [{"key": node_key(lv, ix), "hash": h} for lv, ix, h in nodes]
-        )
-    log.record([Event("c", "read") for _ in range(more)])

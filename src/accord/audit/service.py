@@ -132,30 +132,21 @@ class AuditLog:
         stored = self._repo.nodes(conn, keys)
         frontier = Frontier(size, [stored[k] for k in keys])
         at = format_timestamp(self._clock())
-        rows: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
         nodes: list[tuple[int, int, bytes]] = []
-        for event in events:
+        add = frontier.append
+        salts = os.urandom(16 * len(events))
+        for i, event in enumerate(events):
             seq = frontier.size
             actor = _clip(event.actor, 200)
             ref = _clip(event.object_ref, 128)
             version = _clip(event.version, 40)
             action, decision = event.action[:32], event.decision[:16]
-            salt = os.urandom(16)
+            salt = salts[16 * i : 16 * i + 16]
             commit = commitment(salt, (actor, ref, version, event.detail))
-            nodes += frontier.append(leaf_hash(leaf_data(seq, at, action, decision, commit)))
+            nodes += add(leaf_hash(leaf_data(seq, at, action, decision, commit)))
             rows.append(
-                {
-                    "seq": seq,
-                    "at": at,
-                    "action": action,
-                    "decision": decision,
-                    "actor": actor,
-                    "object_ref": ref,
-                    "version": version,
-                    "detail": event.detail,
-                    "salt": salt,
-                    "commitment": commit,
-                }
+                (seq, at, action, decision, actor, ref, version, event.detail, salt, commit)
             )
         self._repo.insert(conn, rows, nodes)
 

@@ -65,3 +65,20 @@ def prove(
     )
     if not json_only:
         err.print(CHECK, markup=False, highlight=False)
+
+
+@audit.command()
+def witness() -> None:
+    """Fetch every peer's signed tree head now and check it extends the last one seen."""
+    node = open_node()
+    from accord.audit.capability import AUDIT
+    from accord.audit.witness import witness_all
+    from accord.federation.sync import peer_http
+
+    with peer_http(node.settings.federation_timeout) as http:
+        seen = witness_all(AUDIT.service(node), node.federation, http)
+    for w in seen:
+        state = "ok" if w.state == "ok" else f"FORKED: {w.problem}"
+        out.print(f"{w.peer} size {w.size}: {state}", markup=False, highlight=False)
+    if any(w.state != "ok" for w in seen):
+        raise SystemExit(1)
