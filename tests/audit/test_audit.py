@@ -231,3 +231,20 @@ def test_a_witness_notices_a_fork(node: Node, sqlite_node: Node) -> None:
     assert [e.decision for e in witness.entries(None, 1)] == ["fork"]
     forged = witness.witness("peer-b", key, lambda since: {**fetch(since), "root": "00" * 32})
     assert forged.state == "forked" and "signature" in (forged.problem or "")
+
+
+def test_the_console_page_lists_entries_for_admins(node: Node) -> None:
+    from tests.web.test_pages import PASSWORD, _sign_in
+
+    org(node, "SingCERT")
+    node.accounts.add_user(None, "admin", "SingCERT", "admin", PASSWORD)
+    node.accounts.add_user(None, "ana", "SingCERT", "analyst", PASSWORD)
+    with Client(create_app(node=node)) as admin:
+        _sign_in(admin, "admin")
+        shown = admin.get("/audit")
+        assert shown.status_code == 200
+        assert "Audit log" in shown.text and "sign-in" in shown.text
+        assert 'href="/audit"' in admin.get("/").text
+    with Client(create_app(node=node)) as analyst:
+        _sign_in(analyst, "ana")
+        assert analyst.get("/audit").status_code == 403

@@ -200,7 +200,7 @@ class AuditLog:
         if entry is None:
             raise NotFound(f"no audit entry {seq}")
         head = self.head()
-        path: list[bytes] = self._get(lambda get: inclusion_proof(get, seq, head.size))
+        path = self.inclusion(seq, head.size)
         data = leaf_data(entry.seq, entry.at, entry.action, entry.decision, entry.commitment)
         return {
             "entry": {
@@ -218,6 +218,10 @@ class AuditLog:
             "head": head.public(),
             "head_message": head_message(head.node_id, head.size, head.root, head.at).decode(),
         }
+
+    def inclusion(self, seq: int, size: int) -> list[bytes]:
+        """The RFC 9162 audit path of entry ``seq`` in the tree of ``size`` entries."""
+        return list(self._get(lambda get: inclusion_proof(get, seq, size)))
 
     def consistency(self, first: int, second: int | None = None) -> list[bytes]:
         second = self.size() if second is None else second

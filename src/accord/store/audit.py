@@ -181,11 +181,11 @@ class AuditRepository:
         marks = ", ".join([mark] * len(ENTRY_COLUMNS))
         conn.exec_driver_sql(
             f"INSERT INTO audit_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({marks})",
-            entries,  # type: ignore[arg-type]
+            entries,
         )
         conn.exec_driver_sql(
             f"INSERT INTO audit_nodes (key, hash) VALUES ({mark}, {mark})",
-            [(node_key(lv, ix), h) for lv, ix, h in nodes],  # type: ignore[arg-type]
+            [(node_key(lv, ix), h) for lv, ix, h in nodes],
         )
 
     # Reading -------------------------------------------------------------------------
