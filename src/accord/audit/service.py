@@ -53,6 +53,9 @@ def commitment(salt: bytes, fields: Sequence[str | None]) -> bytes:
     return hmac.digest(salt, orjson.dumps(list(fields)), "sha256")
 
 
+LEAF_DATA_START = b"\x00" + LEAF_PREFIX  # RFC 9162's leaf prefix, then ours
+
+
 def leaf_data(seq: int, at: str, action: str, decision: str, commit: bytes) -> bytes:
     return LEAF_PREFIX + f"{seq}\n{at}\n{action}\n{decision}\n".encode() + commit
 
@@ -104,6 +107,10 @@ class VerifyReport:
     erased: int
     root: bytes
     problem: Problem | None
+
+
+def _failed(entries: int, heads: int, erased: int, seq: int | None, reason: str) -> VerifyReport:
+    return VerifyReport(entries, heads, erased, b"", Problem(seq, reason))
 
 
 class AuditLog:
@@ -232,59 +239,66 @@ class AuditLog:
     # Verifying ---------------------------------------------------------------------
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Recompute every leaf and the tree; check each entry's fields against its
-        commitment (where not erased), its stored leaf, and every signed head."""
+        commitment (where not erased) and the tree against every signed head. Where a head
+        does not match, a second pass names the first entry that no longer hashes to its
+        stored leaf."""
         heads = {h.size: h for h in self._repo.heads()}
         public = self._key.public_raw
         for h in heads.values():
             message = head_message(self._key.node_id, h.size, bytes(h.root), h.at)
             if not verify(public, h.signature, message):
-                return VerifyReport(
-                    0, 0, 0, b"", Problem(None, f"head {h.size} has a bad signature")
-                )
+                return _failed(0, 0, 0, None, f"head {h.size} has a bad signature")
+        if 0 in heads and bytes(heads[0].root) != Frontier().root():
+            return _failed(0, 0, 0, None, "the head of the empty log is wrong")
         frontier = Frontier()
-        erased = 0
-        checked = 0
-        if 0 in heads and bytes(heads[0].root) != frontier.root():
-            return VerifyReport(0, 0, 0, b"", Problem(None, "the head of the empty log is wrong"))
-        sha256 = hashlib.sha256
-        for rows in self._repo.scan_with_leaves():
-            for e, stored_leaf in rows:
-                if e.seq != frontier.size:
-                    problem = Problem(frontier.size, "is missing (the sequence has a gap)")
-                    return VerifyReport(frontier.size, checked, erased, b"", problem)
-                if e.salt is None:
+        append = frontier.append
+        erased = checked = 0
+        sha256, digest, dumps = hashlib.sha256, hmac.digest, orjson.dumps
+        for rows in self._repo.scan_raw():
+            for seq, at, action, decision, actor, ref, version, detail, salt, commit in rows:
+                if seq != frontier.size:
+                    reason = "is missing (the sequence has a gap)"
+                    return _failed(frontier.size, checked, erased, frontier.size, reason)
+                commit = bytes(commit)
+                if salt is None:
                     erased += 1
-                elif (
-                    commitment(e.salt, (e.actor, e.object_ref, e.version, e.detail)) != e.commitment
-                ):
-                    problem = Problem(e.seq, "its recorded fields do not match its commitment")
-                    return VerifyReport(e.seq, checked, erased, b"", problem)
-                data = leaf_data(e.seq, e.at, e.action, e.decision, e.commitment)
-                leaf = sha256(b"\x00" + data).digest()
-                if stored_leaf is not None and stored_leaf != leaf:
-                    problem = Problem(e.seq, "its fields do not hash to its stored leaf")
-                    return VerifyReport(e.seq, checked, erased, b"", problem)
-                frontier.append(leaf)
-                head = heads.get(frontier.size)
+                elif digest(salt, dumps([actor, ref, version, detail]), "sha256") != commit:
+                    reason = "its recorded fields do not match its commitment"
+                    return _failed(seq, checked, erased, seq, reason)
+                data = f"{seq}\n{at}\n{action}\n{decision}\n".encode()
+                append(sha256(LEAF_DATA_START + data + commit).digest())
+                head = heads.get(seq + 1)
                 if head is not None:
                     checked += 1
                     if bytes(head.root) != frontier.root():
-                        problem = Problem(
-                            e.seq,
-                            f"the tree up to it does not match the head signed at size {head.size}",
+                        bad = self._first_bad_leaf(seq + 1)
+                        if bad is not None:
+                            reason = "its fields do not hash to its stored leaf"
+                            return _failed(bad, checked, erased, bad, reason)
+                        reason = (
+                            f"the tree up to it does not match the head signed at size {seq + 1}"
                         )
-                        return VerifyReport(e.seq, checked, erased, b"", problem)
+                        return _failed(seq, checked, erased, seq, reason)
             if progress:
                 progress(len(rows))
         beyond = [s for s in heads if s > frontier.size]
         if beyond:
-            problem = Problem(
-                None,
-                f"a head was signed at size {max(beyond)} but only "
-                f"{frontier.size} entries remain (entries were removed)",
+            reason = (
+                f"a head was signed at size {max(beyond)} but only {frontier.size} entries "
+                "remain (entries were removed)"
             )
-            return VerifyReport(frontier.size, checked, erased, b"", problem)
+            return _failed(frontier.size, checked, erased, None, reason)
         return VerifyReport(frontier.size, checked, erased, frontier.root(), None)
+
+    def _first_bad_leaf(self, size: int) -> int | None:
+        for rows in self._repo.scan_with_leaves():
+            for e, stored in rows:
+                if e.seq >= size:
+                    return None
+                data = leaf_data(e.seq, e.at, e.action, e.decision, bytes(e.commitment))
+                if stored is None or stored != leaf_hash(data):
+                    return e.seq
+        return None
 
     # Witnessing --------------------------------------------------------------------
     def witness(self, peer: str, public_key: bytes, fetch: Callable[[int], Any]) -> WitnessRow:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -227,6 +229,22 @@ class AuditRepository:
             yield rows
             after = rows[-1].seq
 
+    def scan_raw(self, chunk: int = 100_000) -> Iterator[Sequence[Sequence[Any]]]:
+        """Every entry in order as plain rows in ``ENTRY_COLUMNS`` order (for verify)."""
+        after = -1
+        with self._engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = (
+                f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entries "
+                f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}"
+            )
+            while True:
+                rows = conn.exec_driver_sql(sql, (after, chunk)).all()
+                if not rows:
+                    return
+                yield rows
+                after = rows[-1][0]
+
     def scan_with_leaves(
         self, chunk: int = 50_000
     ) -> Iterator[list[tuple[EntryRow, bytes | None]]]:
@@ -257,7 +275,12 @@ class AuditRepository:
         with write(self._engine) as conn:
             result = conn.execute(
                 update(audit_entries)
-                .where(audit_entries.c.object_ref == object_ref)
+                .where(
+                    or_(
+                        audit_entries.c.object_ref == object_ref,
+                        audit_entries.c.detail.contains(f"{object_ref}@", autoescape=True),
+                    )
+                )
                 .values(salt=None, actor=None, object_ref=None, version=None, detail=None)
             )
             return int(result.rowcount or 0)
