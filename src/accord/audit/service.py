@@ -39,6 +39,7 @@ from accord.domain.audit import Event
 from accord.domain.clock import Clock
 from accord.domain.stix import format_timestamp
 from accord.errors import InvalidInput, NotFound
+from accord.errors import Problem as FieldProblem
 from accord.federation.keys import NodeKey, verify
 from accord.store.audit import AuditRepository, EntryRow, HeadRow, WitnessRow
 from accord.store.groupcommit import GroupCommit
@@ -233,7 +234,8 @@ class AuditLog:
     def consistency(self, first: int, second: int | None = None) -> list[bytes]:
         second = self.size() if second is None else second
         if not 0 <= first <= second:
-            raise InvalidInput(f"'from' must be between 0 and the log's size ({second})")
+            why = f"'from' must be between 0 and the log's size ({second})"
+            raise InvalidInput(why, [FieldProblem(why, field="from")])
         return list(self._get(lambda get: consistency_proof(get, first, second)))
 
     # Verifying ---------------------------------------------------------------------
