@@ -156,9 +156,10 @@ def verify_and_prove(url: str, entries: int) -> dict[str, float]:
                 print(f"  appended {done:,}", file=sys.stderr, flush=True)
         fill = time.perf_counter() - began
         log.head()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         report = log.verify()
         verify_s = time.perf_counter() - began
+        verify_cpu = time.process_time() - cpu
         assert report.problem is None, report.problem
         rng = random.Random(5)
         times, paths = [], []
@@ -177,6 +178,7 @@ def verify_and_prove(url: str, entries: int) -> dict[str, float]:
             "path_p99_ms": paths[int(len(paths) * 0.99) - 1] * 1000,
             "fill_rate": entries / fill,
             "verify_s": verify_s,
+            "verify_cpu": verify_cpu,
             "prove_p50_ms": statistics.median(times) * 1000,
             "prove_p99_ms": times[int(len(times) * 0.99) - 1] * 1000,
         }
@@ -265,7 +267,7 @@ def main() -> None:
                     [
                         backend,
                         f"verify {args.entries:,} entries",
-                        f"{got['verify_s']:.1f} s",
+                        f"{got['verify_s']:.1f} s ({got['verify_cpu']:.1f} s CPU)",
                         "target < 60 s at 10M",
                     ]
                 )
