@@ -28,7 +28,7 @@ def toy_node(tmp_path: Path) -> Node:
 
 def test_the_toy_gets_its_table_from_its_own_migration_branch(toy_node: Node) -> None:
     assert "toy_notes" in inspect(toy_node.engine).get_table_names()
-    assert schema_is_current(toy_node.engine, [TOY.migrations] if TOY.migrations else [])
+    assert schema_is_current(toy_node.engine, [c.migrations for c in WITH_TOY if c.migrations])
     assert isinstance(TOY.service(toy_node), Notes)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from accord.domain.audit import NOT_RECORDED, Event, Recorder, actor_of
 from accord.domain.clock import Clock
 from accord.domain.model import (
     Organisation,
@@ -149,6 +150,11 @@ class Accounts:
         self._basic_cache: dict[str, tuple[Principal, datetime]] = {}
         self._pruned: datetime | None = None
         self._known: dict[str, _Known] = {}  # by token key; see TOKEN_CACHE
+        self.audit: Recorder = NOT_RECORDED  # the audit capability hands in its log
+
+    def _admin_act(self, actor: Principal | None, what: str, ref: str | None = None) -> None:
+        who = actor_of(actor.org, actor.role, actor.token_id, actor.peer) if actor else "operator"
+        self.audit.record([Event(who, "admin", object_ref=ref, detail=what)])
 
     # Organisations ------------------------------------------------------------------
     def add_org(
@@ -167,7 +173,9 @@ class Accounts:
             code = parse_state(state) if state else None
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        return self.orgs.add(name, org_kind, code, new_identity_id(), self._clock())
+        added = self.orgs.add(name, org_kind, code, new_identity_id(), self._clock())
+        self._admin_act(actor, f"add organisation {added.id}", added.identity_id)
+        return added
 
     def organisations(self, actor: Principal | None) -> list[Organisation]:
         """Every organisation on the node, by name, to anyone who presented credentials."""
@@ -188,7 +196,9 @@ class Accounts:
             raise InvalidInput(
                 f"group slug {slug!r} must be 3-80 lower-case letters, digits and hyphens"
             )
-        return self.groups.add(slug, name.strip() or slug, description)
+        added = self.groups.add(slug, name.strip() or slug, description)
+        self._admin_act(actor, f"add group {slug}")
+        return added
 
     def visible_groups(self, actor: Principal | None) -> list[SharingGroup]:
         """Admins see every group; anyone else only the groups their organisation is in."""
@@ -220,6 +230,7 @@ class Accounts:
         else:
             self.groups.remove_member(group.id, org.id)
         self._known.clear()
+        self._admin_act(actor, f"{'add' if member else 'remove'} org {org.id} in group {slug}")
 
     # Users ---------------------------------------------------------------------------
     def add_user(
@@ -235,7 +246,9 @@ class Accounts:
             raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
         org = _homed_here(self.orgs.find(org_ref), "users")
         user_role = _role(role)
-        return self._users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
+        added = self._users.add(username, org.id, user_role, _HASHER.hash(password), self._clock())
+        self._admin_act(actor, f"add user {username} to org {org.id}")
+        return added
 
     def list_users(self, actor: Principal | None) -> list[UserInfo]:
         """Every user, by username (admins only); never a password hash."""
@@ -261,8 +274,10 @@ class Accounts:
                 found = None
             if found is None:
                 self._failed(username, address)
+                self.audit.record([Event(f"user:{username[:120]}", "sign-in", "refused")])
                 raise NotAuthenticated(_BAD_LOGIN)
         self._succeeded(username, address, pair)
+        self.audit.record([Event(f"user:{username}", "sign-in")])
         return found
 
     def _refuse_if_waiting(self, username: str, address: str) -> dict[Key, Streak]:
@@ -384,7 +399,9 @@ class Accounts:
         org = _homed_here(self.orgs.find(org_ref), "tokens")
         if expires_in is not None and expires_in <= timedelta(0):
             raise InvalidInput("a token's lifetime must be positive")
-        return self._issue(org.id, _role(role), name, expires_in, None)
+        issued = self._issue(org.id, _role(role), name, expires_in, None)
+        self._admin_act(actor, f"create token {issued.info.id} for org {org.id}")
+        return issued
 
     def _issue(
         self,
@@ -420,6 +437,7 @@ class Accounts:
         require_admin(actor)
         self._tokens.revoke(token_id, self._clock())
         self._known.clear()
+        self._admin_act(actor, f"revoke token {token_id}")
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token acts as, or NotAuthenticated saying what to do next."""

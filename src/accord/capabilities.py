@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from accord.audit.capability import AUDIT
 from accord.capability import Capability
 from accord.coordinate.capability import COORDINATE
 from accord.detect.capability import DETECT
@@ -29,6 +30,7 @@ CAPABILITIES: tuple[Capability[Any], ...] = (
     PRIVACY,
     HASHLISTS,
     NORMS,
+    AUDIT,
 )
 
 

@@ -69,6 +69,10 @@ CASES = [
     Case("GET", f"/api/v1/requests?before={HUGE}", "query.before"),
     Case("GET", f"/api/v1/notifications?before={HUGE}", "query.before"),
     Case("GET", "/api/v1/notifications?before=-5", "query.before"),
+    Case("GET", f"/api/v1/audit/head?from={HUGE}", "query.from"),
+    Case("GET", "/api/v1/audit/head?from=-1", "query.from"),
+    Case("GET", f"/api/v1/audit/entries/{HUGE}/proof", "path.seq"),
+    Case("GET", "/api/v1/audit/entries?limit=1e3", "query.limit"),
     Case("GET", "/api/v1/objects?limit=1e3", "query.limit"),
     # Token lifetimes past any sensible bound.
     Case("POST", "/api/v1/tokens", "expires_in_days", {**TOKEN, "expires_in_days": 3_000_000}),

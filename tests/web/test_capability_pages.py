@@ -17,7 +17,7 @@ from tests.asgi import Client
 from tests.builders import indicator, org, principal
 from tests.web.test_pages import PASSWORD, _sign_in
 
-OTHER_CAPABILITIES_NAV = ("/directory", "/checks", "/requests", "/peers")
+OTHER_CAPABILITIES_NAV = ("/directory", "/checks", "/requests", "/peers", "/audit")
 
 
 @pytest.fixture

@@ -279,6 +279,7 @@ def test_directory_and_admin_pages(visitor_for: Any, region: Region) -> None:
     admin.visit("/organisations", "organisations")
     admin.visit("/groups", "groups")
     admin.visit("/peers", "peers")
+    admin.visit("/audit", "audit")
     page = admin.visit("/tokens", "tokens")
     page.fill("#tname", "SIEM connector")
     page.select_option("#trole", "reader")

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from accord.domain.access import ObjectAccess, PeerAudience
+from accord.domain.audit import NOT_RECORDED, Event, Recorder, actor_of
 from accord.domain.clock import Clock
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope, default_scope, distribution_problem
@@ -197,6 +198,7 @@ class Exchange:
         self._default_tlp = default_tlp
         self._clock = clock
         self._indexes: list[Index] = []
+        self.audit: Recorder = NOT_RECORDED  # the audit capability hands in its log
 
     def add_index(self, index: Index) -> None:
         """Keep ``index`` in step with every version stored or deleted from now on."""
@@ -386,6 +388,7 @@ class Exchange:
         rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(rows) > query.limit
         rows = rows[: query.limit]
+        _read(self.audit, principal, "read", rows)
         return ObjectPage(rows=rows, next_cursor=rows[-1].pk if more and rows else None)
 
     def iter_all(self, principal: Principal, query: ObjectQuery) -> Iterator[list[ObjectRow]]:
@@ -406,9 +409,12 @@ class Exchange:
         received it (``policy.received``): an onward share's, for its recipients."""
         found = self._store.access(principal, stix_id) if _storable_id(stix_id) else None
         held = received(principal, found[1]) if found is not None else None
+        who = _who(principal)
         if found is None or held is None:
+            self.audit.record([Event(who, "read", "not-found", stix_id[:_MAX_ID])])
             raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
         latest = replace(found[0], tlp=held.tlp, scope=held.scope)
+        self.audit.record([Event(who, "read", "allowed", stix_id, latest.modified)])
         return latest, self._store.versions(principal, stix_id)
 
     def access(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, ObjectAccess]:
@@ -428,18 +434,24 @@ class Exchange:
             return []
         query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
         rows = self._store.list_latest(principal, query)
-        return [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
+        found = [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
+        _read(self.audit, principal, "read", found)
+        return found
 
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
         """Versions ``principal`` may read that match ``query``, oldest ``date_added`` first."""
-        return self._store.versions_page(principal, query)
+        rows = self._store.versions_page(principal, query)
+        _read(self.audit, principal, "read", rows)
+        return rows
 
     def travel_page(
         self, here: str, audience: PeerAudience, after: tuple[str, int] | None, limit: int
     ) -> list[TravelRow]:
         """Versions that may travel to a peer node's ``audience``, in ``date_added`` order,
         after the (date_added, pk) keyset ``after``."""
-        return self._store.travel_page(here, audience, after, limit)
+        rows = self._store.travel_page(here, audience, after, limit)
+        _read(self.audit, f"peer-node:{audience.node_id}", "transfer", [t.row for t in rows])
+        return rows
 
     def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
         """Pass an object on within what its marking and its source allow."""
@@ -459,6 +471,8 @@ class Exchange:
             group if scope is Scope.GROUP else None,
         )
         why = share_problem(principal, access, proposed)
+        decision, asked = "refused" if why else "allowed", f"{proposed.tlp} {proposed.scope.value}"
+        self.audit.record([Event(_who(principal), "share", decision, stix_id, detail=asked)])
         if why:
             raise PolicyViolation(why)
         self._store.add_share(row.pk, principal.org, proposed, self._clock())
@@ -485,6 +499,9 @@ class Exchange:
             removed = [k for o in owners for k in batch.delete_versions(o, stix_id, ("all",))]
             for kept in self._indexes:
                 kept.unindex_versions(batch, removed)
+        # The audit trail records the erasure, then forgets what named the object.
+        self.audit.record([Event("node", "erase", "allowed", stix_id, None, f"{len(removed)}")])
+        self.audit.forget(stix_id)
         return removed
 
     def export(self, principal: Principal, query: ObjectQuery) -> Iterator[bytes]:
@@ -509,6 +526,18 @@ class Exchange:
                 yield (b"" if first else b",") + canonical_json(extra)
                 first = False
         yield b"]}"
+
+
+def _who(principal: Principal) -> str:
+    return actor_of(principal.org, principal.role, principal.token_id, principal.peer)
+
+
+def _read(audit: Recorder, reader: Principal | str, action: str, rows: Sequence[Any]) -> None:
+    """One entry for a page of versions read: ``object_ref`` names the first, ``detail`` all."""
+    if rows:
+        refs = [f"{r.stix_id}@{r.modified}" for r in rows]
+        who = reader if isinstance(reader, str) else _who(reader)
+        audit.record([Event(who, action, "allowed", rows[0].stix_id, detail=" ".join(refs))])
 
 
 def _storable_id(stix_id: str) -> bool:
