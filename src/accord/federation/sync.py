@@ -12,6 +12,7 @@ and tests hand in one whose transport reaches other nodes in the same process.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,6 +113,77 @@ def _next_cursor(body: bytes) -> str | None:
     return None
 
 
+def _push(
+    federation: Federation,
+    name: str,
+    client: PeerClient,
+    page: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> int:
+    """Push what ``name`` may receive after its push cursor; how many versions it took.
+
+    The next message is composed and signed while the current one is in flight; the
+    cursor moves only after the peer accepted each message, in order.
+    """
+    peer = federation.peer(name)
+    out = federation.outgoing(peer, peer.push_after, page)
+    pushed = 0
+    if not out.count or out.last is None:
+        return 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
+        while out.count and out.last is not None:
+            sending = sender.submit(client.push, out.body, out.signature)
+            upcoming = federation.outgoing(peer, out.last, page) if out.more else None
+            sending.result()
+            federation.advance_push(peer, out.last, out.count)
+            pushed += out.count
+            if progress:
+                progress("pushed", out.count)
+            if upcoming is None:
+                break
+            out = upcoming
+    return pushed
+
+
+def push_peer(
+    federation: Federation, name: str, http: httpx.Client, *, page: int, max_bytes: int
+) -> int:
+    """Push, and only push, to the peer ``name``: what it may receive and has not yet
+    accepted, in signed messages of at most ``page`` versions; how many it took.
+
+    Push on publish (``accord.federation.push``) calls this each time shares are stored.
+    With nothing to send it sends nothing and records nothing; otherwise it records the
+    outcome on the peer as a sync does (a failure too, then raises PeerUnavailable).
+    """
+    peer = federation.peer(name)
+    try:
+        pushed = _push(federation, name, PeerClient(peer, http, max_bytes), page)
+    except httpx.HTTPError as exc:
+        error = f"{name} unreachable: {type(exc).__name__}: {exc}"
+        federation.record_attempt(peer, error)
+        raise PeerUnavailable(error) from None
+    except AccordError as exc:
+        federation.record_attempt(peer, exc.detail)
+        raise
+    if pushed or peer.last_error is not None:
+        federation.record_attempt(peer, None)
+    return pushed
+
+
+class PeerLocks:
+    """One lock per peer name, so that this process never runs two pushes to one peer
+    at once (the scheduled sync and push on publish share it): each would send the
+    same versions and move the cursor on its own."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+
 def sync_peer(
     federation: Federation,
     name: str,
@@ -149,22 +221,7 @@ def sync_peer(
                     progress("pulled", got.stored + got.duplicates)
                 if not got.more:
                     break
-        # The next message is composed and signed while the current one is in flight;
-        # the cursor moves only after the peer accepted each message, in order.
-        peer = federation.peer(name)
-        out = federation.outgoing(peer, peer.push_after, page)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
-            while out.count and out.last is not None:
-                sending = sender.submit(client.push, out.body, out.signature)
-                upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-                sending.result()
-                federation.advance_push(peer, out.last, out.count)
-                report.pushed += out.count
-                if progress:
-                    progress("pushed", out.count)
-                if upcoming is None:
-                    break
-                out = upcoming
+        report.pushed = _push(federation, name, client, page, progress)
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         federation.record_attempt(peer, error)
