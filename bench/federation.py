@@ -157,7 +157,7 @@ def start_member(root: Path, name: str, page: int, stack: ExitStack, push: bool 
     stack.callback(node.close)
     server = Server(env, workdir, port)
     stack.callback(server.stop)
-    server.wait_healthy()
+    server.wait_healthy(timeout=180)  # other nodes may be busy on a small machine
     rss = RssSampler(server.proc.pid)
     stack.callback(rss.stop)
     return Member(name, workdir, env, server, node, rss)
@@ -273,8 +273,9 @@ def run_push(args: argparse.Namespace, root: Path) -> PushOutcome:
     """Nodes p1..pN on the default settings, every pair peered; time shares from p1."""
     with ExitStack() as stack:
         names = [f"p{i}" for i in range(1, args.push_nodes + 1)]
-        print(f"starting {len(names)} nodes on the default settings ...", flush=True)
+        print(f"starting {len(names)} nodes (and a late one) on the default settings ...")
         members = {name: start_member(root, name, args.page, stack, push=True) for name in names}
+        late = start_member(root, "late", args.page, stack, push=True)  # peered at the end
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 peer(members[a], members[b])
@@ -337,7 +338,6 @@ def run_push(args: argparse.Namespace, root: Path) -> PushOutcome:
         print(f"  every peer holds them {burst_seconds:.1f} s after the first POST", flush=True)
 
         print("backlog: a new node peers with p1 ...", flush=True)
-        late = start_member(root, "late", args.page, stack, push=True)
         start = time.perf_counter()
         peer(p1, late)
         _wait_until(lambda: late.stored() >= expected, "the new peer holding the backlog")

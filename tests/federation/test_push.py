@@ -22,6 +22,7 @@ from accord.errors import PeerUnavailable
 from accord.exchange.service import ShareRequest
 from accord.federation.push import PeerPusher
 from accord.node import Node
+from accord.periodic import Periodic
 from accord.store.changes import latest_change
 from accord.store.tables import stix_objects
 from tests.builders import indicator, org, principal
@@ -90,6 +91,19 @@ def test_a_failing_peer_backs_off_and_retries_without_holding_up_another() -> No
     finally:
         a.stop(5)
         b.stop(5)
+
+
+def test_a_woken_job_runs_without_waiting_out_its_interval() -> None:
+    runs: list[int] = []
+    job = Periodic("woken", 3600, lambda: runs.append(1))
+    job.start()
+    try:
+        job.wake()
+        _until(lambda: runs == [1], "the woken job ran", 10)
+        job.wake()
+        _until(lambda: runs == [1, 1], "it ran again", 10)
+    finally:
+        job.stop()
 
 
 def test_a_commit_tells_listeners_and_moves_the_change_marker(node: Node) -> None:

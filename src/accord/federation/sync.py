@@ -115,21 +115,21 @@ def _next_cursor(body: bytes) -> str | None:
 
 def _push(
     federation: Federation,
-    name: str,
+    peer: Peer,
     client: PeerClient,
     page: int,
     progress: Callable[[str, int], None] | None = None,
 ) -> int:
-    """Push what ``name`` may receive after its push cursor; how many versions it took.
+    """Push what ``peer`` (as stored now) may receive after its push cursor; how many
+    versions it took.
 
     The next message is composed and signed while the current one is in flight; the
     cursor moves only after the peer accepted each message, in order.
     """
-    peer = federation.peer(name)
     out = federation.outgoing(peer, peer.push_after, page)
-    pushed = 0
     if not out.count or out.last is None:
         return 0
+    pushed = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
         while out.count and out.last is not None:
             sending = sender.submit(client.push, out.body, out.signature)
@@ -157,7 +157,7 @@ def push_peer(
     """
     peer = federation.peer(name)
     try:
-        pushed = _push(federation, name, PeerClient(peer, http, max_bytes), page)
+        pushed = _push(federation, peer, PeerClient(peer, http, max_bytes), page)
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         federation.record_attempt(peer, error)
@@ -221,7 +221,7 @@ def sync_peer(
                     progress("pulled", got.stored + got.duplicates)
                 if not got.more:
                     break
-        report.pushed = _push(federation, name, client, page, progress)
+        report.pushed = _push(federation, federation.peer(name), client, page, progress)
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         federation.record_attempt(peer, error)
