@@ -45,7 +45,7 @@ def running_node(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:

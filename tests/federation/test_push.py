@@ -201,11 +201,18 @@ def test_a_share_is_pushed_at_once_exactly_once_and_reaches_a_peer_that_was_down
 
         burst = [publish(f"198.51.100.{i}") for i in range(20)]
         _until(lambda: set(burst) <= stored_ids(bravo), "bravo holds the burst")
-        # Exactly once each, and nothing went back to alpha.
+        # Exactly once each, and nothing went back to alpha. (alpha counts a message
+        # once bravo has accepted it: a moment after bravo stored it.)
+        _until(lambda: alpha.federation.peer("bravo").pushed >= 21, "alpha counted its pushes")
         assert _count(bravo) == 21 == alpha.federation.peer("bravo").pushed
         assert _count(alpha) == 21
         assert bravo.federation.peer("alpha").pushed == 0
         assert bravo.federation.peer("alpha").pulled == 0
+        # bravo looked (nothing of alpha's goes back) and will not read those again.
+        _until(
+            lambda: bravo.federation.peer("alpha").push_after is not None,
+            "bravo's push cursor for alpha passed what it received",
+        )
 
         serve("charlie")  # back: alpha's retries deliver what it missed
         _until(lambda: _count(charlie) == 21, "charlie holds every share")
@@ -214,5 +221,6 @@ def test_a_share_is_pushed_at_once_exactly_once_and_reaches_a_peer_that_was_down
             "alpha recorded its push to charlie",
         )
         assert stored_ids(charlie) == stored_ids(alpha)
+        _until(lambda: alpha.federation.peer("charlie").pushed >= 21, "alpha counted them")
         assert alpha.federation.peer("charlie").pushed == 21
         assert _count(alpha) == 21

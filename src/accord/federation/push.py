@@ -32,6 +32,7 @@ from accord.federation.service import Federation
 from accord.federation.sync import PeerLocks, peer_http, push_peer
 from accord.periodic import Periodic
 from accord.settings import Settings
+from accord.store.changes import Marker
 
 log = logging.getLogger("accord.federation")
 _UNSEEN = object()  # the marker before the first look: every peer is pushed to at start
@@ -115,7 +116,7 @@ class Pusher(Periodic):
         self,
         federation: Federation,
         settings: Settings,
-        changes: Callable[[], object],
+        changes: Callable[[], Marker],
         locks: PeerLocks,
     ) -> None:
         super().__init__("push", settings.federation_push_poll, self._look)
@@ -146,12 +147,14 @@ class Pusher(Periodic):
 
         def push() -> int:
             with self._locks(name):
+                newest, _ = self._changes()  # before the first page is read
                 return push_peer(
                     self._federation,
                     name,
                     http,
                     page=settings.federation_page,
                     max_bytes=settings.max_body_bytes,
+                    horizon=newest,
                 )
 
         return PeerPusher(

@@ -27,6 +27,8 @@ from accord.federation.service import Federation
 from accord.store.peers import Peer
 
 log = logging.getLogger("accord.federation")
+# A cursor at a date_added is past every version of that time (date_added is distinct).
+PAST_EVERY_PK = 2**63 - 1
 # The header beside a signed message's body, both ways; the API's feed reads and sets it.
 SIGNATURE = "X-Accord-Signature"
 
@@ -119,34 +121,50 @@ def _push(
     client: PeerClient,
     page: int,
     progress: Callable[[str, int], None] | None = None,
+    horizon: str | None = None,
 ) -> int:
     """Push what ``peer`` (as stored now) may receive after its push cursor; how many
     versions it took.
 
     The next message is composed and signed while the current one is in flight; the
     cursor moves only after the peer accepted each message, in order.
+
+    ``horizon``: the newest ``date_added`` stored, read before the first page. Versions
+    are stored one writer at a time, in ``date_added`` order, so once the last page is
+    through, every version up to it has been considered: the cursor moves there even
+    where nothing travelled (a node that only receives from this peer), and the next
+    push reads only what is newer, not everything since the last version sent.
     """
     out = federation.outgoing(peer, peer.push_after, page)
-    if not out.count or out.last is None:
-        return 0
     pushed = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
-        while out.count and out.last is not None:
-            sending = sender.submit(client.push, out.body, out.signature)
-            upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-            sending.result()
-            federation.advance_push(peer, out.last, out.count)
-            pushed += out.count
-            if progress:
-                progress("pushed", out.count)
-            if upcoming is None:
-                break
-            out = upcoming
+    cursor = peer.push_after
+    if out.count and out.last is not None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
+            while out.count and out.last is not None:
+                sending = sender.submit(client.push, out.body, out.signature)
+                upcoming = federation.outgoing(peer, out.last, page) if out.more else None
+                sending.result()
+                federation.advance_push(peer, out.last, out.count)
+                cursor = out.last
+                pushed += out.count
+                if progress:
+                    progress("pushed", out.count)
+                if upcoming is None:
+                    break
+                out = upcoming
+    if horizon is not None and not out.more and (cursor is None or cursor[0] < horizon):
+        federation.advance_push(peer, (horizon, PAST_EVERY_PK), 0)
     return pushed
 
 
 def push_peer(
-    federation: Federation, name: str, http: httpx.Client, *, page: int, max_bytes: int
+    federation: Federation,
+    name: str,
+    http: httpx.Client,
+    *,
+    page: int,
+    max_bytes: int,
+    horizon: str | None = None,
 ) -> int:
     """Push, and only push, to the peer ``name``: what it may receive and has not yet
     accepted, in signed messages of at most ``page`` versions; how many it took.
@@ -154,10 +172,12 @@ def push_peer(
     Push on publish (``accord.federation.push``) calls this each time shares are stored.
     With nothing to send it sends nothing and records nothing; otherwise it records the
     outcome on the peer as a sync does (a failure too, then raises PeerUnavailable).
+    ``horizon``: the newest ``date_added`` stored, read before this call (see ``_push``).
     """
     peer = federation.peer(name)
     try:
-        pushed = _push(federation, peer, PeerClient(peer, http, max_bytes), page)
+        client = PeerClient(peer, http, max_bytes)
+        pushed = _push(federation, peer, client, page, horizon=horizon)
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         federation.record_attempt(peer, error)
