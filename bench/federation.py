@@ -18,8 +18,9 @@ the cost of the mesh, measured with it:
   from the first POST until every peer holds them all (pushed while still arriving);
 - backlog: a node started at the outset but peered with no one is peered with ``p1``;
   timed from the peering (both registrations and tokens) until it holds everything
-  ``p1`` shared (the burst and the latency shares), pushed by ``p1`` on first sight. Sharing groups do not yet span nodes (no backfill to a new
-  group member), so this is a new peer's initial push of the backlog, labelled so.
+  ``p1`` shared (the burst and the latency shares), pushed by ``p1`` on first sight.
+  Sharing groups do not yet span nodes (no backfill to a new group member), so this
+  is a new peer's initial push of the backlog, labelled so.
 
 Throughput (push on publish off, so that the CLI's sync carries everything):
 
