@@ -28,8 +28,10 @@ def free_port() -> int:
 def running_node(
     workdir: Path, database_url: str | None = None, **settings: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Yield the node's base URL and the environment that points the CLI at its database."""
-    port = free_port()
+    """Yield the node's base URL and the environment that points the CLI at its database.
+
+    A ``port`` setting picks the loopback port to listen on; a free one otherwise."""
+    port = int(settings.pop("port", "0")) or free_port()
     env = {
         **os.environ,
         "ACCORD_DATABASE_URL": database_url or f"sqlite:///{workdir}/node.db",
@@ -60,6 +62,7 @@ def running_node(
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
         log.close()
 
 

@@ -30,6 +30,24 @@ class Settings(BaseSettings):
     sync_interval: float = Field(
         default=60, ge=1, description="Seconds between scheduled syncs with each peer."
     )
+    federation_push: bool = Field(
+        default=True, description="Push new shares to peers as soon as they are stored."
+    )
+    federation_push_poll: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="Seconds between looks for shares stored by other processes, to push.",
+    )
+    federation_push_gather: float = Field(
+        default=0.02, ge=0, le=5, description="Seconds a push waits for the rest of a burst."
+    )
+    federation_push_backoff: float = Field(
+        default=1, gt=0, description="Seconds before retrying a failed push; doubles each time."
+    )
+    federation_push_backoff_max: float = Field(
+        default=60, gt=0, description="Longest wait between retries of a failed push, seconds."
+    )
     federation_page: int = Field(default=1000, ge=1, le=10_000, description="Objects a message.")
     federation_timeout: float = Field(default=30, gt=0, description="Seconds to wait for a peer.")
     federation_max_skew: float = Field(

@@ -122,11 +122,16 @@ def local_cluster(
 
 @contextmanager
 def cluster(
-    tmp: Path, names: list[str], edges: list[tuple[str, str]], sync_interval: str = "3600"
+    tmp: Path,
+    names: list[str],
+    edges: list[tuple[str, str]],
+    sync_interval: str = "3600",
+    **settings: str,
 ) -> Iterator[dict[str, Member]]:
     """Start one node process per name on a loopback port, and peer the edges.
 
     A node's scheduler reads its peers afresh on every round, so peering after start works.
+    ``settings`` are more ``ACCORD_*`` values for every node (``federation_push="false"``).
     """
     with ExitStack() as stack:
         http = stack.enter_context(peer_http(30))
@@ -138,7 +143,9 @@ def cluster(
             node = Node.open(_settings(url, name))
             stack.callback(node.close)
             base, env = stack.enter_context(
-                running_node(work, database_url=url, node_name=name, sync_interval=sync_interval)
+                running_node(
+                    work, database_url=url, node_name=name, sync_interval=sync_interval, **settings
+                )
             )
             members[name] = Member(name, base, node, http, env)
         _peer(members, edges)

@@ -22,7 +22,8 @@ NAMES = ["alpha", "bravo"]
 
 
 def test_sync_killed_midway_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
-    with cluster(tmp_path, NAMES, [("alpha", "bravo")]) as m:
+    # Without push on publish: bravo's own sync, killed, is what carries the objects.
+    with cluster(tmp_path, NAMES, [("alpha", "bravo")], federation_push="false") as m:
         alpha, bravo = m["alpha"], m["bravo"]
         alpha.node.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
         total = 5000
@@ -68,7 +69,8 @@ def test_sync_killed_midway_resumes_without_loss_or_duplicates(tmp_path: Path) -
 
 
 def test_serve_syncs_on_schedule(tmp_path: Path) -> None:
-    with cluster(tmp_path, NAMES, [("alpha", "bravo")], sync_interval="1") as m:
+    off = {"federation_push": "false"}  # the schedule alone
+    with cluster(tmp_path, NAMES, [("alpha", "bravo")], sync_interval="1", **off) as m:
         alpha = m["alpha"].node
         alpha.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
         obj = indicator(tlp=TLP.GREEN)

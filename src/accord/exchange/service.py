@@ -199,10 +199,24 @@ class Exchange:
         self._clock = clock
         self._indexes: list[Index] = []
         self.audit: Recorder = NOT_RECORDED  # the audit capability hands in its log
+        self._committed: list[Callable[[], None]] = []
 
     def add_index(self, index: Index) -> None:
         """Keep ``index`` in step with every version stored or deleted from now on."""
         self._indexes.append(index)
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every write that stored versions or an onward share
+        commits (in the writer's thread, so it must be quick: federation's push wakes up).
+
+        Only writes through this process's ``Exchange`` are told; others (another worker
+        process, the CLI) are seen by whoever polls the store (``store.changes``).
+        """
+        self._committed.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._committed:
+            listener()
 
     # Ingest -------------------------------------------------------------------------
     def ingest(
@@ -366,6 +380,8 @@ class Exchange:
             for kept in self._indexes:
                 kept.index_versions(batch, new)
         report.stored = [v.stix_id for v in new]
+        if new:
+            self._notify()
 
     @staticmethod
     def _date_added(last: str | None, now: datetime, count: int) -> list[str]:
@@ -476,6 +492,7 @@ class Exchange:
         if why:
             raise PolicyViolation(why)
         self._store.add_share(row.pk, principal.org, proposed, self._clock())
+        self._notify()
         return proposed
 
     def delete_versions(self, principal: Principal, stix_id: str, versions: tuple[str, ...]) -> int:

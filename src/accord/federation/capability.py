@@ -37,9 +37,18 @@ def _wire(node: Node) -> Federation:
 
 
 def _jobs(node: Node) -> Sequence[Periodic]:
+    from accord.federation.push import Pusher
     from accord.federation.scheduler import sync_scheduler
+    from accord.federation.sync import PeerLocks
+    from accord.store.changes import latest_change
 
-    return [sync_scheduler(node.federation, node.settings)]
+    locks = PeerLocks()  # the scheduled sync and push never push to one peer at once
+    jobs = [sync_scheduler(node.federation, node.settings, locks)]
+    if node.settings.federation_push:
+        pusher = Pusher(node.federation, node.settings, lambda: latest_change(node.engine), locks)
+        node.exchange.on_commit(pusher.wake)  # a write in this process: no wait for the poll
+        jobs.append(pusher)
+    return jobs
 
 
 def _routes() -> Sequence[APIRouter]:

@@ -280,16 +280,19 @@ class Federation:
         shared = frozenset(g.id for g in groups or self._groups.all() if g.members & orgs)
         return PeerAudience(peer.node_id, orgs, shared)
 
-    def push_start(self, peer: Peer) -> tuple[str, int] | None:
-        """Where pushing to ``peer`` resumes: its cursor, or the start when its audience
-        grew since the last push (a new member, a newly introduced organisation), so it
-        receives the backlog it may now read. Resent versions are no-ops on arrival."""
-        audience = self.audience(peer)
-        digest = _audience_digest(audience)
+    def push_start(self, peer: Peer) -> tuple[tuple[str, int] | None, bool]:
+        """Where pushing to ``peer`` resumes, and whether its audience changed since the
+        last push: then the start, so a new member (or a newly introduced organisation)
+        receives the backlog it may now read (resent versions are no-ops on arrival), and
+        the caller sends the groups' memberships first."""
+        groups = self._groups.all()
+        audience = self.audience(peer, groups)
+        versions = sorted((g.id, g.version) for g in groups if g.id in audience.groups)
+        digest = _audience_digest(audience, versions)
         if digest == peer.audience:
-            return peer.push_after
+            return peer.push_after, False
         self._peers.set_audience(peer.id, digest)
-        return None
+        return None, True
 
     def record_refusals(self, peer: Peer, answer: dict[str, Any]) -> None:
         """Keep what ``peer`` said it refused of a message of ours (counted, last reason)."""
@@ -857,8 +860,8 @@ def _seal_payload(obj: Any, entry: dict[str, Any], home: str) -> bytes:
     )
 
 
-def _audience_digest(audience: PeerAudience) -> str:
-    text = f"{sorted(audience.orgs)}|{sorted(audience.groups)}"
+def _audience_digest(audience: PeerAudience, versions: list[tuple[int, int]]) -> str:
+    text = f"{sorted(audience.orgs)}|{versions}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -12,6 +12,7 @@ and tests hand in one whose transport reaches other nodes in the same process.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from accord.federation.service import Federation
 from accord.store.peers import Peer
 
 log = logging.getLogger("accord.federation")
+# A cursor at a date_added is past every version of that time (date_added is distinct).
+PAST_EVERY_PK = 2**63 - 1
 # The header beside a signed message's body, both ways; the API's feed reads and sets it.
 SIGNATURE = "X-Accord-Signature"
 
@@ -119,6 +122,99 @@ def _next_cursor(body: bytes) -> str | None:
     return None
 
 
+def _push(
+    federation: Federation,
+    peer: Peer,
+    client: PeerClient,
+    page: int,
+    progress: Callable[[str, int], None] | None = None,
+    horizon: str | None = None,
+) -> int:
+    """Push what ``peer`` (as stored now) may receive after its push cursor; how many
+    versions it took.
+
+    The next message is composed and signed while the current one is in flight; the
+    cursor moves only after the peer accepted each message, in order.
+
+    ``horizon``: the newest ``date_added`` stored, read before the first page. Versions
+    are stored one writer at a time, in ``date_added`` order, so once the last page is
+    through, every version up to it has been considered: the cursor moves there even
+    where nothing travelled (a node that only receives from this peer), and the next
+    push reads only what is newer, not everything since the last version sent.
+    """
+    start, changed = federation.push_start(peer)
+    if changed:  # memberships first, then everything from the start (backfill)
+        hello = federation.hello(peer)
+        federation.record_refusals(peer, client.push(hello.body, hello.signature))
+    out = federation.outgoing(peer, start, page)
+    pushed = 0
+    cursor = start
+    if out.count and out.last is not None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
+            while out.count and out.last is not None:
+                sending = sender.submit(client.push, out.body, out.signature)
+                upcoming = federation.outgoing(peer, out.last, page) if out.more else None
+                federation.record_refusals(peer, sending.result())
+                federation.advance_push(peer, out.last, out.count)
+                cursor = out.last
+                pushed += out.count
+                if progress:
+                    progress("pushed", out.count)
+                if upcoming is None:
+                    break
+                out = upcoming
+    if horizon is not None and not out.more and (cursor is None or cursor[0] < horizon):
+        federation.advance_push(peer, (horizon, PAST_EVERY_PK), 0)
+    return pushed
+
+
+def push_peer(
+    federation: Federation,
+    name: str,
+    http: httpx.Client,
+    *,
+    page: int,
+    max_bytes: int,
+    horizon: str | None = None,
+) -> int:
+    """Push, and only push, to the peer ``name``: what it may receive and has not yet
+    accepted, in signed messages of at most ``page`` versions; how many it took.
+
+    Push on publish (``accord.federation.push``) calls this each time shares are stored.
+    With nothing to send it sends nothing and records nothing; otherwise it records the
+    outcome on the peer as a sync does (a failure too, then raises PeerUnavailable).
+    ``horizon``: the newest ``date_added`` stored, read before this call (see ``_push``).
+    """
+    peer = federation.peer(name)
+    try:
+        client = PeerClient(peer, http, max_bytes)
+        pushed = _push(federation, peer, client, page, horizon=horizon)
+    except httpx.HTTPError as exc:
+        error = f"{name} unreachable: {type(exc).__name__}: {exc}"
+        federation.record_attempt(peer, error)
+        raise PeerUnavailable(error) from None
+    except AccordError as exc:
+        federation.record_attempt(peer, exc.detail)
+        raise
+    if pushed or peer.last_error is not None:
+        federation.record_attempt(peer, None)
+    return pushed
+
+
+class PeerLocks:
+    """One lock per peer name, so that this process never runs two pushes to one peer
+    at once (the scheduled sync and push on publish share it): each would send the
+    same versions and move the cursor on its own."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+
 def sync_peer(
     federation: Federation,
     name: str,
@@ -156,22 +252,7 @@ def sync_peer(
                     progress("pulled", got.stored + got.duplicates)
                 if not got.more:
                     break
-        # The next message is composed and signed while the current one is in flight;
-        # the cursor moves only after the peer accepted each message, in order.
-        peer = federation.peer(name)
-        out = federation.outgoing(peer, federation.push_start(peer), page)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-push") as sender:
-            while out.count and out.last is not None:
-                sending = sender.submit(client.push, out.body, out.signature)
-                upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-                federation.record_refusals(peer, sending.result())
-                federation.advance_push(peer, out.last, out.count)
-                report.pushed += out.count
-                if progress:
-                    progress("pushed", out.count)
-                if upcoming is None:
-                    break
-                out = upcoming
+        report.pushed = _push(federation, federation.peer(name), client, page, progress)
     except httpx.HTTPError as exc:
         error = f"{name} unreachable: {type(exc).__name__}: {exc}"
         federation.record_attempt(peer, error)
