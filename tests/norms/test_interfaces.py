@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -9,8 +10,9 @@ import pytest
 
 from accord.app import create_app
 from accord.node import Node
+from accord.norms.capability import NORMS
 from tests.asgi import Client
-from tests.builders import org
+from tests.builders import org, principal
 from tests.cli_runner import run
 
 
@@ -153,3 +155,74 @@ def test_the_cli_drafts_publishes_and_exports(
     assert code == 0 and "x-accord-capacity-offer--" in out
     code, out, _ = run(capsys, "norms", "matches", "--org", "SingCERT")
     assert code == 0 and orjson.loads(out) == []
+
+
+PASSWORD = "a long enough password"
+
+
+def _console(client: Client, username: str) -> str:
+    """Sign ``username`` in to the console; the session's CSRF token."""
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
+    assert token
+    signed = client.post(
+        "/signin",
+        data={
+            "csrf": token.group(1),
+            "method": "password",
+            "username": username,
+            "password": PASSWORD,
+            "next": "/norms/training",
+        },
+    )
+    assert signed.status_code == 303
+    again = re.search(r'name="csrf" value="([^"]+)"', client.get("/norms/training").text)
+    assert again
+    return again.group(1)
+
+
+def test_the_training_page_refuses_a_bad_participants_count_and_stores_nothing(
+    node: Node,
+) -> None:
+    sg = org(node, "SingCERT", state="SG")
+    node.accounts.add_user(None, "analyst", "SingCERT", "analyst", PASSWORD)
+    training = NORMS.service(node).training
+    assert training is not None
+    reader = principal(node, sg)
+    with Client(create_app(node=node)) as client:
+        csrf = _console(client, "analyst")
+        made = client.post(
+            "/norms/training/courses",
+            data={"csrf": csrf, "title": "Incident <handling>", "format": "course", "tags": "D3"},
+        )
+        assert made.status_code == 303, made.text
+        listed = client.get("/norms/training").text
+        assert "Incident &lt;handling&gt;" in listed
+        course = re.search(r'<option value="(x-accord-training-course--[^"]+)"', listed)
+        assert course
+        for bad in ("many", "-3", "1e3", "9" * 5000, "\u0663", "", "0", "10001"):
+            refused = client.post(
+                "/norms/training/enrolments",
+                data={"csrf": csrf, "course": course.group(1), "participants": bad},
+            )
+            assert refused.status_code == 400, (bad, refused.text)
+            assert "<strong>participants</strong>" in refused.text
+        assert training.enrolments(reader) == [] and training.figures(reader) == []
+        enrolled = client.post(
+            "/norms/training/enrolments",
+            data={"csrf": csrf, "course": course.group(1), "participants": "12"},
+        )
+        assert enrolled.status_code == 303
+        [record] = training.enrolments(reader)
+        over = client.post(
+            "/norms/training/completions",
+            data={"csrf": csrf, "enrolment": record.stix_id, "completed": "13"},
+        )
+        assert over.status_code == 400 and "<strong>completed</strong>" in over.text
+        done = client.post(
+            "/norms/training/completions",
+            data={"csrf": csrf, "enrolment": record.stix_id, "completed": "9"},
+        )
+        assert done.status_code == 303
+        [figures] = training.figures(reader)
+        assert (figures.state, figures.enrolments, figures.completions) == ("SG", 1, 1)
+        assert (figures.participants, figures.completed_participants) == (12, 9)

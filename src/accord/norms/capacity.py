@@ -80,6 +80,7 @@ class Posting:
     updated: str
     tlp: str
     scope: str
+    org: int | None = None  # the organisation that holds it on this node (its owner row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +231,21 @@ class Capacity:
         for rows in self._exchange.iter_all(
             principal, ObjectQuery(types=(NEED, OFFER), limit=1000)
         ):
-            found.extend(_posting(orjson.loads(r.doc), r.tlp.value, r.scope.value) for r in rows)
+            found.extend(
+                _posting(orjson.loads(r.doc), r.tlp.value, r.scope.value, r.owner) for r in rows
+            )
         return found
+
+    def next_steps(self, principal: Principal, posts: list[Posting]) -> dict[str, str]:
+        """For each need of the reader's organisation not yet evaluated, the step it moves to
+        next (what ``advance`` accepts); empty for readers who may not move needs."""
+        if principal.org is None or not principal.can_write():
+            return {}
+        return {
+            p.stix_id: STEPS[STEPS.index(p.step) + 1]
+            for p in posts
+            if p.type == NEED and p.org == principal.org and p.step in STEPS[:-1]
+        }
 
     def matches(self, principal: Principal) -> list[Match]:
         """For every open need the reader may see, the offers it may see that share a tag."""
@@ -330,7 +344,7 @@ def _assessment(doc: dict[str, Any], tlp: str, scope: str) -> Assessment:
     )
 
 
-def _posting(doc: dict[str, Any], tlp: str, scope: str) -> Posting:
+def _posting(doc: dict[str, Any], tlp: str, scope: str, org: int | None = None) -> Posting:
     tags = doc.get("tags", [])
     return Posting(
         stix_id=str(doc["id"]),
@@ -345,6 +359,7 @@ def _posting(doc: dict[str, Any], tlp: str, scope: str) -> Posting:
         updated=str(doc.get("modified", "")),
         tlp=tlp,
         scope=scope,
+        org=org,
     )
 
 
@@ -363,6 +378,16 @@ class Course:
     tags: tuple[str, ...]
     tlp: str
     scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    stix_id: str
+    course_ref: str
+    participants: int
+    status: str  # enrolled, completed
+    completed: int
+    enrolled: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +487,29 @@ class Training:
             {"status": "completed", "completed": completed, "modified": format_timestamp(now)}
         )
         c._share(principal, doc, latest.tlp.value, latest.scope.value, None)
+
+    def enrolments(self, principal: Principal) -> list[Enrolment]:
+        """The enrolment records of the reader's organisation, newest first."""
+        if principal.org is None:
+            return []
+        found: list[Enrolment] = []
+        query = ObjectQuery(types=(RECORD,), limit=1000)
+        for rows in self._c._exchange.iter_all(principal, query):
+            for r in rows:
+                if r.owner != principal.org:
+                    continue
+                doc = orjson.loads(r.doc)
+                found.append(
+                    Enrolment(
+                        stix_id=r.stix_id,
+                        course_ref=str(doc.get("course_ref", "")),
+                        participants=int(doc.get("participants", 0)),
+                        status=str(doc.get("status", "")),
+                        completed=int(doc.get("completed", 0)),
+                        enrolled=str(doc.get("created", "")),
+                    )
+                )
+        return sorted(found, key=lambda e: (e.enrolled, e.stix_id), reverse=True)
 
     def figures(self, principal: Principal) -> list[TrainingFigures]:
         counts: dict[str, list[int]] = {}

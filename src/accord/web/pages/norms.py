@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from accord.errors import InvalidInput
+from accord.errors import InvalidInput, Problem
 from accord.http import NodeDep, RowId
 from accord.norms.capability import NORMS
-from accord.norms.capacity import KINDS, Assessment, Capacity
+from accord.norms.capacity import FORMATS, KINDS, OFFER, Assessment, Capacity, Training
 from accord.norms.export import (
     STATUS_LABEL,
     assessment_svg,
@@ -176,6 +176,7 @@ def read_capacity(
     f = capacity.framework
     titles = {d.code: d.title for d in (*f.dimensions, *f.pillars)}
     latest: dict[str, Assessment] = {}
+    postings = capacity.postings(principal)
     for a in capacity.assessments(principal, shown) if shown else []:
         latest[a.framework] = a
     charts = [
@@ -191,8 +192,10 @@ def read_capacity(
         charts=charts,
         titles=titles,
         framework=f,
-        postings=capacity.postings(principal),
+        postings=postings,
+        offers=[p for p in postings if p.type == OFFER],
         matches=capacity.matches(principal),
+        next_steps=capacity.next_steps(principal, postings),
         kinds=KINDS,
     )
 
@@ -237,3 +240,74 @@ def create_posting(request: Request, node: NodeDep, viewer: ViewerDep, form: For
         field(form, "scope") or "federation",
     )
     return redirect(request, "/norms/capacity")
+
+
+@router.post("/norms/capacity/needs/{need_id}/step")
+def create_step(
+    request: Request, node: NodeDep, viewer: ViewerDep, need_id: str, form: FormDep
+) -> Response:
+    _capacity(node).advance(
+        viewer.principal, need_id, field(form, "step"), field(form, "offer") or None
+    )
+    return redirect(request, "/norms/capacity")
+
+
+def _training(node: Any) -> Training:
+    training = NORMS.service(node).training
+    assert training is not None
+    return training
+
+
+def _count(form: Any, name: str) -> int:
+    """A whole number the form gives (the service checks its range)."""
+    value = field(form, name)
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+        why = "a whole number"
+        raise InvalidInput(f"'{name}': {why}", [Problem(why, field=name)])
+    return int(value)
+
+
+@router.get("/norms/training")
+def read_training(request: Request, node: NodeDep, viewer: ViewerDep) -> Response:
+    training = _training(node)
+    principal = viewer.principal
+    courses = training.courses(principal)
+    titles = {c.stix_id: c.title for c in courses}
+    return page(
+        request,
+        "norms_training.html",
+        viewer,
+        title="Training",
+        courses=courses,
+        titles=titles,
+        figures=training.figures(principal),
+        enrolments=training.enrolments(principal),
+        formats=FORMATS,
+    )
+
+
+@router.post("/norms/training/courses")
+def create_course(request: Request, node: NodeDep, viewer: ViewerDep, form: FormDep) -> Response:
+    _training(node).add_course(
+        viewer.principal,
+        field(form, "title"),
+        field(form, "format"),
+        fields(form, "tags"),
+        field(form, "tlp") or "TLP:CLEAR",
+        field(form, "scope") or "public",
+    )
+    return redirect(request, "/norms/training")
+
+
+@router.post("/norms/training/enrolments")
+def create_enrolment(request: Request, node: NodeDep, viewer: ViewerDep, form: FormDep) -> Response:
+    _training(node).enrol(viewer.principal, field(form, "course"), _count(form, "participants"))
+    return redirect(request, "/norms/training")
+
+
+@router.post("/norms/training/completions")
+def create_completion(
+    request: Request, node: NodeDep, viewer: ViewerDep, form: FormDep
+) -> Response:
+    _training(node).complete(viewer.principal, field(form, "enrolment"), _count(form, "completed"))
+    return redirect(request, "/norms/training")
