@@ -15,7 +15,7 @@ class PeerStatusPublic(BaseModel):
     url: str = Field(description="The peer's base URL.")
     node_id: str = Field(description="The peer's node id, derived from its public key.")
     has_token: bool = Field(description="Whether this node holds a token to sync with the peer.")
-    pushed: int = Field(description="Object versions pushed to the peer so far.")
+    pushed: int = Field(description="Object versions pushed that the peer stored, so far.")
     pulled: int = Field(description="Object versions pulled from the peer so far.")
     last_attempt: datetime | None = Field(description="When a sync last ended; null: never tried.")
     last_success: datetime | None = Field(description="When the last sync succeeded; null: never.")

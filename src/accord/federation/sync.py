@@ -154,12 +154,16 @@ def _push(
             while out.count and out.last is not None:
                 sending = sender.submit(client.push, out.body, out.signature)
                 upcoming = federation.outgoing(peer, out.last, page) if out.more else None
-                federation.record_refusals(peer, sending.result())
-                federation.advance_push(peer, out.last, out.count)
+                answer = sending.result()
+                federation.record_refusals(peer, answer)
+                # Counted as the peer stored them: a backlog sent again is no news there.
+                stored = answer.get("stored")
+                took = stored if isinstance(stored, int) and 0 <= stored <= out.count else out.count
+                federation.advance_push(peer, out.last, took)
                 cursor = out.last
-                pushed += out.count
+                pushed += took
                 if progress:
-                    progress("pushed", out.count)
+                    progress("pushed", took)
                 if upcoming is None:
                     break
                 out = upcoming
