@@ -9,7 +9,6 @@ organisation as recipient, so federation carries them to the owner's node.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,11 +22,10 @@ from accord.detect.observables import objects_of
 from accord.detect.readers import LogRecord, ReadStats
 from accord.detect.warninglists import Warninglists, shipped
 from accord.domain.model import Principal
-from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp, parse_timestamp
-from accord.domain.tlp import MARKING_IDS, TLP
+from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput
-from accord.exchange.service import Exchange, IngestReport, ShareRequest
+from accord.exchange.service import Exchange
 from accord.store.accounts import OrganisationRepository
 from accord.store.objects import ObjectQuery
 
@@ -289,38 +287,17 @@ class Detection:
         kept by ourselves when we own the indicator). Each is its own transaction.
         """
         self.require_reporter(principal)
-        assert principal.org is not None
-        ours = self._orgs.get(principal.org).identity_id
         owners = self._orgs.identities({loaded.sources[i].owner for i in tallies})
-        now = format_timestamp(self._clock())
         report = SightingReport()
         for indicator_id, tally in sorted(tallies.items()):
             source = loaded.sources[indicator_id]
             if tally.count < 1 or tally.first_seen is None or tally.last_seen is None:
                 report.skipped.append(indicator_id)
                 continue
-            sighting_id = f"sighting--{uuid.uuid4()}"
-            sighting: dict[str, Any] = {
-                "type": "sighting",
-                "spec_version": "2.1",
-                "id": sighting_id,
-                "created": now,
-                "modified": now,
-                "created_by_ref": ours,
-                "sighting_of_ref": indicator_id,
-                "count": min(tally.count, 999_999_999),
-                "first_seen": format_timestamp(tally.first_seen),
-                "last_seen": format_timestamp(tally.last_seen),
-                "where_sighted_refs": [ours],
-                "object_marking_refs": [MARKING_IDS[source.tlp]],
-            }
-            if source.owner == principal.org:
-                request = ShareRequest(tlp=source.tlp, scope=Scope.ORGANISATION)
-            else:
-                request = ShareRequest(
-                    tlp=source.tlp, scope=Scope.RECIPIENTS, recipients=(owners[source.owner],)
-                )
-            result: IngestReport = self._exchange.ingest(principal, sighting, request)
+            seen = (format_timestamp(tally.first_seen), format_timestamp(tally.last_seen))
+            sighting_id, result = self._exchange.report_sighting(
+                principal, indicator_id, owners[source.owner], source.tlp, tally.count, seen
+            )
             if result.stored:
                 report.stored[indicator_id] = sighting_id
         return report

@@ -28,7 +28,7 @@ from accord.domain.stix import (
     version_key,
 )
 from accord.domain.text import MAX_SEARCH, unstorable
-from accord.domain.tlp import STANDARD_MARKING_IDS, TLP, marking_definition, tlp_of
+from accord.domain.tlp import MARKING_IDS, STANDARD_MARKING_IDS, TLP, marking_definition, tlp_of
 from accord.errors import (
     Conflict,
     Forbidden,
@@ -468,6 +468,45 @@ class Exchange:
         rows = self._store.travel_page(here, audience, after, limit)
         _read(self.audit, f"peer-node:{audience.node_id}", "transfer", [t.row for t in rows])
         return rows
+
+    def report_sighting(
+        self,
+        principal: Principal,
+        of_ref: str,
+        owner: str,
+        tlp: TLP,
+        count: int,
+        seen: tuple[str, str],
+        **extra: Any,
+    ) -> tuple[str, IngestReport]:
+        """Store a STIX sighting of ``of_ref`` by ``principal``'s organisation, between
+        ``seen`` (first, last), marked ``tlp`` and shared back to ``owner`` (the sighted
+        object's owner's identity id) alone, or kept to itself when it is the owner."""
+        if principal.org is None:
+            raise Forbidden("only an organisation reports sightings")
+        me = self._orgs.get(principal.org).identity_id
+        now = format_timestamp(self._clock())
+        sighting: dict[str, Any] = {
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": f"sighting--{uuid.uuid4()}",
+            "created": now,
+            "modified": now,
+            "created_by_ref": me,
+            "sighting_of_ref": of_ref,
+            "count": min(count, 999_999_999),
+            "first_seen": seen[0],
+            "last_seen": seen[1],
+            "where_sighted_refs": [me],
+            "object_marking_refs": [MARKING_IDS[tlp]],
+            **extra,
+        }
+        request = (
+            ShareRequest(tlp=tlp, scope=Scope.ORGANISATION)
+            if owner == me
+            else ShareRequest(tlp=tlp, scope=Scope.RECIPIENTS, recipients=(owner,))
+        )
+        return sighting["id"], self.ingest(principal, sighting, request)
 
     def reshare(self, principal: Principal, stix_id: str, request: ShareRequest) -> Distribution:
         """Pass an object on within what its marking and its source allow."""

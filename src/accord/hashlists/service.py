@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,7 @@ from accord.domain.clock import Clock
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.stix import format_timestamp
-from accord.domain.tlp import MARKING_IDS, TLP
+from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput, NotFound, Problem, TooManyAttempts
 from accord.exchange.service import Exchange, ShareRequest
 from accord.hashlists.index import MatchIndex
@@ -725,36 +724,15 @@ class HashLists:
         self, principal: Principal, hits: list[MatchHit], readable: dict[str, ObjectRow]
     ) -> list[MatchHit]:
         """One sighting per entry hit, shared back to its owner (the matcher's own object)."""
-        assert principal.org is not None
-        me = self._orgs.get(principal.org).identity_id
         now = format_timestamp(self._clock())
         counts = Counter(h.entry for h in hits)
         ids: dict[str, str] = {}
         for entry_id, count in counts.items():
             row = readable[entry_id]
             owner = orjson.loads(row.doc).get("created_by_ref", "")
-            sighting_id = f"sighting--{uuid.uuid4()}"
-            sighting: dict[str, Any] = {
-                "type": "sighting",
-                "spec_version": "2.1",
-                "id": sighting_id,
-                "created": now,
-                "modified": now,
-                "created_by_ref": me,
-                "sighting_of_ref": entry_id,
-                "count": count,
-                "first_seen": now,
-                "last_seen": now,
-                "where_sighted_refs": [me],
-                "object_marking_refs": [MARKING_IDS[row.tlp]],
-                "x_accord_hash_match": True,
-            }
-            share = (
-                ShareRequest(tlp=row.tlp, scope=Scope.ORGANISATION)
-                if owner == me
-                else ShareRequest(tlp=row.tlp, scope=Scope.RECIPIENTS, recipients=(owner,))
+            sighting_id, _ = self._exchange.report_sighting(
+                principal, entry_id, owner, row.tlp, count, (now, now), x_accord_hash_match=True
             )
-            self._exchange.ingest(principal, sighting, share)
             ids[entry_id] = sighting_id
         return [replace(h, sighting=ids[h.entry]) for h in hits]
 
