@@ -255,7 +255,7 @@ def test_feed_is_pulled_incrementally_and_checked(node: Node, tmp_path: Path) ->
         node.misp.add_feed(admin, "circl", str(feed))
     node.misp.add_feed(admin, "circl", str(feed), directory=True)
     jobs = EXCHANGE.jobs(node)
-    assert [j._name for j in jobs] == ["misp-feeds"]
+    assert [j.name for j in jobs] == ["misp-feeds"]
     pull_all(node.misp)  # what the scheduled job runs
     assert node.misp.repo.feed("circl").cursor == {  # type: ignore[union-attr]
         first["Event"]["uuid"]: int(STAMP),
