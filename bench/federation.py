@@ -411,8 +411,8 @@ def report_push(args: argparse.Namespace, load: str, o: PushOutcome) -> bool:
         f"POST ({rate:,.0f} obj/s end to end)"
     )
     print(
-        f"backlog (a new peer's initial push; sharing groups do not span nodes yet, so no "
-        f"group backfill): {o.backlog_objects:,} objects in {o.backlog_seconds:.1f} s "
+        f"backlog (a new peer's first push; a new group member's node gets the same push "
+        f"from the start): {o.backlog_objects:,} objects in {o.backlog_seconds:.1f} s "
         f"({o.backlog_objects / o.backlog_seconds:,.0f} obj/s, target >= {TARGET_RATE:,.0f}: "
         f"{mark(o.backlog_objects / o.backlog_seconds >= TARGET_RATE)})"
     )
