@@ -16,6 +16,7 @@ import orjson
 import pytest
 import rfc8785
 
+from accord.cli.common import act_as
 from accord.domain.collections import FEDERATION_COLLECTION
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
@@ -321,3 +322,11 @@ def test_a_rotated_key_is_followed_by_peers_and_relays(tmp_path: Path) -> None:
         assert charlie.node.federation.peer("alpha").public_key == first
         alpha.sync("charlie")
         assert charlie.node.federation.peer("alpha").public_key == rotated.public_b64
+
+
+def test_the_operator_console_does_not_act_for_another_nodes_organisation(tmp_path: Path) -> None:
+    with local_cluster(tmp_path, NAMES[:2], [("alpha", "bravo")]) as m:
+        _three(m)
+        with pytest.raises(Forbidden, match="homed on node"):
+            act_as(m["alpha"].node, "bravo-cert")
+        assert act_as(m["alpha"].node, "alpha-cert").org is not None

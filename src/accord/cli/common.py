@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from accord.domain.model import ANONYMOUS, Principal, Role
-from accord.errors import InvalidInput
+from accord.errors import Forbidden, InvalidInput
 
 if TYPE_CHECKING:
     from accord.capability import Capability
@@ -56,6 +56,9 @@ def act_as(node: Node, org_ref: str | None, role: Role = Role.ANALYST) -> Princi
     if org_ref is None:
         return ANONYMOUS
     org = node.accounts.orgs.find(org_ref)
+    if not org.local:
+        # Only an organisation's home node speaks for it, the operator's console included.
+        raise Forbidden(f"{org.name} is homed on node {org.home}: only its home node acts for it")
     return Principal(org=org.id, role=role, groups=node.accounts.groups.of_org(org.id))
 
 
