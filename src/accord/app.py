@@ -6,7 +6,6 @@ meet. Each registered capability brings its own routers and pages (``Capability`
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +16,7 @@ import accord
 from accord import api, web
 from accord.api.edge import Edge
 from accord.node import Node
+from accord.runtime import settle
 from accord.settings import Settings
 from accord.store.db import POOL_SIZE
 
@@ -54,33 +54,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     return app
 
 
-def settle() -> None:
-    """Prepare a server process for steady work: compile validators, then freeze the heap.
-
-    Start-up leaves a few hundred thousand long-lived objects; without ``gc.freeze`` every
-    full collection walks them all, pausing requests for 100-300 ms.
-    """
-    from accord.exchange.validation import validate_objects
-
-    validate_objects([_SAMPLE])
-    gc.collect()
-    gc.freeze()
-
-
 def create_server_app() -> FastAPI:
     """The app a server worker runs (``uvicorn --factory accord.app:create_server_app``)."""
     app = create_app()
     settle()
     return app
-
-
-_SAMPLE = {
-    "type": "indicator",
-    "spec_version": "2.1",
-    "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "pattern": "[ipv4-addr:value = '192.0.2.1']",
-    "pattern_type": "stix",
-    "valid_from": "2026-01-01T00:00:00Z",
-}

@@ -32,3 +32,17 @@ def test_network_lookup_equals_brute_force(
             if probe.subnet_of(ipaddress.ip_network(value))  # type: ignore[arg-type]
         )
         assert list(lists.check(str(probe))) == expected
+        if plen == 32:  # a bare address: the fast path, without ipaddress
+            assert list(lists.check(str(probe.network_address))) == expected
+
+
+@given(st.text(alphabet="0123456789.٣", max_size=16))
+def test_the_fast_ipv4_reading_agrees_with_ipaddress(text: str) -> None:
+    from accord.detect.warninglists import _ipv4
+
+    try:
+        expected: int | None = int(ipaddress.IPv4Address(text))
+    except ValueError:
+        expected = None
+    if _ipv4(text) is not None:
+        assert _ipv4(text) == expected

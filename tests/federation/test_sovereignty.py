@@ -162,6 +162,27 @@ def test_forged_relayed_and_claimed_organisations_are_rejected_and_counted(
         assert '"from_peer":"alpha"' in latest.provenance and '"seal"' in latest.provenance
 
 
+def test_a_bad_seal_from_the_home_node_is_stored_but_never_relayed(tmp_path: Path) -> None:
+    """Sent by its home node, a version's authority is the message's signature; its seal
+    is checked by the relay that would rely on it, which withholds a bad one rather than
+    pass on what would make the next node refuse its whole message."""
+    with local_cluster(tmp_path, NAMES, TRIANGLE) as m:
+        _three(m)
+        alpha, bravo, charlie = m["alpha"], m["bravo"], m["charlie"]
+        good = _share(bravo, "bravo-cert", ShareRequest(scope=Scope.FEDERATION))
+        bad = _share(bravo, "bravo-cert", ShareRequest(scope=Scope.FEDERATION))
+        message = _outgoing(bravo, "alpha")
+        index = next(i for i, o in enumerate(message["objects"]) if o["id"] == bad)
+        message["x_accord_meta"][index]["seal"]["sig"] = message["x_accord_meta"][1 - index][
+            "seal"
+        ]["sig"]
+        assert _push(bravo, alpha, message).status_code in {200, 202}
+        assert {good, bad} <= stored_ids(alpha.node)
+        alpha.sync("charlie")
+        assert good in stored_ids(charlie.node) and bad not in stored_ids(charlie.node)
+        assert _rejected(charlie, "alpha") == 0
+
+
 def test_a_group_owned_on_one_node_is_enforced_on_the_others(tmp_path: Path) -> None:
     names = ["alpha", "bravo", "charlie", "delta"]
     edges = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]

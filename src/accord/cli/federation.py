@@ -143,7 +143,10 @@ def sync(
     peer: Annotated[str | None, typer.Argument(help="One peer; default: all.")] = None,
 ) -> None:
     """Sync with peers now: pull what they offer, push what they may receive."""
+    from accord.runtime import settle
+
     node = open_node()
+    settle()  # a sync may carry millions of objects: prepare as a server does
     names = [peer] if peer else node.federation.peer_names()
     failed = 0
     from accord.federation.sync import peer_http, sync_peer

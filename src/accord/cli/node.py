@@ -29,7 +29,8 @@ def serve(
     """Run the node's web server; sync with peers, send reminders and escalations on schedule."""
     import uvicorn
 
-    from accord.app import create_app, settle
+    from accord.app import create_app
+    from accord.runtime import settle
 
     for key, value in (("host", host), ("port", port), ("workers", workers)):
         if value is not None:  # worker processes read their settings from the environment

@@ -37,19 +37,26 @@ class Warninglists:
                     continue
                 table = self._networks.setdefault((net.version, net.prefixlen), {})
                 table.setdefault(int(net.network_address), set()).add(name)
+        # Per IP version, its (prefix length, table) pairs, longest prefix last.
+        self._by_version: dict[int, list[tuple[int, dict[int, set[str]]]]] = {}
+        for (version, prefixlen), table in sorted(self._networks.items()):
+            self._by_version.setdefault(version, []).append((prefixlen, table))
 
-    def _in_networks(self, net: Network) -> set[str]:
-        bits = net.max_prefixlen
-        address = int(net.network_address)
+    def _in_networks(self, version: int, address: int, length: int) -> set[str]:
+        bits = 32 if version == 4 else 128
         names: set[str] = set()
-        for (version, prefixlen), table in self._networks.items():
-            if version == net.version and prefixlen <= net.prefixlen:
-                shift = bits - prefixlen
-                names.update(table.get((address >> shift) << shift, ()))
+        for prefixlen, table in self._by_version.get(version, ()):
+            if prefixlen > length:
+                break
+            shift = bits - prefixlen
+            names.update(table.get((address >> shift) << shift, ()))
         return names
 
     def check(self, value: str) -> tuple[str, ...]:
         """The names of the lists ``value`` (an address, CIDR, domain or URL) is on."""
+        address = _ipv4(value)  # the common case, without building ipaddress objects
+        if address is not None:
+            return tuple(sorted(self._in_networks(4, address, 32)))
         net: Network | None = None
         if "." in value or ":" in value:  # hashes and names without dots are never networks
             try:
@@ -57,7 +64,8 @@ class Warninglists:
             except ValueError:
                 net = None
         if net is not None:
-            return tuple(sorted(self._in_networks(net)))
+            listed = self._in_networks(net.version, int(net.network_address), net.prefixlen)
+            return tuple(sorted(listed))
         host = value.split("://", 1)[1].split("/", 1)[0] if "://" in value else value
         host = host.rsplit("@", 1)[-1].split(":", 1)[0].lower().rstrip(".")
         if host and host[0].isdigit():
@@ -68,6 +76,28 @@ class Warninglists:
         for candidate in (host, *parent_domains(host)):
             names.update(self._domains.get(candidate, ()))
         return tuple(sorted(names))
+
+
+def _ipv4(value: str) -> int | None:
+    """A plain dotted-quad IPv4 address as a number; None for anything else (including
+    forms ``ipaddress`` would refuse, such as leading zeros, left to it to judge)."""
+    parts = value.split(".")
+    if len(parts) != 4:
+        return None
+    number = 0
+    for part in parts:
+        if (
+            not part.isdigit()
+            or not part.isascii()
+            or len(part) > 3
+            or (len(part) > 1 and part[0] == "0")
+        ):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        number = number << 8 | octet
+    return number
 
 
 @cache

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
-import rfc8785
 
 from accord.accounts import Accounts, require_admin
 from accord.domain.access import PeerAudience
@@ -79,6 +78,9 @@ _MAX_GROUPS = 10_000
 _UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 # Scopes whose versions may be relayed, each with its home node's seal.
 _RELAYABLE = frozenset({Scope.FEDERATION, Scope.PUBLIC})
+_RELAYABLE_VALUES = frozenset(s.value for s in _RELAYABLE)
+_TLP_VALUES = frozenset(t.value for t in TLP)
+_SCOPE_VALUES = frozenset(s.value for s in Scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +347,7 @@ class Federation:
         message["x_accord_groups"] = self._membership_docs(
             peer, groups, self.audience(peer, groups)
         )
-        body = rfc8785.dumps(message)
+        body = orjson.dumps(message)  # signed as sent: the receiver verifies these bytes
         return Outgoing(body, self.key.sign(body), 0, False, None)
 
     def outgoing(self, peer: Peer, after: tuple[str, int] | None, limit: int) -> Outgoing:
@@ -399,7 +401,7 @@ class Federation:
         message["x_accord_meta"] = meta
         message["x_accord_identities"] = [self._identity(o) for o in orgs.values()]
         message["x_accord_groups"] = self._membership_docs(peer, groups, audience)
-        body = rfc8785.dumps(message)
+        body = orjson.dumps(message)  # signed as sent: the receiver verifies these bytes
         return Outgoing(body, self.key.sign(body), len(rows), more, last)
 
     def _transformed(
@@ -442,7 +444,17 @@ class Federation:
             seal = orjson.loads(provenance).get("seal")
         except (orjson.JSONDecodeError, AttributeError):
             return None
-        return seal if isinstance(seal, dict) else None
+        if not isinstance(seal, dict) or owner.home is None:
+            return None
+        # Checked here, by the relay that relies on it, not on arrival from the home node
+        # (whose message signature was the authority there): a node that never relays
+        # never pays for it, and a bad seal a home node sent is withheld, never passed on
+        # to poison the relay's whole message at the next node.
+        why = self._seal_problem(seal, owner.home, obj, entry)
+        if why:
+            log.warning("withholding %s from relays: %s", obj.get("id"), why)
+            return None
+        return seal
 
     def _membership_docs(
         self, peer: Peer, groups: list[SharingGroup], audience: PeerAudience
@@ -645,14 +657,16 @@ class Federation:
                     f"{peer.name} sent {label}, an organisation it did not introduce; "
                     "nothing stored"
                 )
-            seal = m.get("seal")
-            if home != peer.node_id or seal is not None:
-                if m["scope"] not in {s.value for s in _RELAYABLE} and home != peer.node_id:
+            if home != peer.node_id:
+                # Relayed: only a relayable scope, and only with its home node's seal intact.
+                # (Sent by the home node itself, the message's signature is the authority,
+                # and a seal it carries for onward relays is checked by whoever relays it on.)
+                if m["scope"] not in _RELAYABLE_VALUES:
                     raise SignatureRejected(
                         f"{peer.name} relayed {label} of scope {m['scope']}, which only its "
                         "home node sends; nothing stored"
                     )
-                why = self._seal_problem(seal, home, obj, m)
+                why = self._seal_problem(m.get("seal"), home, obj, m)
                 if why:
                     raise SignatureRejected(f"{peer.name} sent {label}: {why}; nothing stored")
             if owner not in held:
@@ -909,9 +923,9 @@ def _meta_problem(m: Any) -> str | None:
     except ValueError:
         return "'date_added' is not a STIX timestamp"
     tlp, scope = m.get("tlp"), m.get("scope")
-    if not isinstance(tlp, str) or tlp not in {t.value for t in TLP}:
+    if not isinstance(tlp, str) or tlp not in _TLP_VALUES:
         return "'tlp' is not a TLP 2.0 marking"
-    if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
+    if not isinstance(scope, str) or scope not in _SCOPE_VALUES:
         return "'scope' is not a distribution scope"
     owner = m.get("owner")
     if not isinstance(owner, str) or not _IDENTITY.match(owner):

@@ -40,7 +40,7 @@ The work is split across private modules: ``_object`` judges one object and rout
 ``stix2validator`` (about a second and a half: jsonschema and its format checkers) and
 ``fastjsonschema``, so this package loads them on the first call of
 ``validate_objects``, not when it is imported; a server warms them up before it takes
-requests (``accord.app.settle``).
+requests (``accord.runtime.settle``).
 """
 
 from __future__ import annotations
