@@ -26,6 +26,7 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accord.audit.capability import AUDIT
 from accord.domain.model import Role
 from accord.domain.stix import format_timestamp
 from accord.errors import Forbidden, InvalidInput, NotFound, PeerUnavailable, TooManyAttempts
@@ -177,6 +178,16 @@ def test_a_peer_node_looks_up_a_list_it_may_not_download(tmp_path: Path, owner_f
         assert report["lookups"]["by_requester"] == {cert: 3, telco_id: 3}
         assert report["lookups"]["from_peer_nodes"] == 6
         assert report["lookups"]["by_node"] == {bravo.node.key.node_id: {"lookups": 6, "hashes": 8}}
+        # And the node's tamper-evident audit log: each lookup, allowed or refused.
+        bravo_actor = f"peer-node:{bravo.node.key.node_id}"
+        logged = [
+            (e.decision, e.detail or "")
+            for e in AUDIT.service(alpha.node).entries(None, 10_000)
+            if e.action == "hash-lookup" and e.actor == bravo_actor
+        ]
+        assert sum(d == "allowed" for d, _ in logged) == 6
+        assert {d for d, _ in logged} == {"allowed", "denied"}
+        assert any("too many lookups" in why for d, why in logged if d == "denied")
         page = alpha.http.get(
             f"{alpha.url}/hashlists/{list_id}/report",
             headers={"Cookie": f"{SESSION_COOKIE}={_token(alpha, 'alpha-cert')}"},

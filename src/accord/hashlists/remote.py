@@ -234,6 +234,7 @@ class PeerLookups:
         except (SignatureRejected, Replayed, InvalidInput) as exc:
             log.warning("rejected a hash lookup from peer %s: %s", peer.name, exc.detail)
             self._peers.rejected(peer.id, printable(exc.detail)[:_MAX_ERROR])
+            self._lists.audit_refusal(f"peer-node:{peer.node_id}", "", printable(exc.detail))
             raise
         answers = self._lists.peer_lookup(peer, request.org, request.list_id, request.items)
         key = self._key()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from accord.domain.audit import Event, actor_of
 from accord.domain.clock import Clock
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
@@ -818,7 +819,8 @@ class HashLists:
         ):
             raise unknown
         requester = self._orgs.get(principal.org).identity_id
-        return self._answer(list_id, items, principal.org, {"requester": requester}, unknown)
+        actor = actor_of(principal.org, principal.role, principal.token_id, principal.peer)
+        return self._answer(list_id, items, principal.org, {"requester": requester}, unknown, actor)
 
     def peer_lookup(
         self, peer: Peer, org_identity: str, list_id: str, items: Sequence[Item]
@@ -826,22 +828,33 @@ class HashLists:
         """Hit or no hit, with labels, for an organisation homed on the peer node ``peer``
         (whose signed request was checked): granted to that node or to that organisation,
         rate-limited per organisation and audited with both."""
-        known = self._orgs.by_identity([org_identity])
-        org = known.get(org_identity)
-        if org is None or self._orgs.get(org).home != peer.node_id:
-            raise Forbidden(
-                f"{org_identity[:60]} is not known here as an organisation of {peer.name}; "
-                "sync with this node first"
+        actor = f"peer-node:{peer.node_id}"
+        try:
+            known = self._orgs.by_identity([org_identity])
+            org = known.get(org_identity)
+            if org is None or self._orgs.get(org).home != peer.node_id:
+                raise Forbidden(
+                    f"{org_identity[:60]} is not known here as an organisation of {peer.name}; "
+                    "sync with this node first"
+                )
+            unknown = NotFound(
+                f"no hash list {list_id[:100]!r} open to lookups by {peer.name} or its organisation"
             )
-        unknown = NotFound(
-            f"no hash list {list_id[:100]!r} open to lookups by {peer.name} or its organisation"
+            if not list_id.startswith(f"{LIST_TYPE}--") or not (
+                self._repo.node_granted(list_id, peer.node_id) or self._repo.granted(list_id, org)
+            ):
+                raise unknown
+            detail = {"requester": org_identity, "node": peer.node_id, "peer": peer.name}
+            return self._answer(list_id, items, org, detail, unknown, actor)
+        except (Forbidden, NotFound, TooManyAttempts) as exc:
+            self.audit_refusal(actor, list_id, f"for {org_identity[:60]}: {exc.detail}")
+            raise
+
+    def audit_refusal(self, actor: str, list_id: str, why: str) -> None:
+        """Record a refused lookup in the node's audit log."""
+        self._exchange.audit.record(
+            [Event(actor, "hash-lookup", "denied", list_id[:128] or None, detail=why[:500])]
         )
-        if not list_id.startswith(f"{LIST_TYPE}--") or not (
-            self._repo.node_granted(list_id, peer.node_id) or self._repo.granted(list_id, org)
-        ):
-            raise unknown
-        detail = {"requester": org_identity, "node": peer.node_id, "peer": peer.name}
-        return self._answer(list_id, items, org, detail, unknown)
 
     def _answer(
         self,
@@ -850,6 +863,7 @@ class HashLists:
         org: int,
         requester: dict[str, str],
         unknown: NotFound,
+        actor: str,
     ) -> list[LookupAnswer]:
         checked = check_items(items, minimum_quality=self.quality)
         now = self._clock()
@@ -883,12 +897,20 @@ class HashLists:
                 query, True, [*prior.labels, doc.get("x_accord_labels", {})], best
             )
         result = list(answers.values())
+        hits = sum(a.hit for a in result)
         self._record(
-            hash_list.id,
-            None,
-            org,
-            "lookup",
-            {**requester, "hashes": len(checked), "hits": sum(a.hit for a in result)},
+            hash_list.id, None, org, "lookup", {**requester, "hashes": len(checked), "hits": hits}
+        )
+        self._exchange.audit.record(
+            [
+                Event(
+                    actor,
+                    "hash-lookup",
+                    "allowed",
+                    hash_list.id,
+                    detail=f"by {requester['requester']}: {len(checked)} hashes, {hits} hits",
+                )
+            ]
         )
         return result
 
