@@ -162,13 +162,13 @@ def test_a_peer_node_looks_up_a_list_it_may_not_download(tmp_path: Path, owner_f
         assert api({"hashes": hashes[:1], "node": "alpha"}).status_code == 200
         limited = api({"hashes": hashes[:1], "node": "alpha"})
         assert limited.status_code == 429, limited.text
-        assert limited.headers["retry-after"] == "60"
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert "too many lookups" in limited.json()["detail"]
         with pytest.raises(TooManyAttempts) as caught:
             _remote(bravo.node).ask(
                 analyst(bravo.node, "bravo-cert"), "alpha", list_id, [Item("md5", MD5)]
             )
-        assert caught.value.retry_after == 60
+        assert 1 <= caught.value.retry_after <= 60
         assert _remote(bravo.node).ask(telco, "alpha", list_id, [Item("md5", MD5)])[0].hit
 
         # The owner's transparency report: lookups by requester and by peer node.
@@ -338,6 +338,16 @@ def test_forged_replayed_and_malformed_requests_are_refused_and_look_nothing_up(
         ):
             remote.ask(asker, "alpha", list_id, [Item("md5", MD5)], liar)
         assert REQUEST in remote.request_body(peer, cert, list_id, [Item("md5", MD5)]).decode()
+
+        # Either node rotates its key: the other follows the signed handover, as in sync.
+        bravo.node.federation.rotate_key(None)
+        alpha.node.federation.rotate_key(None)
+        assert remote.ask(asker, "alpha", list_id, [Item("md5", MD5)])[0].hit
+        # A handover not signed by the key before it is refused.
+        rotated = body()
+        rotated["rotations"][0]["new"] = base64.b64encode(b"\x01" * 32).decode()
+        refused(post(rfc8785.dumps(rotated)), 403, "signature-rejected")
+        assert lookups() == 2
 
 
 @pytest.mark.server

@@ -11,6 +11,7 @@ list at their latest versions.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -867,9 +868,15 @@ class HashLists:
     ) -> list[LookupAnswer]:
         checked = check_items(items, minimum_quality=self.quality)
         now = self._clock()
-        used = self._repo.count_recent(org, "lookup", now - timedelta(minutes=1))
+        window = now - timedelta(minutes=1)
+        used = self._repo.count_recent(org, "lookup", window)
         if used >= self.lookup_rate:
-            raise TooManyAttempts("too many lookups this minute; try again shortly", 60)
+            oldest = self._repo.oldest_recent(org, "lookup", window) or now
+            wait = max(1, min(60, math.ceil(60 - (now - oldest).total_seconds())))
+            raise TooManyAttempts(
+                f"too many lookups this minute (at most {self.lookup_rate}); try again in {wait} s",
+                wait,
+            )
         owner_row = self._exchange_owner_view(list_id)
         if owner_row is None:
             raise unknown

@@ -427,6 +427,14 @@ class HashListRepository:
         with self._engine.connect() as conn:
             return [Activity(*r) for r in conn.execute(stmt)]
 
+    def oldest_recent(self, org: int, kind: str, since: datetime) -> datetime | None:
+        """When the oldest act of ``kind`` by ``org`` since ``since`` was, if any."""
+        c = hashlist_activity.c
+        stmt = select(func.min(c.at)).where(c.org == org, c.kind == kind, c.at >= since)
+        with self._engine.connect() as conn:
+            found: datetime | None = conn.execute(stmt).scalar()
+            return found
+
     def count_recent(self, org: int, kind: str, since: datetime) -> int:
         c = hashlist_activity.c
         stmt = select(func.count()).where(c.org == org, c.kind == kind, c.at >= since)
