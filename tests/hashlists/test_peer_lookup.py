@@ -122,7 +122,18 @@ def test_a_peer_node_looks_up_a_list_it_may_not_download(tmp_path: Path, owner_f
         assert refused.json()["detail"].startswith("alpha answered 404: no hash list")
 
         # Granted to bravo's node, by its node id: any of its organisations may look up.
-        lists.grant_node(owner, list_id, bravo.node.key.node_id)
+        owner_token = {"Authorization": f"Bearer {_token(alpha, 'alpha-cert')}"}
+        grants = f"{alpha.url}/api/v1/hashlists/{list_id}/grants"
+        for bad in [{}, {"node": "bravo", "organisation": "x"}]:
+            answer = alpha.http.post(grants, json=bad, headers=owner_token)
+            assert answer.status_code == 400 and "not both" in answer.json()["detail"]
+            assert answer.json()["problems"][0]["field"] == "organisation"
+        unknown_node = alpha.http.post(grants, json={"node": "f" * 32}, headers=owner_token)
+        assert unknown_node.status_code == 404, unknown_node.text
+        made = alpha.http.post(grants, json={"node": bravo.node.key.node_id}, headers=owner_token)
+        assert made.status_code == 204, made.text
+        listed = alpha.http.get(grants, headers=owner_token)
+        assert listed.json() == {"organisations": [], "nodes": [bravo.node.key.node_id]}
         got = api({"hashes": hashes, "node": "alpha"})
         assert got.status_code == 200, got.text
         assert [(a["hit"], a["labels"], a["distance"]) for a in got.json()] == [
@@ -144,7 +155,8 @@ def test_a_peer_node_looks_up_a_list_it_may_not_download(tmp_path: Path, owner_f
         lists.set_disabled(owner, md5_entry, False)
 
         # Granted instead to one organisation homed on bravo: only it may look up.
-        lists.revoke_node(owner, list_id, "bravo")
+        gone = alpha.http.delete(f"{grants[:-6]}node-grants/bravo", headers=owner_token)
+        assert gone.status_code == 204, gone.text
         lists.grant(owner, list_id, "bravo-telco")
         assert _remote(bravo.node).ask(telco, "alpha", list_id, [Item("md5", MD5)])[0].hit
         with pytest.raises(NotFound, match="alpha answered 404"):
