@@ -140,3 +140,51 @@ def test_api_matches_hashes_and_refuses_malformed_ones(node: Node) -> None:
         assert (
             client.get(f"/api/v1/hashlists/entries/{entry}", headers=other).json()["held"] is False
         )
+
+
+def test_cli_grants_revokes_and_looks_up_without_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    run(capsys, "org", "add", "ThaiCERT", "--kind", "national-cert", "--state", "TH")
+    code, out, err = run(
+        capsys, "hash", "create", "secret", "--org", "SingCERT", "--criterion", "c1=t",
+        "--tlp", "red", "--scope", "organisation",
+    )  # fmt: skip
+    assert code == 0, err
+    list_id = out.strip()
+    md5 = "0cc175b9c0f1b6a831c399e269772661"
+    (tmp_path / "a.txt").write_bytes(b"a")  # whose MD5 is md5
+    code, _, err = run(
+        capsys, "hash", "add", list_id, str(tmp_path / "a.txt"), "--org", "SingCERT",
+        "--criterion", "c1", "--labels", '{"content_type": "text"}',
+    )  # fmt: skip
+    assert code == 0, err
+    ask = ("hash", "lookup", list_id, f"md5:{md5}", f"md5:{'0' * 32}", "--org", "ThaiCERT")
+    code, out, err = run(capsys, *ask)
+    assert code == 5 and out == "" and len(err.strip().splitlines()) == 1, err
+    code, out, err = run(capsys, "hash", "grant", list_id, "--org", "SingCERT", "--to", "ThaiCERT")
+    assert code == 0, err
+    code, out, err = run(capsys, *ask)
+    assert code == 0, err
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert [(x["hit"], x["labels"]) for x in lines] == [
+        (True, [{"content_type": "text"}]),
+        (False, []),
+    ]
+    # Bad input: one line, non-zero, nothing looked up.
+    for argv, expected in [
+        (("hash", "lookup", list_id, "md5", "--org", "ThaiCERT"), "SIGNAL:VALUE"),
+        (("hash", "lookup", list_id, "pdq:ab:x", "--org", "ThaiCERT"), "quality"),
+        (("hash", "lookup", list_id, "md5:zz", "--org", "ThaiCERT"), "hashes[0].value"),
+        (("hash", "lookup", list_id, f"md5:{md5}", "--org", "ThaiCERT", "--node", "nope"), "node"),
+        (("hash", "grant", list_id, "--org", "SingCERT"), "--to ORGANISATION or --node"),
+        (("hash", "grant", list_id, "--org", "SingCERT", "--node", "f" * 32), "no peer node"),
+    ]:
+        code, out, err = run(capsys, *argv)
+        assert code != 0 and out == "" and expected in err.splitlines()[0], (argv, err)
+    code, _, err = run(capsys, "hash", "revoke", list_id, "--org", "SingCERT", "--to", "ThaiCERT")
+    assert code == 0, err
+    code, _, err = run(capsys, *ask)
+    assert code == 5, err

@@ -124,12 +124,30 @@ class DisableRequest(Input):
     reason: str = Field(min_length=1, max_length=500)
 
 
+# Whom the owner lets look a list up: an organisation (here or homed on a peer node), or
+# a peer node, whose organisations then look it up from their own node. One of the two.
 class GrantCreate(Input):
-    organisation: str = Field(max_length=200, description="Identity id or name.")
+    organisation: str | None = Field(
+        default=None, max_length=200, description="Identity id or name."
+    )
+    node: str | None = Field(
+        default=None, max_length=200, description="A peer node's id, or its name here."
+    )
+
+
+class GrantsPublic(BaseModel):
+    organisations: list[str]  # identity ids
+    nodes: list[str]  # node ids
 
 
 class HashLookupRequest(Input):
     hashes: list[HashIn] = Field(min_length=1, max_length=10_000)
+    node: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The peer node (its name here, or its id) holding the list; "
+        "omitted: this node.",
+    )
 
 
 class LookupAnswerPublic(BaseModel):

@@ -201,3 +201,115 @@ def report(
         act_as(node, org), list_id, now - timedelta(days=days), now + timedelta(seconds=1)
     )
     sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _hash_arg(text: str, index: int) -> Item:
+    """``SIGNAL:VALUE`` or, for PDQ, ``pdq:VALUE:QUALITY``, as an item (checked later)."""
+    from accord.hashlists.service import Item
+
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InvalidInput(
+            f"hash {index + 1} ({text[:40]!r}): write SIGNAL:VALUE or pdq:VALUE:QUALITY"
+        )
+    quality = None
+    if len(parts) == 3:
+        try:
+            quality = int(parts[2])
+        except ValueError:
+            raise InvalidInput(f"hash {index + 1}: the PDQ quality is a number, 0 to 100") from None
+    return Item(parts[0].lower(), parts[1], quality)
+
+
+@hash_app.command("lookup")
+def lookup(
+    list_id: Annotated[str, typer.Argument(help="The list's id.")],
+    hashes: Annotated[
+        list[str], typer.Argument(help="Hashes, each SIGNAL:VALUE (pdq:VALUE:QUALITY for PDQ).")
+    ],
+    org: OrgOption,
+    peer: Annotated[
+        str | None,
+        typer.Option("--node", help="The peer node holding the list (its name or id)."),
+    ] = None,
+) -> None:
+    """Look hashes up in a list the organisation may not read (granted to it or its node):
+    hit or no hit with labels, as JSON Lines."""
+    from accord.hashlists.capability import HASHLISTS
+
+    items = [_hash_arg(h, i) for i, h in enumerate(hashes)]
+    node = open_node()
+    principal = act_as(node, org)
+    lists = HASHLISTS.service(node)
+    if peer is None:
+        answers = lists.lookup(principal, list_id, items)
+    elif lists.remote is None:
+        raise InvalidInput("this node runs without federation: it has no peer nodes")
+    else:
+        answers = lists.remote.ask(principal, peer, list_id, items)
+    for a in answers:
+        line = {
+            "hash": hashes[a.query],
+            "hit": a.hit,
+            "labels": a.labels,
+            "distance": a.distance,
+        }
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    sys.stdout.flush()
+    err.print(f"{len(answers)} hashes, {sum(a.hit for a in answers)} hits")
+
+
+GranteeOption = Annotated[
+    str | None, typer.Option("--to", help="An organisation (name or identity id).")
+]
+NodeOption = Annotated[
+    str | None, typer.Option("--node", help="A peer node (its name here, or its node id).")
+]
+
+
+def _grantee(to: str | None, peer: str | None) -> None:
+    if (to is None) == (peer is None):
+        raise InvalidInput("give --to ORGANISATION or --node PEER, not both")
+
+
+@hash_app.command("grant")
+def grant(
+    list_id: Annotated[str, typer.Argument(help="The list's id.")],
+    org: OrgOption,
+    to: GranteeOption = None,
+    peer: NodeOption = None,
+) -> None:
+    """Let an organisation, or a peer node's organisations, look the list up without
+    reading it."""
+    from accord.hashlists.capability import HASHLISTS
+
+    _grantee(to, peer)
+    node = open_node()
+    lists = HASHLISTS.service(node)
+    if peer is not None:
+        found = lists.grant_node(act_as(node, org), list_id, peer)
+        out.print(f"node {found.node_id} ({found.name}) may look up {list_id}")
+    else:
+        lists.grant(act_as(node, org), list_id, to or "")
+        out.print(f"{to} may look up {list_id}")
+
+
+@hash_app.command("revoke")
+def revoke(
+    list_id: Annotated[str, typer.Argument(help="The list's id.")],
+    org: OrgOption,
+    to: GranteeOption = None,
+    peer: NodeOption = None,
+) -> None:
+    """Withdraw an organisation's or a peer node's lookups."""
+    from accord.hashlists.capability import HASHLISTS
+
+    _grantee(to, peer)
+    node = open_node()
+    lists = HASHLISTS.service(node)
+    if peer is not None:
+        found = lists.revoke_node(act_as(node, org), list_id, peer)
+        out.print(f"node {found.node_id} ({found.name}) may no longer look up {list_id}")
+    else:
+        lists.revoke(act_as(node, org), list_id, to or "")
+        out.print(f"{to} may no longer look up {list_id}")

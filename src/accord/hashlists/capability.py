@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from accord.capability import Capability, NavEntry
@@ -18,16 +19,36 @@ if TYPE_CHECKING:
 
 
 def _wire(node: Node) -> HashLists:
+    from accord.federation.capability import FEDERATION
     from accord.hashlists.service import HashLists
     from accord.store.hashlists import HashListRepository
+    from accord.store.peers import PeerRepository
 
-    return HashLists(
+    federated = FEDERATION.runs_on(node)
+    lists = HashLists(
         node.exchange,
         HashListRepository(node.engine),
         node.orgs,
         node.groups,
         node.clock,
+        peers=PeerRepository(node.engine) if federated else None,
     )
+    if federated:
+        from accord.federation.sync import peer_http
+        from accord.hashlists.remote import PeerLookups
+
+        settings = node.settings
+        lists.remote = PeerLookups(
+            lists,
+            lambda: node.federation.key,
+            PeerRepository(node.engine),
+            node.orgs,
+            node.clock,
+            timedelta(seconds=settings.federation_max_skew),
+            settings.max_body_bytes,
+            lambda: peer_http(settings.federation_timeout),
+        )
+    return lists
 
 
 def _indexes(node: Node) -> Sequence[Index]:
@@ -35,9 +56,9 @@ def _indexes(node: Node) -> Sequence[Index]:
 
 
 def _api() -> Sequence[APIRouter]:
-    from accord.api.routes import hashlists
+    from accord.api.routes import hashlists, hashlookups
 
-    return [hashlists.router]
+    return [hashlists.router, hashlookups.router]
 
 
 def _pages() -> Sequence[APIRouter]:
@@ -59,6 +80,7 @@ def _tables() -> Sequence[Table]:
         hashlists.hashlist_entries,
         hashlists.hashlist_links,
         hashlists.hashlist_grants,
+        hashlists.hashlist_node_grants,
         hashlists.hashlist_holds,
         hashlists.hashlist_activity,
     ]

@@ -11,16 +11,19 @@ list at their latest versions.
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from accord.domain.audit import Event, actor_of
 from accord.domain.clock import Clock
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
@@ -55,8 +58,13 @@ from accord.hashlists.stix import (
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.hashlists import Activity, EntryRow, HashListRepository
 from accord.store.objects import NewVersion, ObjectBatch, ObjectRow, VersionKey, VersionQuery
+from accord.store.peers import Peer, PeerRepository
+
+if TYPE_CHECKING:
+    from accord.hashlists.remote import PeerLookups
 
 MAX_ITEMS = 10_000  # hashes per match, lookup or add call
+_NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 _REFRESH_S = 2.0  # how stale the index may be before a lookup pulls what is new
 _TEXT = 2000
 
@@ -200,8 +208,11 @@ class HashLists:
         quality: int = PDQ_QUALITY,
         flood_limit: int = 1000,
         lookup_rate: int = 60,
+        peers: PeerRepository | None = None,
     ) -> None:
         self._exchange = exchange
+        self._peers = peers  # None where the node runs without federation
+        self.remote: PeerLookups | None = None  # lookups by and at peer nodes, with federation
         self._repo = repo
         self._orgs = orgs
         self._groups = groups
@@ -752,6 +763,51 @@ class HashLists:
         if self._repo.revoke(list_id, grantee.id):
             self._record(list_id, None, org, "revoke", {"grantee": grantee.identity_id})
 
+    def peer_of(self, ref: str) -> Peer:
+        """A registered peer node, by node id or by the name this node gave it."""
+        if self._peers is None:
+            raise InvalidInput("this node runs without federation: it has no peer nodes")
+        wanted = ref.strip().lower()
+        for peer in self._peers.all():
+            if peer.node_id == wanted or peer.name == ref.strip():
+                return peer
+        if not _NODE_ID.match(wanted):
+            raise _invalid("a peer's node id (32 hex digits) or its name here", "node")
+        raise NotFound(f"no peer node {wanted}; `accord peer list` shows them")
+
+    def remember_nonce(self, peer_id: int, nonce: str, now: datetime, forget: datetime) -> bool:
+        """Keep a peer's request nonce; False if it was seen before (a replay)."""
+        return self._repo.remember_nonce(peer_id, nonce, now, forget)
+
+    def peer_names(self) -> dict[str, str]:
+        """Each peer node's name here, by node id (for reports)."""
+        return {p.node_id: p.name for p in self._peers.all()} if self._peers else {}
+
+    def grant_node(self, principal: Principal, list_id: str, node_ref: str) -> Peer:
+        """Let the organisations of a peer node look hashes up in a list, from that node."""
+        org = self._writer(principal)
+        self._owned_list(principal, list_id)
+        peer = self.peer_of(node_ref)
+        if self._repo.grant_node(list_id, peer.node_id, org, self._clock()):
+            self._record(list_id, None, org, "grant", {"node": peer.node_id, "peer": peer.name})
+        return peer
+
+    def revoke_node(self, principal: Principal, list_id: str, node_ref: str) -> Peer:
+        org = self._writer(principal)
+        self._owned_list(principal, list_id)
+        peer = self.peer_of(node_ref)
+        if self._repo.revoke_node(list_id, peer.node_id):
+            self._record(list_id, None, org, "revoke", {"node": peer.node_id, "peer": peer.name})
+        return peer
+
+    def grants(self, principal: Principal, list_id: str) -> tuple[list[str], list[str]]:
+        """Who may look the list up (the owner's view): organisations' identity ids, and
+        peer nodes' ids."""
+        self._writer(principal)
+        self._owned_list(principal, list_id)
+        orgs = self._orgs.identities(set(self._repo.grantees(list_id)))
+        return sorted(orgs.values()), self._repo.node_grantees(list_id)
+
     def lookup(
         self, principal: Principal, list_id: str, items: Sequence[Item]
     ) -> list[LookupAnswer]:
@@ -763,11 +819,64 @@ class HashLists:
             list_id, principal.org
         ):
             raise unknown
+        requester = self._orgs.get(principal.org).identity_id
+        actor = actor_of(principal.org, principal.role, principal.token_id, principal.peer)
+        return self._answer(list_id, items, principal.org, {"requester": requester}, unknown, actor)
+
+    def peer_lookup(
+        self, peer: Peer, org_identity: str, list_id: str, items: Sequence[Item]
+    ) -> list[LookupAnswer]:
+        """Hit or no hit, with labels, for an organisation homed on the peer node ``peer``
+        (whose signed request was checked): granted to that node or to that organisation,
+        rate-limited per organisation and audited with both."""
+        actor = f"peer-node:{peer.node_id}"
+        try:
+            known = self._orgs.by_identity([org_identity])
+            org = known.get(org_identity)
+            if org is None or self._orgs.get(org).home != peer.node_id:
+                raise Forbidden(
+                    f"{org_identity[:60]} is not known here as an organisation of {peer.name}; "
+                    "sync with this node first"
+                )
+            unknown = NotFound(
+                f"no hash list {list_id[:100]!r} open to lookups by {peer.name} or its organisation"
+            )
+            if not list_id.startswith(f"{LIST_TYPE}--") or not (
+                self._repo.node_granted(list_id, peer.node_id) or self._repo.granted(list_id, org)
+            ):
+                raise unknown
+            detail = {"requester": org_identity, "node": peer.node_id, "peer": peer.name}
+            return self._answer(list_id, items, org, detail, unknown, actor)
+        except (Forbidden, NotFound, TooManyAttempts) as exc:
+            self.audit_refusal(actor, list_id, f"for {org_identity[:60]}: {exc.detail}")
+            raise
+
+    def audit_refusal(self, actor: str, list_id: str, why: str) -> None:
+        """Record a refused lookup in the node's audit log."""
+        self._exchange.audit.record(
+            [Event(actor, "hash-lookup", "denied", list_id[:128] or None, detail=why[:500])]
+        )
+
+    def _answer(
+        self,
+        list_id: str,
+        items: Sequence[Item],
+        org: int,
+        requester: dict[str, str],
+        unknown: NotFound,
+        actor: str,
+    ) -> list[LookupAnswer]:
         checked = check_items(items, minimum_quality=self.quality)
         now = self._clock()
-        used = self._repo.count_recent(principal.org, "lookup", now - timedelta(minutes=1))
+        window = now - timedelta(minutes=1)
+        used = self._repo.count_recent(org, "lookup", window)
         if used >= self.lookup_rate:
-            raise TooManyAttempts("too many lookups this minute; try again shortly", 60)
+            oldest = self._repo.oldest_recent(org, "lookup", window) or now
+            wait = max(1, min(60, math.ceil(60 - (now - oldest).total_seconds())))
+            raise TooManyAttempts(
+                f"too many lookups this minute (at most {self.lookup_rate}); try again in {wait} s",
+                wait,
+            )
         owner_row = self._exchange_owner_view(list_id)
         if owner_row is None:
             raise unknown
@@ -795,16 +904,20 @@ class HashLists:
                 query, True, [*prior.labels, doc.get("x_accord_labels", {})], best
             )
         result = list(answers.values())
+        hits = sum(a.hit for a in result)
         self._record(
-            hash_list.id,
-            None,
-            principal.org,
-            "lookup",
-            {
-                "requester": self._orgs.get(principal.org).identity_id,
-                "hashes": len(checked),
-                "hits": sum(a.hit for a in result),
-            },
+            hash_list.id, None, org, "lookup", {**requester, "hashes": len(checked), "hits": hits}
+        )
+        self._exchange.audit.record(
+            [
+                Event(
+                    actor,
+                    "hash-lookup",
+                    "allowed",
+                    hash_list.id,
+                    detail=f"by {requester['requester']}: {len(checked)} hashes, {hits} hits",
+                )
+            ]
         )
         return result
 
@@ -845,6 +958,8 @@ class HashLists:
         matches = 0
         lookups: Counter[str] = Counter()
         lookup_hashes = 0
+        by_node: Counter[str] = Counter()  # lookups from peer nodes, by node id
+        by_node_hashes: Counter[str] = Counter()
         holds = 0
         for a in rows:
             detail = orjson.loads(a.detail)
@@ -863,6 +978,9 @@ class HashLists:
             elif a.kind == "lookup":
                 lookups[detail.get("requester", "")] += 1
                 lookup_hashes += int(detail.get("hashes", 0))
+                if isinstance(detail.get("node"), str):
+                    by_node[detail["node"]] += 1
+                    by_node_hashes[detail["node"]] += int(detail.get("hashes", 0))
             elif a.kind == "hold":
                 holds += 1
         owner = principal.org == hash_list.owner_org
@@ -883,6 +1001,15 @@ class HashLists:
                 "total": sum(lookups.values()),
                 "hashes": lookup_hashes,
                 "by_requester": dict(sorted(lookups.items())) if owner else None,
+                "from_peer_nodes": sum(by_node.values()),
+                "by_node": (
+                    {
+                        n: {"lookups": c, "hashes": by_node_hashes[n]}
+                        for n, c in sorted(by_node.items())
+                    }
+                    if owner
+                    else None
+                ),
             },
         }
 

@@ -3,9 +3,10 @@
 The STIX objects themselves live in the exchange store. ``hashlist_entries`` is the
 durable index of entry versions the in-memory matcher is built from (filled inside the
 ingest transaction, like detection's observable index); ``hashlist_links`` says which
-opinions and sightings concern which entry; ``hashlist_grants`` names who may look up a
-list without reading it; ``hashlist_holds`` the entries held by flood quarantine; and
-``hashlist_activity`` records every change, opinion, match, disable and lookup.
+opinions and sightings concern which entry; ``hashlist_grants`` names the organisations
+and ``hashlist_node_grants`` the peer nodes that may look up a list without reading it;
+``hashlist_holds`` the entries held by flood quarantine; and ``hashlist_activity``
+records every change, opinion, match, disable and lookup.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from accord.store.db import write
+from accord.store.peers import forget_nonces, record_nonce
 from accord.store.tables import BigPK, metadata
 from accord.store.types import UTCDateTime
 
@@ -69,6 +72,18 @@ hashlist_grants = Table(
     Column("granted_by", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     UniqueConstraint("list_ref", "grantee_org"),
+)
+
+# Peer nodes (by node id) whose organisations may look a list up from their own node.
+hashlist_node_grants = Table(
+    "hashlist_node_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_ref", String(128), nullable=False, index=True),
+    Column("node_id", String(32), nullable=False),
+    Column("granted_by", Integer, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("list_ref", "node_id"),
 )
 
 hashlist_holds = Table(
@@ -264,10 +279,66 @@ class HashListRepository:
 
     def grant_owner(self, list_ref: str) -> int | None:
         """The organisation that granted lookups of the list (its owner), if any did."""
-        c = hashlist_grants.c
         with self._engine.connect() as conn:
-            row = conn.execute(select(c.granted_by).where(c.list_ref == list_ref).limit(1)).first()
-            return None if row is None else int(row[0])
+            for table in (hashlist_grants, hashlist_node_grants):
+                c = table.c
+                row = conn.execute(
+                    select(c.granted_by).where(c.list_ref == list_ref).limit(1)
+                ).first()
+                if row is not None:
+                    return int(row[0])
+        return None
+
+    def grant_node(self, list_ref: str, node_id: str, by: int, now: datetime) -> bool:
+        """Let the organisations of peer node ``node_id`` look the list up; False if they may."""
+        c = hashlist_node_grants.c
+        with write(self._engine) as conn:
+            exists = conn.execute(
+                select(c.id).where(c.list_ref == list_ref, c.node_id == node_id)
+            ).first()
+            if exists:
+                return False
+            conn.execute(
+                insert(hashlist_node_grants).values(
+                    list_ref=list_ref, node_id=node_id, granted_by=by, created=now
+                )
+            )
+            return True
+
+    def revoke_node(self, list_ref: str, node_id: str) -> bool:
+        c = hashlist_node_grants.c
+        with write(self._engine) as conn:
+            gone = conn.execute(
+                delete(hashlist_node_grants).where(c.list_ref == list_ref, c.node_id == node_id)
+            )
+            return bool(gone.rowcount)
+
+    def node_granted(self, list_ref: str, node_id: str) -> bool:
+        c = hashlist_node_grants.c
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(c.id).where(c.list_ref == list_ref, c.node_id == node_id)
+            ).first()
+            return row is not None
+
+    def node_grantees(self, list_ref: str) -> list[str]:
+        c = hashlist_node_grants.c
+        stmt = select(c.node_id).where(c.list_ref == list_ref).order_by(c.node_id)
+        with self._engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt)]
+
+    def remember_nonce(self, peer_id: int, nonce: str, now: datetime, forget: datetime) -> bool:
+        """Keep a peer's request nonce (beside its messages' nonces, which are of the same
+        kind and never collide); False if it was seen before. Nonces seen before
+        ``forget`` are dropped: a request that old is refused by its time anyway."""
+        try:
+            with write(self._engine) as conn:
+                if not record_nonce(conn, peer_id, nonce, now):
+                    return False
+                forget_nonces(conn, forget)
+                return True
+        except IntegrityError:  # the same nonce, committed meanwhile by another request
+            return False
 
     def grantees(self, list_ref: str) -> list[int]:
         c = hashlist_grants.c
@@ -355,6 +426,14 @@ class HashListRepository:
         )
         with self._engine.connect() as conn:
             return [Activity(*r) for r in conn.execute(stmt)]
+
+    def oldest_recent(self, org: int, kind: str, since: datetime) -> datetime | None:
+        """When the oldest act of ``kind`` by ``org`` since ``since`` was, if any."""
+        c = hashlist_activity.c
+        stmt = select(func.min(c.at)).where(c.org == org, c.kind == kind, c.at >= since)
+        with self._engine.connect() as conn:
+            found: datetime | None = conn.execute(stmt).scalar()
+            return found
 
     def count_recent(self, org: int, kind: str, since: datetime) -> int:
         c = hashlist_activity.c

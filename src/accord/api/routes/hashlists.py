@@ -16,6 +16,7 @@ from accord.api.hashlists_schemas import (
     EntriesCreated,
     EntryPublic,
     GrantCreate,
+    GrantsPublic,
     HashHitPublic,
     HashListCreate,
     HashListPublic,
@@ -235,8 +236,34 @@ def create_entry_release(entry_id: Text, node: NodeDep, principal: CurrentPrinci
 def create_hashlist_grant(
     list_id: Text, body: GrantCreate, node: NodeDep, principal: CurrentPrincipal
 ) -> None:
-    """Let an organisation look hashes up in the list without reading it."""
-    HASHLISTS.service(node).grant(principal, list_id, body.organisation)
+    """Let an organisation (here or on a peer node), or a peer node's organisations,
+    look hashes up in the list without reading it."""
+    if (body.organisation is None) == (body.node is None):
+        why = "give 'organisation' or 'node', not both"
+        raise InvalidInput(why, [Problem(why, field="organisation")])
+    if body.node is not None:
+        HASHLISTS.service(node).grant_node(principal, list_id, body.node)
+    else:
+        HASHLISTS.service(node).grant(principal, list_id, body.organisation or "")
+
+
+@router.get("/hashlists/{list_id}/grants", response_model=GrantsPublic, responses=errors(403, 404))
+def read_hashlist_grants(list_id: Text, node: NodeDep, principal: CurrentPrincipal) -> GrantsPublic:
+    """Who may look the list up: organisations and peer nodes (the owner's analysts)."""
+    orgs, nodes = HASHLISTS.service(node).grants(principal, list_id)
+    return GrantsPublic(organisations=orgs, nodes=nodes)
+
+
+@router.delete(
+    "/hashlists/{list_id}/node-grants/{peer}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 403, 404),
+)
+def delete_hashlist_node_grant(
+    list_id: Text, peer: Text, node: NodeDep, principal: CurrentPrincipal
+) -> None:
+    """Withdraw a peer node's lookups (its node id, or its name here)."""
+    HASHLISTS.service(node).revoke_node(principal, list_id, peer)
 
 
 @router.delete(
@@ -254,16 +281,24 @@ def delete_hashlist_grant(
 @router.post(
     "/hashlists/{list_id}/lookup",
     response_model=list[LookupAnswerPublic],
-    responses=errors(400, 403, 404, 422, 429),
+    responses=errors(400, 403, 404, 409, 422, 429, 502),
 )
 def create_hashlist_lookup(
     list_id: Text, body: HashLookupRequest, node: NodeDep, principal: CurrentPrincipal
 ) -> list[LookupAnswerPublic]:
-    """Hit or no hit, with labels, in a list the caller may look up but not read."""
+    """Hit or no hit, with labels, in a list the caller may look up but not read: held
+    here, or, with ``node``, on that peer node (which this node asks, signed)."""
     items = [Item(h.signal, h.value, h.quality) for h in body.hashes]
+    lists = HASHLISTS.service(node)
+    if body.node is None:
+        answers = lists.lookup(principal, list_id, items)
+    elif lists.remote is None:
+        raise InvalidInput("this node runs without federation: it has no peer nodes")
+    else:
+        answers = lists.remote.ask(principal, body.node, list_id, items)
     return [
         LookupAnswerPublic(index=a.query, hit=a.hit, labels=a.labels, distance=a.distance)
-        for a in HASHLISTS.service(node).lookup(principal, list_id, items)
+        for a in answers
     ]
 
 

@@ -133,9 +133,16 @@ def read_report(
     days: Annotated[int, Query(ge=1, le=3660)] = 30,
 ) -> Response:
     now = node.clock()
-    report = HASHLISTS.service(node).report(
+    lists = HASHLISTS.service(node)
+    report = lists.report(
         viewer.principal, list_id, now - timedelta(days=days), now + timedelta(seconds=1)
     )
     return page(
-        request, "hashlist_report.html", viewer, title="Transparency report", r=report, days=days
+        request,
+        "hashlist_report.html",
+        viewer,
+        title="Transparency report",
+        r=report,
+        days=days,
+        peers=lists.peer_names(),
     )
