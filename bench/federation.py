@@ -53,6 +53,7 @@ import argparse
 import importlib.util
 import random
 import re
+import resource
 import shutil
 import sys
 import tempfile
@@ -67,6 +68,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import orjson
+import psutil
 
 from support import (
     RssSampler,
@@ -130,10 +132,20 @@ class Sync:
     moved: int  # objects the receiver stored that it did not have before
     expected: int  # objects the receiver should hold afterwards
     held: int  # objects the receiver holds afterwards
+    cli_cpu: float = 0.0  # CPU seconds of the ``accord sync`` process
+    server_cpu: float = 0.0  # CPU seconds of the peer's server meanwhile
 
     @property
     def rate(self) -> float:
         return self.moved / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_rate(self) -> float:
+        """Objects per CPU-second of the busier side: what the pair would reach with a
+        core each and nothing else running (the two sides work in parallel, each page
+        composed while the last is stored), whatever the machine's load."""
+        busier = max(self.cli_cpu, self.server_cpu)
+        return self.moved / busier if busier else 0.0
 
 
 # Nodes -----------------------------------------------------------------------------------
@@ -230,12 +242,25 @@ def load(member: Member, objects: int, sharer: tuple[str, str] | None = None) ->
     return time.perf_counter() - start
 
 
-def sync(label: str, member: Member, peer_name: str, receiver: Member, expected: int) -> Sync:
+def _cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def sync(label: str, member: Member, peer: Member, receiver: Member, expected: int) -> Sync:
     """Time ``accord sync PEER`` run as ``member``; check what ``receiver`` holds after."""
     before = receiver.stored()
+    server_before, cli_before = _cpu(peer.server.proc.pid), _children_cpu()
     start = time.perf_counter()
-    out = accord_cli(["sync", peer_name], member.env, member.workdir, timeout=SYNC_TIMEOUT)
+    out = accord_cli(["sync", peer.name], member.env, member.workdir, timeout=SYNC_TIMEOUT)
     seconds = time.perf_counter() - start
+    server_cpu, cli_cpu = _cpu(peer.server.proc.pid) - server_before, _children_cpu() - cli_before
+    peer_name = peer.name
     found = _REPORT.search(out)
     if not found:
         raise SetupError(f"`accord sync {peer_name}` printed no report: {out.strip()[-200:]!r}")
@@ -250,6 +275,8 @@ def sync(label: str, member: Member, peer_name: str, receiver: Member, expected:
         held - before,
         expected,
         held,
+        cli_cpu,
+        server_cpu,
     )
 
 
@@ -453,9 +480,9 @@ def run(args: argparse.Namespace, root: Path) -> Outcome:
 
         pairs = []
         print("b pulls from a (accord sync a, run as b) ...", flush=True)
-        pairs.append(sync("pull a -> b", b, "a", b, n))
+        pairs.append(sync("pull a -> b", b, a, b, n))
         print("a pushes to c (accord sync c, run as a) ...", flush=True)
-        pairs.append(sync("push a -> c", a, "c", c, n))
+        pairs.append(sync("push a -> c", a, c, c, n))
 
         hops: list[Sync] = []
         ring_seconds = 0.0
@@ -467,7 +494,7 @@ def run(args: argparse.Namespace, root: Path) -> Outcome:
             for round_no in range(1, len(ring) + 1):
                 for i in range(1, len(ring) + 1):
                     me, prev = ring[i % len(ring)], ring[i - 1]
-                    hop = sync(f"round {round_no}: {me.name} <-> {prev.name}", me, prev.name, me, n)
+                    hop = sync(f"round {round_no}: {me.name} <-> {prev.name}", me, prev, me, n)
                     hops.append(hop)
                     print(
                         f"  {hop.label}: pulled {hop.pulled:,}, pushed {hop.pushed:,} "
@@ -492,13 +519,25 @@ def _rows(syncs: list[Sync]) -> list[list[str]]:
             f"{s.moved:,}",
             f"{s.seconds:.1f}",
             f"{s.rate:,.0f}" if s.moved else "-",
+            f"{s.cli_cpu:.1f} / {s.server_cpu:.1f}",
+            f"{s.cpu_rate:,.0f}" if s.moved else "-",
             f"{s.held:,} / {s.expected:,}",
         ]
         for s in syncs
     ]
 
 
-HEADERS = ["sync", "pulled", "pushed", "new on receiver", "seconds", "obj/s", "receiver holds"]
+HEADERS = [
+    "sync",
+    "pulled",
+    "pushed",
+    "new on receiver",
+    "seconds",
+    "obj/s",
+    "CPU s (CLI / server)",
+    "obj per CPU-s (busier side)",
+    "receiver holds",
+]
 
 
 def report(args: argparse.Namespace, load: str, outcome: Outcome) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 
 
-def settle() -> None:
-    """Prepare a process for steady work: compile validators, then freeze the heap.
+def settle(*, warm: bool = True) -> None:
+    """Prepare a process for steady work: compile validators (``warm``; a server does, so
+    its first request does not wait for them), then freeze the heap.
 
     Start-up leaves a few hundred thousand long-lived objects; without ``gc.freeze`` every
     full collection walks them all, pausing requests for 100-300 ms. The youngest
@@ -14,9 +15,10 @@ def settle() -> None:
     of a thousand objects parses into tens of thousands of containers, nearly all alive
     until it is stored, and each early collection only moved them up a generation.
     """
-    from accord.exchange.validation import validate_objects
+    if warm:
+        from accord.exchange.validation import validate_objects
 
-    validate_objects([_SAMPLE])
+        validate_objects([_SAMPLE])
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)

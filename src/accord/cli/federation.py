@@ -146,7 +146,7 @@ def sync(
     from accord.runtime import settle
 
     node = open_node()
-    settle()  # a sync may carry millions of objects: prepare as a server does
+    settle(warm=False)  # a sync may carry millions of objects: freeze start-up's heap
     names = [peer] if peer else node.federation.peer_names()
     failed = 0
     from accord.federation.sync import peer_http, sync_peer
