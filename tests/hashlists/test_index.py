@@ -101,7 +101,7 @@ def test_multi_index_equals_brute_force(
 def test_plan_is_exact_or_declines() -> None:
     """The radii always satisfy the pigeonhole; thresholds beyond the chunks get a scan."""
     bits = (8,) * 10
-    for threshold in range(0, 60):
+    for threshold in range(60):
         radius = plan(threshold, 10_000_000, bits, force=True)
         if radius is None:
             assert threshold + 1 > 10 * 5  # every table at its largest radius
