@@ -150,6 +150,19 @@ def test_adds_and_kills_while_searching() -> None:
     assert got == want
 
 
+def test_refs_widen_past_32_bits_and_rows_past_capacity() -> None:
+    rng = np.random.default_rng(9)
+    words = rng.integers(0, 2**64, size=(300, 4), dtype=np.uint64)
+    index = PDQIndex(capacity=16, rebuild_rows=100, always_index=True)
+    index.add(words[:100], np.arange(100))  # uint32 refs, then a rebuild in the background
+    index.add(words[100:200], np.arange(100) + 2**40)  # refs widen to int64
+    index.add(words[200:], -np.arange(1, 101))
+    index.wait()
+    index.rebuild()
+    refs = [h.ref for h in sorted(index.search(words[[5, 150, 250]]), key=lambda h: h.query)]
+    assert refs == [5, 50 + 2**40, -51]
+
+
 @pytest.mark.parametrize(
     ("kind", "value", "why"),
     [

@@ -25,6 +25,8 @@ from accord.hashlists.signals import PDQ_THRESHOLD
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+Refs = npt.NDArray[np.uint32] | npt.NDArray[np.int64]
+_U32_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class _Tables:
 @dataclass(frozen=True, slots=True)
 class _Rows:
     words: U64  # (capacity, 4); rows [0, n) are set and never change
-    refs: I64
+    refs: Refs  # uint32 while every ref fits, then int64
     n: int
 
 
@@ -96,17 +98,14 @@ class PDQIndex:
         self._lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         self._rebuilder: threading.Thread | None = None
-        self._rows = _Rows(*self._alloc(max(capacity, 16)), 0)
+        size = max(capacity, 16)
+        self._rows = _Rows(np.zeros((size, 4), np.uint64), np.zeros(size, np.uint32), 0)
         self._geometry = geometry(tables)
         empty = _Table(np.zeros(1 << 16 | 1, dtype=np.int64), np.zeros(0, np.uint32), 0, 0, 0)
         self._tables = _Tables((empty,) * tables, 0)
         self._plans: dict[tuple[int, int, tuple[int, ...]], I64 | None] = {}
         self.rebuild_rows = rebuild_rows
         self.always_index = always_index  # probe the tables whenever exact (for tests)
-
-    @staticmethod
-    def _alloc(capacity: int) -> tuple[U64, I64]:
-        return np.zeros((capacity, 4), dtype=np.uint64), np.zeros(capacity, dtype=np.int64)
 
     def __len__(self) -> int:
         return self._rows.n
@@ -115,12 +114,18 @@ class PDQIndex:
         with self._lock:
             self._grow(capacity)
 
-    def _grow(self, capacity: int) -> None:
+    def _grow(self, capacity: int, wide: bool = False) -> None:
+        """Copy the rows into arrays of ``capacity`` rows, or refs widened to int64."""
         old = self._rows
-        if capacity <= old.words.shape[0]:
+        wide = wide or old.refs.dtype == np.int64
+        size = max(capacity, old.words.shape[0])
+        if size == old.words.shape[0] and wide == (old.refs.dtype == np.int64):
             return
-        words, refs = self._alloc(capacity)
-        words[: old.n] = old.words[: old.n]
+        words = old.words
+        if size > old.words.shape[0]:
+            words = np.zeros((size, 4), dtype=np.uint64)
+            words[: old.n] = old.words[: old.n]
+        refs: Refs = np.zeros(size, dtype=np.int64 if wide else np.uint32)
         refs[: old.n] = old.refs[: old.n]
         self._rows = _Rows(words, refs, old.n)
 
@@ -129,13 +134,18 @@ class PDQIndex:
         k = words.shape[0]
         if k == 0:
             return
+        ids = np.asarray(refs, dtype=np.int64)
+        # refs are kept as uint32 while they fit (most are row ids), then as int64
+        wide = bool(ids.min() < 0 or ids.max() > _U32_MAX)
         with self._lock:
             n = self._rows.n
             if n + k > self._rows.words.shape[0]:
-                self._grow(max(n + k, n + n // 2 + 1024))
+                self._grow(max(n + k, n + n // 2 + 1024), wide)
+            elif wide:
+                self._grow(0, wide)
             rows = self._rows
             rows.words[n : n + k] = words
-            rows.refs[n : n + k] = refs
+            rows.refs[n : n + k] = ids
             self._rows = _Rows(rows.words, rows.refs, n + k)  # publish
         waiting = n + k - self._tables.covered
         if waiting >= max(self.rebuild_rows, self._tables.covered // 32):
