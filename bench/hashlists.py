@@ -10,23 +10,28 @@ What it does, for each of ``--sizes`` (1,000,000 and 10,000,000 by default):
   hashes from the file in chunks, builds its index, answers every query at Hamming
   distance <= 31 and reports build time, queries/s, recall of the planted pairs and
   peak RSS:
-  ``accord`` (``accord.hashlists.index.PDQIndex``: the cache-blocked numba scan over
-  micro-batches of 16 queries), ``threatexchange`` (python-threatexchange's
+  ``accord`` (``accord.hashlists.index.PDQIndex``: exact multi-index hashing, 10 tables
+  of 16-bit keys with remainder filters, probes of a batch grouped by bucket; the whole
+  query set in one call, as faiss gets it), ``threatexchange`` (python-threatexchange's
   ``PDQIndex``, the index HMA uses, one query at a time as HMA asks it),
   ``faiss-flat`` (``IndexBinaryFlat.range_search``, all queries in one call) and
   ``faiss-mih`` (``IndexBinaryMultiHash``, 16 tables of 16 bits, one flip: exact at 31);
 - for Accord also: the time to add 100,000 hashes to the live index while another
-  thread looks up one hash at a time (its p99 meanwhile), exact MD5 and SHA-256
+  thread looks up one hash at a time (its p99 meanwhile), then the time to fold them
+  into the tables by a background rebuild (and the p99 meanwhile), exact MD5 and SHA-256
   lookups/s at the size, and PDQ hashing of in-memory JPEG images (images/s);
 - prints one table. Every method runs on one thread (faiss's OpenMP set to 1).
+  "queries/s" is by the wall clock; "q/CPU-s" divides by the CPU time of the method's
+  process over the same queries, which other work on a busy machine skews less.
 
 Run, for example::
 
     .venv/bin/python bench/hashlists.py                          # 1M and 10M
     .venv/bin/python bench/hashlists.py --sizes 100000 --methods accord,faiss-flat
 
-The peers are in the ``bench`` extra (``pip install -e '.[bench]'``); a missing one is
-reported as skipped.
+The peers are in the ``bench`` extra (``pip install -e '.[bench]'``); a missing one, or
+one killed for memory, is reported as skipped with the reason. When threatexchange is not
+run, the "vs TE" column divides by its earlier figures (``--te-reference``), marked "ref".
 """
 
 from __future__ import annotations
@@ -45,8 +50,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from support import int_list, load_note, name_list, p50_p99_ms, table
 
 METHODS = ("accord", "threatexchange", "faiss-flat", "faiss-mih")
 THRESHOLD = 31
@@ -89,33 +92,54 @@ def _recall(found: set[tuple[int, int]], truth: np.ndarray) -> float:
     return len(pairs & found) / len(pairs) if pairs else 1.0
 
 
+def _lookups_while(index: Any, qwords: np.ndarray, busy: threading.Event) -> list[float]:
+    """Single-hash lookup latencies (s) taken until ``busy`` clears (at least 20)."""
+    latencies: list[float] = []
+    i = 0
+    while busy.is_set() or len(latencies) < 20:
+        t = time.perf_counter()
+        index.search(qwords[i % len(qwords) : i % len(qwords) + 1])
+        latencies.append(time.perf_counter() - t)
+        i += 1
+    return latencies
+
+
+def _load(index: Any, path: Path, n: int) -> None:
+    """Add the scratch file's hashes (its buffers go when this returns)."""
+    for start, chunk in _chunks(path, n):
+        words = chunk.view(">u8").astype(np.uint64)
+        index.add(words, np.arange(start, start + len(chunk), dtype=np.int64))
+
+
 def run_accord(path: Path, n: int) -> dict[str, Any]:
     from accord.hashlists.index import PDQIndex
 
     queries, truth = np.load(path / "queries.npy"), np.load(path / "truth.npy")
     t0 = time.perf_counter()
-    index = PDQIndex(capacity=n + 100_000 + 1024)
-    for start, chunk in _chunks(path, n):
-        words = chunk.view(">u8").astype(np.uint64)
-        index.add(words, np.arange(start, start + len(chunk), dtype=np.int64))
+    index = PDQIndex(capacity=n + 100_000 + 1024, rebuild_rows=2**62)  # one build at the end
+    _load(index, path, n)
+    index.rebuild()
+    index.rebuild_rows = 65_536  # from now on as in service: rebuilt in the background
     build = time.perf_counter() - t0
     qwords = queries.view(">u8").astype(np.uint64)
     index.search(qwords[:16])  # compile (numba caches it on disk after the first run)
-    t0 = time.perf_counter()
+    index.search(qwords[:64])
+    t0, c0 = time.perf_counter(), time.process_time()
     hits = index.search(qwords)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     found = {(h.query, h.ref) for h in hits}
     result: dict[str, Any] = {
         "build_s": build,
         "qps": len(queries) / elapsed,
+        "cpu_qps": len(queries) / cpu,
         "recall": _recall(found, truth),
         "rss_mb": _peak_mb(),
     }
     # 100,000 more hashes into the live index, while single lookups go on.
     rng = np.random.default_rng(7)
     extra = rng.integers(0, 2**63, size=(100_000, 4), dtype=np.uint64)
-    latencies: list[float] = []
-    done = threading.Event()
+    busy = threading.Event()
+    busy.set()
     add_time: list[float] = []
 
     def adder() -> None:
@@ -123,20 +147,33 @@ def run_accord(path: Path, n: int) -> dict[str, Any]:
         for s in range(0, len(extra), 1000):
             index.add(extra[s : s + 1000], np.arange(n + s, n + s + 1000, dtype=np.int64))
         add_time.append(time.perf_counter() - t)
-        done.set()
+        busy.clear()
 
     thread = threading.Thread(target=adder)
     thread.start()
-    i = 0
-    while not done.is_set() or len(latencies) < 20:
+    latencies = _lookups_while(index, qwords, busy)
+    thread.join()
+    # The added rows are found at once (from the scanned delta); then fold them into the
+    # tables in the background, as service does, and time that too.
+    assert index.search(extra[-1:])[0].ref == n + 99_999
+    index.wait()
+    busy.set()
+    fold_time: list[float] = []
+
+    def folder() -> None:
         t = time.perf_counter()
-        index.search(qwords[i % len(qwords) : i % len(qwords) + 1])
-        latencies.append(time.perf_counter() - t)
-        i += 1
+        index.rebuild()
+        fold_time.append(time.perf_counter() - t)
+        busy.clear()
+
+    thread = threading.Thread(target=folder)
+    thread.start()
+    during_fold = _lookups_while(index, qwords, busy)
     thread.join()
     result["add_100k_s"] = add_time[0]
-    result["p99_during_add_ms"] = p50_p99_ms(latencies)[1]
-    result["lookups_during_add"] = len(latencies)
+    result["during_add_s"] = latencies  # percentiles in the parent (support stays out of here)
+    result["rebuild_s"] = fold_time[0]
+    result["during_rebuild_s"] = during_fold
     result["rss_mb"] = _peak_mb()
     return result
 
@@ -192,15 +229,16 @@ def run_threatexchange(path: Path, n: int) -> dict[str, Any]:
         index.add_all((bytes(r).hex(), start + i) for i, r in enumerate(chunk))
     build = time.perf_counter() - t0
     hexes = [bytes(r).hex() for r in queries]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     found = set()
     for qi, h in enumerate(hexes):
         for match in index.query(h):
             found.add((qi, match.metadata))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "build_s": build,
         "qps": len(hexes) / elapsed,
+        "cpu_qps": len(hexes) / cpu,
         "recall": _recall(found, truth),
         "rss_mb": _peak_mb(),
     }
@@ -218,13 +256,14 @@ def run_faiss(path: Path, n: int, multi: bool) -> dict[str, Any]:
     for _, chunk in _chunks(path, n):
         index.add(np.ascontiguousarray(chunk))
     build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     lims, _, ids = index.range_search(queries, THRESHOLD + 1)  # faiss: distance < radius
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     found = {(qi, int(ids[j])) for qi in range(len(queries)) for j in range(lims[qi], lims[qi + 1])}
     return {
         "build_s": build,
         "qps": len(queries) / elapsed,
+        "cpu_qps": len(queries) / cpu,
         "recall": _recall(found, truth),
         "rss_mb": _peak_mb(),
     }
@@ -252,12 +291,39 @@ def _spawn(method: str, path: Path, n: int, images: int, timeout: float) -> dict
         return {"skipped": f"over {timeout:.0f} s"}
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        if done.returncode < 0:  # killed by a signal: the kernel's OOM killer, say
+            last = f"killed by signal {-done.returncode} (out of memory?)"
+        elif "ModuleNotFoundError" in last:
+            last = f"not installed here ({last.split()[-1]})"
         return {"skipped": last[:80]}
     parsed: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return parsed
 
 
+def _reference(text: str) -> dict[int, float]:
+    try:
+        return {int(k): float(v) for k, v in (p.split(":") for p in text.split(",") if p)}
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected SIZE:QPS,SIZE:QPS") from None
+
+
+def _worker_main() -> None:
+    """``--worker METHOD --data DIR --sizes N --images K``: one method, JSON on stdout."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--sizes", type=int, required=True)
+    parser.add_argument("--images", type=int, required=True)
+    args = parser.parse_args()
+    print(json.dumps(worker(args.worker, args.data, args.sizes, args.images)))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--worker"]:  # a method's own process: imports only what it runs
+        _worker_main()
+        return
+    from support import int_list, load_note, name_list, p50_p99_ms, table
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int_list, default=[1_000_000, 10_000_000])
     parser.add_argument("--queries", type=int, default=10_000)
@@ -268,12 +334,13 @@ def main() -> None:
         "--no-exact", action="store_true", help="skip the exact MD5/SHA-256 lookups"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per method run")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--te-reference",
+        type=_reference,
+        default=_reference("1000000:1330,10000000:248"),
+        help="SIZE:QPS,... threatexchange's earlier queries/s, for the ratio when it is not run",
+    )
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.sizes[0], args.images)))
-        return
     print(load_note())
     rows: list[list[str]] = []
     extras: list[str] = []
@@ -288,16 +355,27 @@ def main() -> None:
                 else _spawn("exact", path, n, args.images, args.timeout)
             )
         base = results.get("threatexchange", {}).get("qps")
+        cpu_base = results.get("threatexchange", {}).get("cpu_qps")
+        reference = args.te_reference.get(n) if base is None else None
         for method, r in results.items():
             if "skipped" in r:
-                rows.append([f"{method} @ {n:,}", "-", "-", "-", "-", "-", r["skipped"]])
+                rows.append([f"{method} @ {n:,}", *["-"] * 7, r["skipped"]])
                 continue
-            speedup = f"{r['qps'] / base:.1f}x" if base else "-"
+            if base:
+                speedup = f"{r['qps'] / base:.1f}x"
+                cpu_speedup = f"{r['cpu_qps'] / cpu_base:.1f}x"
+            elif reference:  # threatexchange not run here: against its earlier figure
+                speedup = f"{r['qps'] / reference:.1f}x ref"
+                cpu_speedup = f"{r['cpu_qps'] / reference:.1f}x ref"
+            else:
+                speedup = cpu_speedup = "-"
             rows.append(
                 [
                     f"{method} @ {n:,}",
                     f"{r['qps']:,.0f}",
+                    f"{r['cpu_qps']:,.0f}",
                     speedup,
+                    cpu_speedup,
                     f"{r['recall']:.3f}",
                     f"{r['rss_mb']:,.0f}",
                     f"{r['build_s']:.1f}",
@@ -305,10 +383,13 @@ def main() -> None:
                 ]
             )
             if method == "accord":
+                add, fold = r["during_add_s"], r["during_rebuild_s"]
                 extras.append(
                     f"accord @ {n:,}: added 100,000 to the live index in {r['add_100k_s']:.2f} s; "
-                    f"single-lookup p99 meanwhile {r['p99_during_add_ms']:.1f} ms "
-                    f"({r['lookups_during_add']} lookups)"
+                    f"single-lookup p99 meanwhile {p50_p99_ms(add)[1]:.1f} ms "
+                    f"({len(add)} lookups); folding them into the tables took "
+                    f"{r['rebuild_s']:.1f} s in the background, single-lookup p99 meanwhile "
+                    f"{p50_p99_ms(fold)[1]:.1f} ms ({len(fold)} lookups)"
                 )
         if "skipped" in exact:
             extras.append(f"exact @ {n:,}: skipped ({exact['skipped']})")
@@ -322,7 +403,8 @@ def main() -> None:
         extras.append(
             f"PDQ hashing (1024x768 JPEG, decoded): {hashing['images_per_s']:,.0f} images/s"
         )
-    headers = ["method", "queries/s", "vs TE", "recall", "peak RSS MB", "build s", "note"]
+    headers = ["method", "queries/s", "q/CPU-s", "vs TE", "vs TE CPU"]
+    headers += ["recall", "peak RSS MB", "build s", "note"]
     print(table(headers, rows))
     for line in extras:
         print(line)
