@@ -323,19 +323,22 @@ class PrivacyRepository:
     ) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(action, document kept) of these (id, modified) versions already logged for
         ``destination``."""
-        keys = list(set(versions))
+        wanted = set(versions)
+        ids = sorted({stix_id for stix_id, _ in wanted})
         found: dict[tuple[str, str], tuple[str, str | None]] = {}
         t = privacy_transfers.c
+        # By id on the (destination, stix_id, modified) index, which both stores walk;
+        # a row-value IN is a scan on SQLite.
         with self._engine.connect() as conn:
-            for i in range(0, len(keys), 500):
+            for i in range(0, len(ids), 500):
                 rows = conn.execute(
                     select(t.stix_id, t.modified, t.action, t.doc).where(
-                        t.destination == destination,
-                        tuple_(t.stix_id, t.modified).in_(keys[i : i + 500]),
+                        t.destination == destination, t.stix_id.in_(ids[i : i + 500])
                     )
                 )
                 for r in rows:
-                    found[(r.stix_id, r.modified)] = (r.action, r.doc)
+                    if (r.stix_id, r.modified) in wanted:
+                        found[(r.stix_id, r.modified)] = (r.action, r.doc)
         return found
 
     def groups_of(self, pks: Iterable[int]) -> dict[int, int]:
