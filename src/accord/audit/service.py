@@ -269,14 +269,14 @@ class AuditLog:
                 elif digest(salt, dumps([actor, ref, version, detail]), "sha256") != commit:
                     reason = "its recorded fields do not match its commitment"
                     return _failed(seq, checked, erased, seq, reason)
-                h = sha256(
+                top = sha256(
                     LEAF_DATA_START + f"{seq}\n{at}\n{action}\n{decision}\n".encode() + commit
                 ).digest()
                 index = size
                 while index & 1:
-                    h = sha256(NODE_START + edge.pop() + h).digest()
+                    top = sha256(NODE_START + edge.pop() + top).digest()
                     index >>= 1
-                edge.append(h)
+                edge.append(top)
                 size += 1
                 head = heads.get(size)
                 if head is not None:
