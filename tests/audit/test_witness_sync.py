@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accord.app import create_app
 from accord.audit.capability import AUDIT
 from accord.audit.witness import witnessed
 from accord.domain.tlp import TLP
+from tests.asgi import Client
 from tests.audit.tamper import rewrite_from
 from tests.builders import indicator
 from tests.federation.cluster import analyst, local_cluster
+from tests.web.test_pages import PASSWORD, _sign_in
 
 BUNDLE = {"type": "bundle", "id": "bundle--5d6c8b4e-0e8b-4b8a-9d4f-9e2b1c3d4e5f"}
 
@@ -52,6 +55,12 @@ def test_syncing_peers_witness_each_other_and_catch_a_rewritten_log(tmp_path: Pa
         assert peers.status_code == 200, peers.text
         (status,) = peers.json()
         assert status["name"] == "alpha" and status["witness"].startswith("FORKED: forked")
+        bravo.node.accounts.add_user(None, "root", "bravo-cert", "admin", PASSWORD)
+        with Client(create_app(node=bravo.node)) as console:
+            _sign_in(console, "root")
+            page = console.get("/peers")
+            assert page.status_code == 200 and "Audit log" in page.text
+            assert "FORKED: forked" in page.text
         # Alpha's view of bravo is untouched: bravo's log was not rewritten.
         alpha.sync("bravo")
         assert [w.state for w in alpha_log.witnesses() if w.peer == b_id] == ["ok"]
