@@ -260,3 +260,55 @@ def test_an_erased_object_is_forgotten_by_the_audit_trail(node: Node) -> None:
     assert naming == []
     assert [e for e in log.entries(None, 1000) if e.action == "erase" and e.salt is None]
     assert log.verify().problem is None
+
+
+def test_reads_of_coordination_records_are_recorded(node: Node) -> None:
+    from datetime import timedelta
+
+    from accord.coordinate.contacts import ContactInput
+    from accord.coordinate.requests import RequestDraft
+    from accord.domain.model import Role
+
+    sg, my = org(node, "SingCERT"), org(node, "MyCERT", state="MY")
+    coordination = node.coordination
+    desk = ContactInput(kind="technical", name="Desk", email="d@example.org", languages=("en",))
+    contact = coordination.directory.add(None, "MyCERT", desk)
+    reader = principal(node, sg, Role.READER)
+    coordination.directory.get(reader, contact.id)
+    coordination.directory.search(reader, states=["MY"])
+    with pytest.raises(NotFound):
+        coordination.directory.get(reader, 424242)
+    check = coordination.checks.start(
+        None, "ping", node.clock() + timedelta(hours=1), organiser=sg.id
+    )
+    coordination.checks.results(principal(node, sg, Role.ADMIN), check.id)
+    coordination.checks.show(check.targets[0].token)
+    draft = RequestDraft(
+        kind="assistance",
+        title="Grid under attack",
+        recipients=("MyCERT",),
+        urgency="critical",
+        incident_category="availability/ddos",
+        sector="energy",
+        asks=("mitigation",),
+    )
+    (request,) = coordination.requests.create(principal(node, sg, Role.LIAISON), draft)
+    recipient = principal(node, my, Role.LIAISON)
+    coordination.requests.get(recipient, request.id)
+    coordination.requests.box(recipient, "inbox", None, None, 10)
+    coordination.requests.messages(recipient, request.id)
+    with pytest.raises(NotFound):
+        coordination.requests.get(principal(node, org(node, "ThaiCERT", state="TH")), request.id)
+
+    acts = {(e.action, e.decision, e.object_ref) for e in log_of(node).entries(None, 200)}
+    assert {
+        ("read", "allowed", f"contact:{contact.id}"),
+        ("read", "not-found", "contact:424242"),
+        ("read", "allowed", f"check:{check.id}"),
+        ("read", "allowed", f"request:{request.id}"),
+        ("read-messages", "allowed", f"request:{request.id}"),
+        ("read", "not-found", f"request:{request.id}"),
+    } <= acts
+    link = [e for e in log_of(node).entries(None, 200) if e.actor == "check-link"]
+    assert [e.object_ref for e in link] == [f"check:{check.id}"]
+    assert log_of(node).verify().problem is None

@@ -74,6 +74,7 @@ def test_peer_registration_and_status(
     assert run(capsys, "peer", "token", "bravo", "accord_abc")[0] == 0
     code, out, _ = run(capsys, "peer", "status")
     assert code == 0 and "bravo" in out and "never" in out and shown in out
+    assert "audit log         not witnessed yet" in out  # heads are exchanged at each sync
 
     node = Node.open(Settings(_env_file=None))  # type: ignore[call-arg]
     node.accounts.add_org(None, "alpha-cert", "national-cert", "SG")
@@ -82,6 +83,7 @@ def test_peer_registration_and_status(
     with Client(create_app(node=node)) as client:
         peers = client.get("/api/v1/peers", headers={"Authorization": f"Bearer {admin}"}).json()
         assert [p["name"] for p in peers] == ["bravo"] and peers[0]["has_token"] is True
+        assert peers[0]["witness"] == "not witnessed yet"
         assert "accord_abc" not in str(peers)
         denied = client.get("/api/v1/peers", headers={"Authorization": f"Bearer {analyst}"})
         assert denied.status_code == 403

@@ -68,5 +68,14 @@ async def create_federation_message(
 
 @router.get("/api/v1/peers", tags=["peers"])
 def read_peers(node: NodeDep, principal: CurrentPrincipal) -> list[PeerStatusPublic]:
-    """Each peer's sync state: last success, lag, last error (admins only)."""
-    return [PeerStatusPublic.model_validate(s) for s in node.federation.statuses(principal)]
+    """Each peer's sync state: last success, lag, last error, its audit log (admins only)."""
+    from accord.audit.capability import AUDIT
+    from accord.audit.witness import describe, witnessed
+
+    logs = witnessed(AUDIT.service(node)) if AUDIT.runs_on(node) else None
+    return [
+        PeerStatusPublic.model_validate(s).model_copy(
+            update={"witness": None if logs is None else logs.get(s.node_id, describe(None))}
+        )
+        for s in node.federation.statuses(principal)
+    ]

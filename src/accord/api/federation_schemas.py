@@ -32,3 +32,8 @@ class PeerStatusPublic(BaseModel):
     )
     pending_reason: str | None = Field(description="Why the newest of them waits.")
     fingerprint: str = Field(description="The SHA-256 fingerprint of the peer's public key.")
+    witness: str | None = Field(
+        default=None,
+        description="The peer's audit log as this node last witnessed it (signed tree heads "
+        "exchanged at each sync): consistent, or FORKED with why; null: no audit here.",
+    )

@@ -16,16 +16,24 @@ if TYPE_CHECKING:
     from accord.audit.service import AuditLog
     from accord.exchange.service import Index
     from accord.node import Node
-    from accord.periodic import Periodic
 
 
 def _wire(node: Node) -> AuditLog:
     from accord.audit.service import AuditLog
+    from accord.coordinate.capability import COORDINATE
+    from accord.federation.capability import FEDERATION
     from accord.store.audit import AuditRepository
 
     log = AuditLog(AuditRepository(node.engine), node.engine, node.key, node.clock)
     node.exchange.audit = log
     node.accounts.audit = log
+    if COORDINATE.runs_on(node):  # contacts, checks and requests are marked data too
+        COORDINATE.service(node).record_reads(log)
+    if FEDERATION.runs_on(node):  # every sync ends with the peers' signed tree heads
+        from accord.audit.witness import sync_step
+        from accord.federation.sync import add_sync_step
+
+        add_sync_step(node.federation, sync_step(log, node.federation))
     return log
 
 
@@ -33,14 +41,6 @@ def _indexes(node: Node) -> Sequence[Index]:
     from accord.audit.recording import ChangeLog
 
     return [ChangeLog(AUDIT.service(node), node.key.node_id)]
-
-
-def _jobs(node: Node) -> Sequence[Periodic]:
-    from accord.audit.witness import witness_job
-
-    if "federation" not in node.services:
-        return []
-    return [witness_job(AUDIT.service(node), node.federation, node.settings)]
 
 
 def _api() -> Sequence[APIRouter]:
@@ -75,7 +75,6 @@ AUDIT: Capability[AuditLog] = Capability(
     pages=_pages,
     nav=(NavEntry("Audit", "/audit", admin_only=True),),
     commands=_commands,
-    jobs=_jobs,
     indexes=_indexes,
     tables=_tables,
     migrations=Path(__file__).parent / "migrations",

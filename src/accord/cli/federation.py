@@ -114,7 +114,11 @@ def peer_status() -> None:
 
 def _status_table(node: Node) -> None:
     """One block per peer: too many figures for a table in a terminal's width."""
+    from accord.audit.capability import AUDIT
+    from accord.audit.witness import describe, witnessed
+
     statuses = node.federation.statuses(None)
+    logs = witnessed(AUDIT.service(node)) if AUDIT.runs_on(node) else None
     if not statuses:
         out.print("no peers yet: `accord peer add` registers one")
     for s in statuses:
@@ -130,6 +134,7 @@ def _status_table(node: Node) -> None:
             ("refused by it", _count(s.refused, s.last_refusal)),
             ("rejected from it", _count(s.rejected, s.last_rejection)),
             ("pending here", _count(s.pending, s.pending_reason)),
+            *([("audit log", logs.get(s.node_id, describe(None)))] if logs is not None else []),
         ):
             out.print(f"  {label:<17} {value}", soft_wrap=True, highlight=False, markup=False)
 

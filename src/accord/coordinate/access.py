@@ -18,13 +18,16 @@ scheduler), which sees every record. The services take the operator as ``None``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from accord import policy
+from accord.domain.audit import Event, Recorder, actor_of
 from accord.domain.coordination import CHECK_TLP, CONTACT_TLP, OPERATOR, Reader
 from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
+from accord.errors import NotFound
 
 
 def contact_access(org_id: int, groups: Iterable[int]) -> policy.ObjectAccess:
@@ -71,3 +74,37 @@ def may_see_request(
     actor: Principal, requester_org: int, recipient_org: int, state: str, tlp: TLP
 ) -> bool:
     return policy.can_read(actor, request_access(requester_org, recipient_org, state, tlp))
+
+
+def read_by(actor: Principal | None) -> str:
+    """How the audit log names a coordination reader (the CLI and scheduler: ``operator``)."""
+    if actor is None:
+        return "operator"
+    return actor_of(actor.org, actor.role, actor.token_id, actor.peer)
+
+
+def record_read(
+    audit: Recorder,
+    reader: Principal | None | str,
+    refs: Sequence[str],
+    action: str = "read",
+    decision: str = "allowed",
+) -> None:
+    """One audit entry for a read of coordination records (``refs``: ``contact:7`` ...):
+    ``object_ref`` names the first, ``detail`` all. Nothing read, nothing recorded."""
+    if refs:
+        who = reader if isinstance(reader, str) else read_by(reader)
+        audit.record([Event(who, action, decision, refs[0], detail=" ".join(refs))])
+
+
+@contextmanager
+def audited(
+    audit: Recorder, reader: Principal | None | str, ref: str, action: str = "read"
+) -> Iterator[None]:
+    """Record a read of the one record ``ref``: allowed, or not-found when it raises so."""
+    try:
+        yield
+    except NotFound:
+        record_read(audit, reader, [ref], action, "not-found")
+        raise
+    record_read(audit, reader, [ref], action)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from accord.coordinate import notify
-from accord.coordinate.access import reader_of
+from accord.coordinate.access import audited, reader_of, record_read
 from accord.coordinate.directory import Directory
 from accord.coordinate.model import (
     Acknowledgement,
@@ -29,6 +29,7 @@ from accord.coordinate.model import (
     StartedCheck,
     Unanswered,
 )
+from accord.domain.audit import NOT_RECORDED, Recorder
 from accord.domain.model import Principal, Role
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.store.accounts import GroupRepository
@@ -69,6 +70,7 @@ class Checks:
         self._base_url = base_url.rstrip("/")
         self._reminder_at = reminder_at
         self._clock = clock
+        self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
 
     def link(self, token: str) -> str:
         return f"{self._base_url}/api/v1/checks/ack/{token}"
@@ -144,7 +146,11 @@ class Checks:
 
     def show(self, token: str) -> Acknowledgement:
         """What an acknowledgement link shows: the check, the contact, and whether it is done."""
-        return self._shown(self._target(token), None)
+        row = self._target(token)
+        record_read(
+            self.recorder, "check-link", [f"check:{row.check_id}", f"contact:{row.contact_id}"]
+        )
+        return self._shown(row, None)
 
     def _shown(self, row: TokenTarget, acknowledged: datetime | None) -> Acknowledgement:
         return Acknowledgement(
@@ -199,7 +205,8 @@ class Checks:
         Only the organiser (and node admins, and the operator) may read them; to anyone
         else the check does not exist.
         """
-        check = self._repo.get(check_id, reader=reader_of(actor))
+        with audited(self.recorder, actor, f"check:{check_id}"):
+            check = self._repo.get(check_id, reader=reader_of(actor))
         targets = self._repo.targets(check_id)
         seconds = [
             (t.acknowledged - check.created) / timedelta(seconds=1)

@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 
-from accord.coordinate.access import reader_of
+from accord.coordinate.access import audited, reader_of, record_read
 from accord.coordinate.contacts import FIELDS, ContactInput, ContactKind
 from accord.coordinate.model import Contact, ContactVersion
 from accord.coordinate.taxonomy import parse_language
+from accord.domain.audit import NOT_RECORDED, Recorder
 from accord.domain.coordination import OPERATOR
 from accord.domain.model import Organisation, Principal, Role
 from accord.domain.states import parse_state
@@ -42,6 +43,7 @@ class Directory:
         self._orgs = orgs
         self._groups = groups
         self._clock = clock
+        self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
 
     # Writing --------------------------------------------------------------------------
     def _may_edit(self, actor: Principal | None, org_id: int) -> None:
@@ -163,7 +165,9 @@ class Directory:
         return self._repo.get(contact_id, reader=reader_of(actor))
 
     def get(self, actor: Principal | None, contact_id: int) -> Contact:
-        return self._contacts([self._visible_row(actor, contact_id)])[0]
+        with audited(self.recorder, actor, f"contact:{contact_id}"):
+            row = self._visible_row(actor, contact_id)
+        return self._contacts([row])[0]
 
     def search(
         self,
@@ -183,11 +187,14 @@ class Directory:
         rows = self._repo.search(
             org_ids=org_ids, states=wanted_states, kind=kind, reader=reader_of(actor)
         )
-        return self._contacts(r for r in rows if lang is None or lang in r.languages)
+        found = self._contacts(r for r in rows if lang is None or lang in r.languages)
+        record_read(self.recorder, actor, [f"contact:{c.id}" for c in found])
+        return found
 
     def history(self, actor: Principal | None, contact_id: int) -> list[ContactVersion]:
         """Every version of a contact, oldest first."""
-        row = self._repo.get(contact_id, reader=reader_of(actor), deleted=True)
+        with audited(self.recorder, actor, f"contact:{contact_id}", "read-history"):
+            row = self._repo.get(contact_id, reader=reader_of(actor), deleted=True)
         return [
             ContactVersion(h.version, h.at, h.action, h.actor_org, h.snapshot)
             for h in self._repo.history(row.id)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from accord.coordinate import notify
+from accord.coordinate.access import audited, record_read
 from accord.coordinate.contacts import ContactKind
 from accord.coordinate.model import AuditEntry, Message, Request, RequestDetails, StateMetrics
 from accord.coordinate.taxonomy import parse_category, parse_sector
@@ -32,6 +33,7 @@ from accord.coordinate.workflow import (
     decide,
     overdue_phase,
 )
+from accord.domain.audit import NOT_RECORDED, Recorder
 from accord.domain.coordination import OPERATOR
 from accord.domain.model import Principal
 from accord.domain.tlp import TLP
@@ -92,6 +94,7 @@ class Requests:
         self._deadlines = deadlines
         self._base_url = base_url
         self._clock = clock
+        self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
 
     # Creating ---------------------------------------------------------------------------
     def create(self, actor: Principal, draft: RequestDraft) -> list[Request]:
@@ -376,7 +379,9 @@ class Requests:
 
     # Reading ----------------------------------------------------------------------------
     def get(self, actor: Principal, request_id: int) -> Request:
-        return self._view(actor, self._row(actor, request_id))
+        with audited(self.recorder, actor, f"request:{request_id}"):
+            row = self._row(actor, request_id)
+        return self._view(actor, row)
 
     def _view(
         self, actor: Principal, row: RequestRow, identities: Mapping[int, str] | None = None
@@ -430,6 +435,7 @@ class Requests:
         identities = self._orgs.identities(
             o for r in rows for o in (r.requester_org, r.recipient_org)
         )
+        record_read(self.recorder, actor, [f"request:{r.id}" for r in rows])
         return [self._view(actor, r, identities) for r in rows]
 
     def waiting(self, actor: Principal, limit: int) -> list[Request]:
@@ -439,7 +445,8 @@ class Requests:
 
     def audit(self, actor: Principal, request_id: int) -> list[AuditEntry]:
         """Every transition of a request, oldest first."""
-        self._row(actor, request_id)
+        with audited(self.recorder, actor, f"request:{request_id}", "read-history"):
+            self._row(actor, request_id)
         events = self._repo.events(request_id)
         identities = self._orgs.identities(e.actor_org for e in events if e.actor_org is not None)
         return [
@@ -484,7 +491,8 @@ class Requests:
 
     def messages(self, actor: Principal, request_id: int) -> list[Message]:
         """The request's thread, oldest first."""
-        self._row(actor, request_id)
+        with audited(self.recorder, actor, f"request:{request_id}", "read-messages"):
+            self._row(actor, request_id)
         rows = self._repo.messages(request_id)
         identities = self._orgs.identities(m.author_org for m in rows)
         return [Message(m.id, m.at, identities[m.author_org], m.body, m.attachments) for m in rows]

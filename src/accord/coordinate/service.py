@@ -17,6 +17,7 @@ from accord.coordinate.egress import Egress
 from accord.coordinate.notify import Delivery, Notifier, Retry, SmtpSettings
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
+from accord.domain.audit import Recorder
 from accord.domain.clock import Clock
 from accord.periodic import Periodic
 from accord.store.accounts import GroupRepository, OrganisationRepository
@@ -60,6 +61,10 @@ class Coordination:
             requests, contacts, orgs, evidence, self.notifier, deadlines, base_url, clock
         )
         self.checks = Checks(checks, self.directory, groups, base_url, reminder_at, clock)
+
+    def record_reads(self, log: Recorder) -> None:
+        """Record every read of contacts, checks and requests in ``log`` (the audit's)."""
+        self.directory.recorder = self.requests.recorder = self.checks.recorder = log
 
     def tick(self) -> Tick:
         """Reminders, escalations and deliveries due now."""

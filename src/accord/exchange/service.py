@@ -178,6 +178,31 @@ class Index(Protocol):
     def unindex_versions(self, batch: ObjectBatch, removed: Sequence[VersionKey]) -> None: ...
 
 
+class Disclosure(Protocol):
+    """What a reader receives of versions another organisation owns (privacy's rules).
+
+    The exchange hands every page of versions it reads for a principal through its one
+    disclosure, when any of them is owned by another organisation than the reader's:
+    each comes back as the reader may receive it, with its document rewritten, or None
+    when it is withheld. Paging keys (pk, date_added) and stamps stay the stored ones.
+    """
+
+    def disclose(
+        self, principal: Principal, rows: Sequence[ObjectRow]
+    ) -> list[ObjectRow | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VersionWindow:
+    """A page of versions as a reader receives them, with the stored page's position:
+    ``last`` is the last stored version the page covered (withheld or not), so a cursor
+    taken from it neither skips nor repeats a version."""
+
+    rows: list[ObjectRow]
+    more: bool
+    last: ObjectRow | None
+
+
 class Exchange:
     def __init__(
         self,
@@ -199,6 +224,7 @@ class Exchange:
         self._clock = clock
         self._indexes: list[Index] = []
         self.audit: Recorder = NOT_RECORDED  # the audit capability hands in its log
+        self.disclosure: Disclosure | None = None  # privacy hands in its rules
         self._committed: list[Callable[[], None]] = []
 
     def add_index(self, index: Index) -> None:
@@ -392,6 +418,13 @@ class Exchange:
         return [format_timestamp(start + timedelta(microseconds=i)) for i in range(count)]
 
     # Reading ------------------------------------------------------------------------
+    def _disclosed(self, principal: Principal, rows: Sequence[ObjectRow]) -> list[ObjectRow]:
+        """``rows`` as ``principal`` receives them: another organisation's versions pass
+        through the disclosure (rewritten, or left out when withheld)."""
+        if self.disclosure is None or all(r.owner == principal.org for r in rows):
+            return list(rows)
+        return [r for r in self.disclosure.disclose(principal, rows) if r is not None]
+
     def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
         """One page of the latest versions ``principal`` may read."""
         for value, name in [(t, "type") for t in query.types] + [(query.text or "", "q")]:
@@ -401,11 +434,19 @@ class Exchange:
         if query.text and len(query.text) > MAX_SEARCH:
             why = f"a search is at most {MAX_SEARCH} characters"
             raise InvalidInput(why, [Problem(why, field="q")])
-        rows = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
+        stored = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
+        more = len(stored) > query.limit
+        stored = stored[: query.limit]
+        rows = self._disclosed(principal, stored)
+        if query.text and rows and self.disclosure is not None:
+            # A rewritten version is found only by what the reader receives of it.
+            needle = query.text.lower()
+            raw = {r.pk: r.doc for r in stored}
+            rows = [
+                r for r in rows if r.doc is raw[r.pk] or needle in search_text(orjson.loads(r.doc))
+            ]
         _read(self.audit, principal, "read", rows)
-        return ObjectPage(rows=rows, next_cursor=rows[-1].pk if more and rows else None)
+        return ObjectPage(rows=rows, next_cursor=stored[-1].pk if more and stored else None)
 
     def iter_all(self, principal: Principal, query: ObjectQuery) -> Iterator[list[ObjectRow]]:
         """Every readable latest version matching ``query``, page by page."""
@@ -429,16 +470,21 @@ class Exchange:
         if found is None or held is None:
             self.audit.record([Event(who, "read", "not-found", stix_id[:_MAX_ID])])
             raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
-        latest = replace(found[0], tlp=held.tlp, scope=held.scope)
+        shown = self._disclosed(principal, [replace(found[0], tlp=held.tlp, scope=held.scope)])
+        if not shown:
+            self.audit.record([Event(who, "read", "withheld", stix_id, found[0].modified)])
+            raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
+        latest = shown[0]
         self.audit.record([Event(who, "read", "allowed", stix_id, latest.modified)])
-        return latest, self._store.versions(principal, stix_id)
+        return latest, self._disclosed(principal, self._store.versions(principal, stix_id))
 
     def access(self, principal: Principal, stix_id: str) -> tuple[ObjectRow, ObjectAccess]:
         """The latest version ``principal`` may read with its distribution; NotFound otherwise."""
         found = self._store.access(principal, stix_id) if _storable_id(stix_id) else None
-        if found is None:
+        shown = self._disclosed(principal, [found[0]]) if found is not None else []
+        if found is None or not shown:
             raise NotFound(f"no object {stix_id[:_MAX_ID]!r}")
-        return found
+        return shown[0], found[1]
 
     def arrivals(self, principal: Principal, since: datetime) -> list[Arrival]:
         """Counts of versions ``principal`` may read stored from the hour of ``since`` on."""
@@ -450,15 +496,27 @@ class Exchange:
             return []
         query = ObjectQuery(types=("sighting",), text=stix_id, limit=limit)
         rows = self._store.list_latest(principal, query)
+        rows = self._disclosed(principal, rows)
         found = [r for r in rows if orjson.loads(r.doc).get("sighting_of_ref") == stix_id]
         _read(self.audit, principal, "read", found)
         return found
 
     def versions_page(self, principal: Principal, query: VersionQuery) -> list[ObjectRow]:
-        """Versions ``principal`` may read that match ``query``, oldest ``date_added`` first."""
-        rows = self._store.versions_page(principal, query)
+        """Versions ``principal`` may read that match ``query``, oldest ``date_added`` first
+        (at most ``query.limit``; fewer when some are withheld from the reader)."""
+        rows = self._disclosed(principal, self._store.versions_page(principal, query))
         _read(self.audit, principal, "read", rows)
         return rows
+
+    def version_window(self, principal: Principal, query: VersionQuery) -> VersionWindow:
+        """One page of ``query.limit`` stored versions as ``principal`` receives them,
+        whether more follow, and the last stored version it covered (for the cursor)."""
+        stored = self._store.versions_page(principal, replace(query, limit=query.limit + 1))
+        more = len(stored) > query.limit
+        stored = stored[: query.limit]
+        rows = self._disclosed(principal, stored)
+        _read(self.audit, principal, "read", rows)
+        return VersionWindow(rows, more, stored[-1] if stored else None)
 
     def travel_page(
         self, here: str, audience: PeerAudience, after: tuple[str, int] | None, limit: int

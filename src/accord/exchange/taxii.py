@@ -252,11 +252,9 @@ class Taxii:
     def page(self, principal: Principal, collection_id: str, query: VersionQuery) -> Page:
         """One page of object versions in the collection, by ``date_added``."""
         collection = self._readable(principal, collection_id)
-        probe = replace(query, collection=collection, limit=query.limit + 1)
-        rows = self._exchange.versions_page(principal, probe)
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        return Page(rows, more, _encode_next(rows[-1]) if more and rows else None)
+        window = self._exchange.version_window(principal, replace(query, collection=collection))
+        last = window.last
+        return Page(window.rows, window.more, _encode_next(last) if window.more and last else None)
 
     def object_page(
         self, principal: Principal, collection_id: str, object_id: str, query: VersionQuery

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import orjson
@@ -32,6 +33,31 @@ log = logging.getLogger("accord.federation")
 PAST_EVERY_PK = 2**63 - 1
 # The header beside a signed message's body, both ways; the API's feed reads and sets it.
 SIGNATURE = "X-Accord-Signature"
+
+
+# What else a sync does with a peer once its messages went both ways, per federation:
+# the audit capability exchanges signed tree heads (``add_sync_step``).
+SyncStep = Callable[[Peer, httpx.Client], None]
+_STEPS: WeakKeyDictionary[Federation, list[SyncStep]] = WeakKeyDictionary()
+
+
+def add_sync_step(federation: Federation, step: SyncStep) -> None:
+    """Run ``step(peer, http)`` at the end of every successful sync with a peer.
+
+    A step reports its own findings (on its own records); one that fails is logged and
+    does not fail the sync, whose messages are already stored on both sides.
+    """
+    _STEPS.setdefault(federation, []).append(step)
+
+
+def _after_sync(federation: Federation, name: str, http: httpx.Client) -> None:
+    for step in _STEPS.get(federation, ()):
+        try:
+            step(federation.peer(name), http)
+        except Exception:
+            log.exception(
+                "after the sync with %s: %s failed", name, getattr(step, "__name__", step)
+            )
 
 
 @dataclass(slots=True)
@@ -267,4 +293,5 @@ def sync_peer(
         log.warning("sync with %s failed: %s", name, exc.detail)
         raise
     federation.record_attempt(peer, None)
+    _after_sync(federation, name, http)
     return report

@@ -40,6 +40,8 @@ def _wire(node: Node) -> Privacy:
         timedelta(seconds=node.settings.federation_max_skew),
     )
     privacy = Privacy(repo, node.exchange, node.orgs, node.groups, peers, node.clock, erasures)
+    # Every read of another of the node's organisations' versions passes its rule too.
+    node.exchange.disclosure = privacy
     if FEDERATION.runs_on(node):
         # Every object bound for a peer passes through the destination's rule.
         FEDERATION.service(node).add_transform(privacy)

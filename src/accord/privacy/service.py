@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ import orjson
 from accord.accounts import require_admin
 from accord.domain.clock import Clock
 from accord.domain.model import Organisation, OrgKind, Principal
-from accord.domain.stix import format_timestamp
+from accord.domain.scope import Scope
+from accord.domain.stix import canonical_json, format_timestamp
 from accord.domain.text import MAX_SEARCH, unstorable
 from accord.domain.tlp import TLP
 from accord.errors import Forbidden, InvalidInput, Problem
@@ -58,6 +59,7 @@ log = logging.getLogger("accord.privacy")
 _TYPE = re.compile(r"\A[a-z0-9][a-z0-9-]{0,61}\Z")
 _MAX_DAYS = 36_500
 CLEAN = "clean"  # a transfer with no personal data found: sent as written
+PUBLIC = "public"  # the destination of readers without an organisation (anonymous, peers)
 _MAX_NOTE = 500
 
 
@@ -204,6 +206,100 @@ class Privacy:
             )
         self._repo.record(log, self._clock())
         return out
+
+    # Reads by other organisations on this node: the exchange's disclosure -------------
+    def disclose(self, principal: Principal, rows: Sequence[ObjectRow]) -> list[ObjectRow | None]:
+        """Each of ``rows`` as ``principal`` may receive it (None: withheld).
+
+        A version owned by another of this node's organisations leaves its organisation
+        when ``principal`` reads it: the rule for the reader's destination (its
+        organisation's state and kind; the public for a reader without one) applies, and
+        the transfer is logged once per destination and version with the form disclosed,
+        so every later read (TAXII paging, exports, after a rule changes) gets that same
+        form. Versions of organisations homed elsewhere passed their home node's rules
+        before they came here. A node without rules discloses as written.
+        """
+        specs = self._specs()
+        if not specs:
+            return list(rows)
+        orgs = {o.id: o for o in self._orgs.all()}
+        foreign = {
+            r.pk
+            for r in rows
+            if r.owner != principal.org and r.owner in orgs and orgs[r.owner].local
+        }
+        if not foreign:
+            return list(rows)
+        reader = orgs.get(principal.org) if principal.org is not None else None
+        if reader is None:
+            destination, decision = PUBLIC, decide(specs, None, None)
+        else:
+            destination = f"org:{reader.id}"
+            decision = decide(specs, reader.state, reader.kind.value)
+        leaving = [r for r in rows if r.pk in foreign]
+        known = self._repo.disclosed(destination, ((r.stix_id, r.modified) for r in leaving))
+        fresh = [r for r in leaving if (r.stix_id, r.modified) not in known]
+        if fresh:
+            known.update(self._disclose_fresh(destination, decision, fresh, orgs))
+        out: list[ObjectRow | None] = []
+        for r in rows:
+            if r.pk not in foreign:
+                out.append(r)
+                continue
+            action, doc = known[(r.stix_id, r.modified)]
+            if action == Action.REFUSE.value:
+                out.append(None)
+            else:
+                out.append(r if doc is None else replace(r, doc=doc))
+        return out
+
+    def _disclose_fresh(
+        self,
+        destination: str,
+        decision: Decision,
+        rows: Sequence[ObjectRow],
+        orgs: dict[int, Organisation],
+    ) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """Scan and rewrite versions not yet disclosed to ``destination``; log each.
+
+        Only a rewritten document is kept: a clean or allowed version is the stored one."""
+        groups: dict[int, int] = {}
+        slugs: dict[int, str] = {}
+        if decision.action is Action.PSEUDONYMISE:
+            groups = self._repo.groups_of(r.pk for r in rows if r.scope is Scope.GROUP)
+            slugs = {g.id: g.slug for g in self._groups.all()} if groups else {}
+        keys: dict[str, bytes] = {}
+        found: dict[tuple[str, str], tuple[str, str | None]] = {}
+        log: list[NewTransfer] = []
+        for r in rows:
+            findings = scan(orjson.loads(r.doc), orgs[r.owner].state)
+            action = decision.action.value if findings else CLEAN
+            doc: str | None = None
+            if findings and decision.action in (Action.PSEUDONYMISE, Action.REDACT):
+                key = None
+                if decision.action is Action.PSEUDONYMISE:
+                    scope = slugs.get(groups.get(r.pk, 0), ANY)
+                    if scope not in keys:
+                        keys[scope] = self._key(scope)
+                    key = keys[scope]
+                doc = canonical_json(rewrite(orjson.loads(r.doc), findings, key)).decode()
+            found[(r.stix_id, r.modified)] = (action, doc)
+            log.append(
+                NewTransfer(
+                    destination=destination,
+                    peer_id=None,
+                    owner=r.owner,
+                    stix_id=r.stix_id,
+                    modified=r.modified,
+                    action=action,
+                    basis=decision.basis.value if findings else Basis.NONE.value,
+                    rule_id=decision.rule_id if findings else None,
+                    redactions=kinds_of(findings) if decision.action is not Action.ALLOW else [],
+                    doc=doc,
+                )
+            )
+        self._repo.record(log, self._clock())
+        return found
 
     # The transfer log ----------------------------------------------------------------
     def transfers(

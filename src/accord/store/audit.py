@@ -238,12 +238,19 @@ class AuditRepository:
                 f"SELECT {', '.join(ENTRY_COLUMNS)} FROM audit_entries "
                 f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}"
             )
-            while True:
-                rows = conn.exec_driver_sql(sql, (after, chunk)).all()
-                if not rows:
-                    return
-                yield rows
-                after = rows[-1][0]
+            # The driver's own cursor: its rows are plain tuples, with none of the
+            # per-row objects a SQLAlchemy result would build for 10 million entries.
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                while True:
+                    cursor.execute(sql, (after, chunk))
+                    rows = cursor.fetchall()
+                    if not rows:
+                        return
+                    yield rows
+                    after = rows[-1][0]
+            finally:
+                cursor.close()
 
     def scan_with_leaves(
         self, chunk: int = 50_000

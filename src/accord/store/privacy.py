@@ -318,6 +318,42 @@ class PrivacyRepository:
                     found[(r.stix_id, r.modified)] = r.doc
         return found
 
+    def disclosed(
+        self, destination: str, versions: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(action, document kept) of these (id, modified) versions already logged for
+        ``destination``."""
+        wanted = set(versions)
+        ids = sorted({stix_id for stix_id, _ in wanted})
+        found: dict[tuple[str, str], tuple[str, str | None]] = {}
+        t = privacy_transfers.c
+        # By id on the (destination, stix_id, modified) index, which both stores walk;
+        # a row-value IN is a scan on SQLite.
+        with self._engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(t.stix_id, t.modified, t.action, t.doc).where(
+                        t.destination == destination, t.stix_id.in_(ids[i : i + 500])
+                    )
+                )
+                for r in rows:
+                    if (r.stix_id, r.modified) in wanted:
+                        found[(r.stix_id, r.modified)] = (r.action, r.doc)
+        return found
+
+    def groups_of(self, pks: Iterable[int]) -> dict[int, int]:
+        """The sharing group of each of these stored versions shared with a group."""
+        c = stix_objects.c
+        wanted = sorted(set(pks))
+        found: dict[int, int] = {}
+        with self._engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                query = select(c.pk, c.group_id).where(
+                    c.pk.in_(wanted[i : i + 500]), c.group_id.is_not(None)
+                )
+                found.update((r.pk, r.group_id) for r in conn.execute(query))
+        return found
+
     def record(self, transfers: Sequence[NewTransfer], now: datetime) -> None:
         """Log these transfers; a version already logged for its destination is kept."""
         if not transfers:
