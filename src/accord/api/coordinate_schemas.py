@@ -139,6 +139,17 @@ class RequestPublic(_Read):
     responded: datetime | None
     finished: datetime | None
     decline_reason: str | None
+    requester_node: str | None = Field(
+        default=None, description="The requester's home node id; null: this node."
+    )
+    recipient_node: str | None = Field(
+        default=None, description="The recipient's home node id; null: this node."
+    )
+    delivery: str | None = Field(
+        default=None,
+        description="For a request to an organisation homed on another node: delivered, "
+        "undelivered (queued, retried) or 'refused: <why>'.",
+    )
 
 
 # Requests of one box, newest first, with the cursor of the next page.

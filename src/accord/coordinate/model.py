@@ -159,6 +159,12 @@ class Request:
     responded: datetime | None
     finished: datetime | None
     decline_reason: str | None
+    # Between nodes: each party's home node (None: this node), and for a request filed
+    # here to an organisation homed elsewhere, whether its home node has it:
+    # "delivered", "undelivered" (queued, retried) or "refused: <why>".
+    requester_node: str | None = None
+    recipient_node: str | None = None
+    delivery: str | None = None
 
     @property
     def next_due(self) -> datetime | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from accord.coordinate.checks import Checks
 from accord.coordinate.directory import Directory
 from accord.coordinate.egress import Egress
+from accord.coordinate.federation import Link
 from accord.coordinate.notify import Delivery, Notifier, Retry, SmtpSettings
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
@@ -53,6 +54,7 @@ class Coordination:
         reminder_at: float,
         base_url: str,
         clock: Clock,
+        link: Link | None = None,
     ) -> None:
         self.notifier = Notifier(notifications, smtp, retry, clock, egress)
         self.directory = Directory(contacts, orgs, groups, clock)
@@ -60,6 +62,11 @@ class Coordination:
             requests, contacts, orgs, evidence, self.notifier, deadlines, base_url, clock
         )
         self.checks = Checks(checks, self.directory, groups, base_url, reminder_at, clock)
+        # Requests between nodes; None where the node runs without federation.
+        self.link = link
+        if link is not None:
+            self.requests.link = link
+            link.requests = self.requests
 
     def tick(self) -> Tick:
         """Reminders, escalations and deliveries due now."""
