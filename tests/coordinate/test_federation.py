@@ -409,3 +409,98 @@ def test_messages_queued_in_one_transaction_with_the_action(region: Region) -> N
     body = orjson.loads(outbox.head(region.m["b"].node.key.node_id, 10)[0].body)
     assert body["kind"] == "transition" and body["action"] == "submit"
     assert body["filed"]["recipient"] == region.ident["b"]
+
+
+# The regional directory ------------------------------------------------------------------
+def _names(region: Region, node: str, query: str = "") -> dict[str, dict[str, Any]]:
+    found = region.api(node, "GET", f"/contacts{query}")
+    assert found.status_code == 200, found.text
+    return {c["name"]: c for c in found.json()}
+
+
+def test_contacts_travel_to_entitled_nodes_read_only(region: Region) -> None:
+    owner = region.m["a"].node.accounts
+    owner.add_group(None, "asean", "ASEAN CERTs")
+    for member in ("SingCERT", "MyCERT"):
+        owner.set_member(None, "asean", member, member=True)
+    for a in region.m:  # the membership reaches the members' nodes
+        for b in region.m[a].node.federation.peer_names():
+            region.m[a].sync(b)
+    for name, extra in (
+        ("Group desk", {"groups": ["asean"]}),
+        ("Regional desk", {"federation": True}),
+        ("Home desk", {}),
+    ):
+        _contact(region, "a", name=name, email=f"{name.split()[0].lower()}@sg.example.org", **extra)
+    assert region.deliver("a") == 3  # b: two contacts; c: one; nothing of the home desk
+    a_id = region.m["a"].node.key.node_id
+
+    at_b = _names(region, "b")
+    assert set(at_b) == {"Group desk", "Regional desk"}
+    for copy in at_b.values():
+        assert copy["home_node"] == a_id and copy["organisation"] == region.ident["a"]
+        assert copy["state"] == "SG" and copy["version"] == 1
+    assert at_b["Group desk"]["groups"] == ["asean"]
+    # c homes no member of the group: only the federation's contact, and no trace of the rest.
+    assert set(_names(region, "c")) == {"Regional desk"}
+    held = region.m["c"].node.coordination.directory.search(None)
+    assert {c.name for c in held} == {"Regional desk"}
+    # Who do I call in Singapore for a 24/7 desk, asked at c: the region it may see.
+    assert set(_names(region, "c", "?state=SG&kind=24-7-desk")) == {"Regional desk"}
+
+    # Read-only where it is a copy: changed only at its home node, which it follows.
+    copy_id = at_b["Regional desk"]["id"]
+    refused = region.api("b", "POST", f"/contacts/{copy_id}/confirm")
+    assert refused.status_code == 403 and "read-only copy" in refused.json()["detail"]
+    home = _names(region, "a")
+    assert (
+        region.api("a", "POST", f"/contacts/{home['Regional desk']['id']}/confirm").status_code
+        == 200
+    )
+    narrowed = {
+        k: home["Group desk"][k]
+        for k in ("kind", "name", "email", "phone", "languages", "timezone")
+    }
+    assert (
+        region.api("a", "PUT", f"/contacts/{home['Group desk']['id']}", json=narrowed).status_code
+        == 200
+    )
+    region.deliver("a")
+    at_b = _names(region, "b")
+    assert set(at_b) == {"Regional desk"}  # the group's contact is now a's alone: retired
+    assert at_b["Regional desk"]["version"] == 2
+    confirmed = _names(region, "a")["Regional desk"]["last_confirmed"]
+    assert confirmed is not None and at_b["Regional desk"]["last_confirmed"] == confirmed
+    # Copies are never mailed from here: their home node checks them.
+    _contact(region, "b", name="MyCERT desk")
+    node_b = region.m["b"].node
+    started = node_b.coordination.checks.start(
+        None,
+        "Ping",
+        node_b.clock() + timedelta(days=1),
+        organiser=node_b.accounts.orgs.find("MyCERT").id,
+    )
+    assert [t.name for t in started.targets] == ["MyCERT desk"]
+
+
+def test_a_node_cannot_send_contacts_of_organisations_it_does_not_home(region: Region) -> None:
+    message = {
+        "id": f"coordmsg--{uuid.uuid4()}",
+        "kind": "contact",
+        "actor": {"id": region.ident["a"], "name": "SingCERT", "kind": "national-cert"},
+        "contact": {
+            "id": 1,
+            "version": 9,
+            "kind": "24-7-desk",
+            "name": "Forged desk",
+            "email": "forged@example.org",
+            "languages": ["en"],
+            "timezone": "UTC",
+            "groups": [],
+            "federation": True,
+            "updated": format_timestamp(region.m["c"].node.clock()),
+        },
+    }
+    forged, _ = _forge(region, "c", "b", message)
+    assert forged.status_code == 403, forged.text
+    assert "Forged desk" not in _names(region, "b")

@@ -34,18 +34,21 @@ def _wire(node: Node) -> Coordination:
     from accord.store.requests import RequestRepository
 
     settings, engine = node.settings, node.engine
+    contacts = ContactRepository(engine)
     link = Link(
         outbox=OutboxRepository(engine),
         peers=PeerRepository(engine),
         repo=RequestRepository(engine),
         orgs=node.orgs,
+        contacts=contacts,
+        groups=node.groups,
         # The federation's key, which it may rotate; the node's own until it is wired.
         key=lambda: node.federation.key if "federation" in node.services else node.key,
         clock=node.clock,
         max_skew=timedelta(seconds=settings.federation_max_skew),
     )
     return Coordination(
-        contacts=ContactRepository(engine),
+        contacts=contacts,
         checks=CheckRepository(engine),
         requests=RequestRepository(engine),
         notifications=NotificationRepository(engine),

@@ -107,6 +107,8 @@ class Checks:
         if group is not None:
             org_ids = sorted(self._groups.get(group).members)
         contacts = self._directory.search(actor, states=states, kind=kind, org_ids=org_ids)
+        # Copies of contacts homed on other nodes are checked by their home nodes.
+        contacts = [c for c in contacts if c.home_node is None]
         if not contacts:
             raise InvalidInput("no contacts match; widen the group, states or kind")
         targets: list[NewTarget] = []

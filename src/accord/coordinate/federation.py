@@ -49,6 +49,7 @@ import httpx
 import orjson
 import rfc8785
 
+from accord.coordinate.contacts import ContactInput
 from accord.coordinate.workflow import Action, IllegalTransition, Side, State, decide
 from accord.domain.model import OrgKind, Role
 from accord.domain.stix import format_timestamp, parse_timestamp
@@ -56,7 +57,8 @@ from accord.domain.text import printable, unstorable
 from accord.errors import Conflict, InvalidInput, NotFound, Replayed, SignatureRejected
 from accord.federation.keys import NodeKey, follow, parse_public_key, verify
 from accord.periodic import Periodic
-from accord.store.accounts import OrganisationRepository
+from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.contacts import ContactFields, ContactRepository, ContactRow
 from accord.store.coordfed import OutboxRepository, Outgoing, enqueue, is_seen, mark_seen
 from accord.store.peers import Peer, PeerRepository
 from accord.store.requests import NewRequest, RequestEvent, RequestRepository, RequestRow
@@ -70,7 +72,7 @@ log = logging.getLogger("accord.coordinate.federation")
 
 PATH = "/api/v1/federation/coordination"
 SIGNATURE = "X-Accord-Signature"
-KINDS = ("transition", "message", "receipt", "escalate")
+KINDS = ("transition", "message", "receipt", "escalate", "contact")
 _NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 _UID = re.compile(r"\A[a-z-]{1,20}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _IDENTITY = re.compile(
@@ -101,6 +103,8 @@ class Link:
         peers: PeerRepository,
         repo: RequestRepository,
         orgs: OrganisationRepository,
+        contacts: ContactRepository,
+        groups: GroupRepository,
         key: Callable[[], NodeKey],
         clock: Callable[[], datetime],
         max_skew: timedelta,
@@ -109,6 +113,8 @@ class Link:
         self._peers = peers
         self._repo = repo
         self._orgs = orgs
+        self._contacts = contacts
+        self._groups = groups
         self._key = key
         self._clock = clock
         self._max_skew = max_skew
@@ -132,10 +138,12 @@ class Link:
         return self._orgs.get(org_id).home
 
     def queue(
-        self, conn: Connection, node: str, kind: str, uid: str, payload: dict[str, Any]
+        self, conn: Connection, node: str, kind: str, uid: str | None, payload: dict[str, Any]
     ) -> None:
         msg_id = new_uid("coordmsg")
-        message = {"id": msg_id, "kind": kind, "request": uid, **payload}
+        message = {"id": msg_id, "kind": kind, **payload}
+        if uid is not None:
+            message["request"] = uid
         enqueue(
             conn,
             node=node,
@@ -187,6 +195,142 @@ class Link:
         if org.state:
             identity["state"] = org.state
         return identity
+
+    # The regional directory ---------------------------------------------------------
+    def contact_changed(self, conn: Connection, contact_id: int) -> None:
+        """Queue a changed contact of this node's for the nodes entitled to it, inside the
+        change's transaction: every peer for a contact marked for the federation, else the
+        home nodes of its groups' members. Other peers are told only that it is withdrawn
+        (its id and version, nothing of it), so a copy kept before its marking narrowed
+        is retired there."""
+        row = self._contacts.row_in(conn, contact_id)
+        if row.home_node is not None or not self._orgs.get(row.org_id).local:
+            return  # a copy, or a contact kept here for an organisation homed elsewhere
+        groups = [g for g in self._groups.all() if g.id in row.groups]
+        peers = {p.node_id for p in self._peers.all()}
+        entitled: dict[str, list[str]] = {}
+        for group in groups:
+            for member in group.members:
+                home = self._orgs.get(member).home
+                if home is not None:
+                    entitled.setdefault(home, []).append(group.uuid)
+        if row.federation:
+            for node in peers:
+                entitled.setdefault(node, [])
+        identity = self._identity(row.org_id)
+        for node in sorted(peers):
+            document: dict[str, Any] = {"id": row.id, "version": row.version}
+            if node in entitled and row.deleted is None:
+                document.update(
+                    kind=row.kind,
+                    name=row.name,
+                    role=row.role,
+                    email=row.email,
+                    phone=row.phone,
+                    messaging=row.messaging,
+                    languages=list(row.languages),
+                    timezone=row.timezone,
+                    public_key=row.public_key,
+                    groups=sorted(set(entitled[node])),
+                    federation=row.federation,
+                    last_confirmed=(
+                        format_timestamp(row.last_confirmed) if row.last_confirmed else None
+                    ),
+                    updated=format_timestamp(row.updated),
+                )
+            elif row.version == 1:
+                continue  # new, and not for that node: it holds no copy to withdraw
+            else:
+                document["withdrawn"] = True
+            self.queue(conn, node, "contact", None, {"actor": identity, "contact": document})
+        if peers:
+            # The courier's look may come before the commit: its next poll finds it.
+            self.queued()
+
+    def _contact(self, peer: Peer, msg_id: str, message: dict[str, Any]) -> str:
+        """Keep (or retire) the read-only copy of a contact homed on ``peer``."""
+        org = self._actor(peer, message)
+        doc = message.get("contact")
+        if not isinstance(doc, dict):
+            raise InvalidInput("'message.contact' is not a JSON object")
+        remote_id, version = doc.get("id"), doc.get("version")
+        for name, value in (("id", remote_id), ("version", version)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31:
+                raise InvalidInput(f"'contact.{name}' is not a positive integer")
+        assert isinstance(remote_id, int) and isinstance(version, int)
+        label = f"contact {remote_id} of node {peer.node_id}"
+        now = self._clock()
+
+        def within(conn: Connection) -> None:
+            mark_seen(conn, peer.node_id, msg_id, now)
+
+        if doc.get("withdrawn") is True:
+            held = self._contacts.copy_of(peer.node_id, remote_id)
+            if held is not None:
+                self._contacts.keep_copy(
+                    _fields_of(held, org),
+                    home_node=peer.node_id,
+                    remote_id=remote_id,
+                    version=version,
+                    last_confirmed=held.last_confirmed,
+                    updated=now,
+                    deleted=now,
+                    within=within,
+                )
+            return label
+        uuids = doc.get("groups", [])
+        if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+            raise InvalidInput("'contact.groups' is not a list of group ids")
+        held_groups = {g.uuid: g for g in self._groups.all()}
+        local_members = {o.id for o in self._orgs.all() if o.local}
+        groups = [held_groups[u] for u in uuids if u in held_groups]
+        federation = doc.get("federation") is True
+        if not federation and not any(g.members & local_members for g in groups):
+            raise SignatureRejected(
+                f"{peer.name} sent {label}, for groups this node has no member of; nothing stored"
+            )
+        try:
+            clean = ContactInput(
+                kind=str(doc.get("kind")),
+                name=_text(doc, "name"),
+                role=_text(doc, "role"),
+                email=_optional(doc, "email"),
+                phone=_optional(doc, "phone"),
+                messaging=_optional(doc, "messaging"),
+                languages=tuple(str(x) for x in doc.get("languages") or ()),
+                timezone=_text(doc, "timezone") or "UTC",
+                public_key=_optional(doc, "public_key"),
+            ).clean()
+        except InvalidInput as exc:
+            raise InvalidInput(f"{peer.name} sent {label} with bad fields: {exc.detail}") from None
+        fields = ContactFields(
+            org_id=org,
+            kind=clean.kind.value,
+            name=clean.name,
+            role=clean.role,
+            email=clean.email,
+            phone=clean.phone,
+            messaging=clean.messaging,
+            languages=clean.languages,
+            timezone=clean.timezone,
+            public_key=clean.public_key,
+            backups=(),
+            # For the federation: everyone on this node; else its groups' members here.
+            groups=() if federation else tuple(sorted(g.id for g in groups)),
+            federation=federation,
+        )
+        last = _time(doc, "last_confirmed") if doc.get("last_confirmed") else None
+        self._contacts.keep_copy(
+            fields,
+            home_node=peer.node_id,
+            remote_id=remote_id,
+            version=version,
+            last_confirmed=last,
+            updated=_time(doc, "updated"),
+            deleted=None,
+            within=within,
+        )
+        return label
 
     # Sending ------------------------------------------------------------------------
     def peer_for(self, node: str) -> Peer | None:
@@ -263,10 +407,12 @@ class Link:
             raise InvalidInput("'message.id' is not a message id (coordmsg--UUID)")
         if kind not in KINDS:
             raise InvalidInput(f"'message.kind' must be one of: {', '.join(KINDS)}")
-        if not isinstance(uid, str) or not _UID.match(uid):
-            raise InvalidInput("'message.request' is not a request id (request--UUID)")
         if is_seen(self.outbox.engine, peer.node_id, msg_id):
             raise Replayed(f"message {msg_id} from {peer.name} was already applied")
+        if kind == "contact":
+            return Applied("contact", self._contact(peer, msg_id, message))
+        if not isinstance(uid, str) or not _UID.match(uid):
+            raise InvalidInput("'message.request' is not a request id (request--UUID)")
         if kind == "transition" and message.get("action") == Action.SUBMIT.value:
             self._filed(peer, msg_id, uid, message)
         elif kind == "transition":
@@ -553,6 +699,34 @@ class Link:
                 f"{peer.name} sent {what} for request {row.uid}, whose recipient is not homed "
                 "on it; nothing stored"
             )
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _optional(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _fields_of(row: ContactRow, org: int) -> ContactFields:
+    return ContactFields(
+        org_id=org,
+        kind=row.kind,
+        name=row.name,
+        role=row.role,
+        email=row.email,
+        phone=row.phone,
+        messaging=row.messaging,
+        languages=row.languages,
+        timezone=row.timezone,
+        public_key=row.public_key,
+        backups=(),
+        groups=row.groups,
+        federation=row.federation,
+    )
 
 
 def _time(obj: dict[str, Any], name: str) -> datetime:

@@ -33,6 +33,8 @@ class Contact:
     last_confirmed: datetime | None
     version: int
     updated: datetime
+    federation: bool = False  # travels to every peer node (else to its groups' nodes)
+    home_node: str | None = None  # a read-only copy from that node; None: this node's
 
 
 @dataclass(frozen=True, slots=True)

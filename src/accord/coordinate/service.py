@@ -67,6 +67,7 @@ class Coordination:
         if link is not None:
             self.requests.link = link
             link.requests = self.requests
+            contacts.on_change = link.contact_changed  # the regional directory
 
     def tick(self) -> Tick:
         """Reminders, escalations and deliveries due now."""

@@ -1,5 +1,5 @@
-"""Coordination between nodes: shared request and message ids, delivery, the outbox of
-signed coordination messages and the ids already applied.
+"""Coordination between nodes: contacts' copies, shared request and message ids,
+delivery, the outbox of signed coordination messages and the ids already applied.
 
 Revision ID: c002
 Revises: c001
@@ -21,6 +21,15 @@ _PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("coord_contacts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("federation", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.add_column(sa.Column("home_node", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("remote_id", sa.Integer(), nullable=True))
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_coord_contacts_home_node"), ["home_node", "remote_id"]
+        )
     with op.batch_alter_table("coord_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("uid", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("delivered", sa.DateTime(timezone=True), nullable=True))
@@ -63,6 +72,11 @@ def downgrade() -> None:
     with op.batch_alter_table("coord_messages", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_coord_messages_uid"), type_="unique")
         batch_op.drop_column("uid")
+    with op.batch_alter_table("coord_contacts", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_coord_contacts_home_node"), type_="unique")
+        batch_op.drop_column("remote_id")
+        batch_op.drop_column("home_node")
+        batch_op.drop_column("federation")
     with op.batch_alter_table("coord_requests", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_coord_requests_uid"), type_="unique")
         batch_op.drop_column("delivery_error")
