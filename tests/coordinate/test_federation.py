@@ -7,6 +7,7 @@ SingCERT is homed on node a, MyCERT on node b, ThaiCERT on node c.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ from sqlalchemy import select
 
 from accord.coordinate.federation import PATH, SIGNATURE, Courier
 from accord.domain.stix import format_timestamp
+from accord.store.checks import coord_checks
 from accord.store.coordfed import OutboxRepository
+from accord.store.notifications import coord_notifications
 from accord.store.requests import coord_requests
 from tests.federation.cluster import Member, local_cluster
 
@@ -504,3 +507,80 @@ def test_a_node_cannot_send_contacts_of_organisations_it_does_not_home(region: R
     forged, _ = _forge(region, "c", "b", message)
     assert forged.status_code == 403, forged.text
     assert "Forged desk" not in _names(region, "b")
+
+
+# Communication checks across nodes ---------------------------------------------------------
+LINK = re.compile(r"(http://\S+/api/v1/checks/ack/(ack_[A-Za-z0-9_-]+))")
+
+
+def _token(region: Region, node: str, address: str) -> str:
+    n = coord_notifications.c
+    with region.m[node].node.engine.connect() as conn:
+        (body,) = conn.execute(
+            select(n.body).where(n.target == address, n.topic == "check.start")
+        ).scalars()
+    found = LINK.search(body)
+    assert found is not None
+    return found.group(2)
+
+
+def test_a_check_reaches_contacts_homed_on_other_nodes_and_their_answers_come_back(
+    region: Region,
+) -> None:
+    _contact(region, "a", name="Sing desk", email="desk@sg.example.org")
+    for node, address in (("b", "desk@my.example.org"), ("c", "desk@th.example.org")):
+        _contact(region, node, name=f"{node} desk", email=address, federation=True)
+    assert region.deliver("b", "c") == 4  # each contact to both other nodes
+    node_a = region.m["a"].node
+    started = node_a.coordination.checks.start(
+        None,
+        "Regional ping",
+        node_a.clock() + timedelta(days=1),
+        organiser=node_a.accounts.orgs.find("SingCERT").id,
+    )
+    assert [t.name for t in started.targets] == ["Sing desk"]  # only a's own get a's links
+    assert region.mails("a", "check.start") == ["desk@sg.example.org"]
+    assert region.deliver("a") == 2  # the check, to b and to c
+    # Each home node mails its own contact, with a link to itself.
+    for node, address in (("b", "desk@my.example.org"), ("c", "desk@th.example.org")):
+        assert region.mails(node, "check.start") == [address]
+    token = _token(region, "b", "desk@my.example.org")
+    acked = region.m["b"].http.post(f"{region.m['b'].url}/api/v1/checks/ack/{token}")
+    assert acked.status_code == 200 and acked.json()["acknowledged"]
+    assert region.deliver("b") == 1
+    results = node_a.coordination.checks.results(None, started.id)
+    assert results.contacts == 3 and results.acknowledged == 1
+    assert results.by_state["MY"].rate == 1.0 and results.by_state["TH"].rate == 0.0
+    assert {u.name for u in results.never_answered} == {"Sing desk", "c desk"}
+
+    # Node c acknowledges for a contact it does not hold.
+    check = node_a.coordination.link.check_repo.by_uid(  # type: ignore[union-attr]
+        _check_uid(region)
+    )
+    assert check is not None
+    held_by_c = {c.id for c in region.m["c"].node.coordination.directory.search(None)}
+    not_cs = max(held_by_c) + 1000  # no contact of c's: it cannot answer for it
+    forged, _ = _forge(
+        region,
+        "c",
+        "a",
+        {
+            "id": f"coordmsg--{uuid.uuid4()}",
+            "kind": "check-ack",
+            "check": check.uid,
+            "contact": not_cs,
+            "at": format_timestamp(node_a.clock()),
+        },
+    )
+    assert forged.status_code == 403, forged.text
+    assert node_a.coordination.checks.results(None, started.id).acknowledged == 1
+
+
+def _check_uid(region: Region) -> str:
+    outbox = region.m["a"].node.coordination.link.outbox  # type: ignore[union-attr]
+    with outbox.engine.connect() as conn:
+        uid = conn.execute(
+            select(coord_checks.c.uid).where(coord_checks.c.uid.is_not(None))
+        ).scalar_one()
+    assert isinstance(uid, str)
+    return uid

@@ -227,6 +227,7 @@ class Directory:
                 updated=r.updated,
                 federation=r.federation,
                 home_node=r.home_node,
+                remote_id=r.remote_id,
             )
             for r in rows
         ]

@@ -66,13 +66,17 @@ from accord.store.requests import NewRequest, RequestEvent, RequestRepository, R
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from accord.coordinate.checks import Checks
+    from accord.coordinate.directory import Directory
+    from accord.coordinate.model import Contact
     from accord.coordinate.requests import Requests
+    from accord.store.checks import CheckRepository
 
 log = logging.getLogger("accord.coordinate.federation")
 
 PATH = "/api/v1/federation/coordination"
 SIGNATURE = "X-Accord-Signature"
-KINDS = ("transition", "message", "receipt", "escalate", "contact")
+KINDS = ("transition", "message", "receipt", "escalate", "contact", "check", "check-ack")
 _NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 _UID = re.compile(r"\A[a-z-]{1,20}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _IDENTITY = re.compile(
@@ -119,6 +123,9 @@ class Link:
         self._clock = clock
         self._max_skew = max_skew
         self.requests: Requests | None = None  # set by ``Coordination``
+        self.checks: Checks | None = None
+        self.directory: Directory | None = None
+        self.check_repo: CheckRepository | None = None
         self._listeners: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
@@ -332,6 +339,102 @@ class Link:
         )
         return label
 
+    # Communication checks across nodes ----------------------------------------------
+    def check_payload(
+        self, uid: str, organiser: int, title: str, deadline: datetime
+    ) -> dict[str, Any]:
+        return {
+            "check": uid,
+            "actor": self._identity(organiser),
+            "title": title,
+            "deadline": format_timestamp(deadline),
+        }
+
+    def check_acknowledged(self, node: str, uid: str, contact_id: int, at: datetime) -> None:
+        """Queue an acknowledgement of this node's contact for the check's organiser node."""
+        repo = self.check_repo
+        assert repo is not None
+        payload = {"check": uid, "contact": contact_id, "at": format_timestamp(at)}
+        msg_id = new_uid("coordmsg")
+        body = {"id": msg_id, "kind": "check-ack", **payload}
+        self.outbox.add(node, msg_id, "check-ack", orjson.dumps(body).decode(), self._clock())
+        self.queued()
+
+    def _check(self, peer: Peer, msg_id: str, message: dict[str, Any]) -> str:
+        """Run here the part of ``peer``'s check that reaches this node's own contacts."""
+        assert self.checks is not None and self.directory is not None
+        assert self.check_repo is not None
+        organiser = self._actor(peer, message)
+        uid, title, ids = message.get("check"), message.get("title"), message.get("contacts")
+        if not isinstance(uid, str) or not _UID.match(uid):
+            raise InvalidInput("'message.check' is not a check id (check--UUID)")
+        if not isinstance(title, str) or not 0 < len(title) <= 300 or unstorable(title):
+            raise InvalidInput("'message.title' is not a title")
+        if (
+            not isinstance(ids, list)
+            or not 0 < len(ids) <= 100_000
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        ):
+            raise InvalidInput("'message.contacts' is not a list of contact ids")
+        deadline = _time(message, "deadline")
+        if self.check_repo.by_uid(uid) is not None:
+            raise Replayed(f"check {uid} is already running here")
+        held = {c.id: c for c in self.directory.search(None) if c.home_node is None}
+        wanted = sorted(set(ids))
+        missing = [i for i in wanted if i not in held or not self._travels_to(held[i], peer)]
+        if missing:
+            raise SignatureRejected(
+                f"{peer.name} asked to check contact {missing[0]}, which this node does not "
+                "hold for it; nothing stored"
+            )
+
+        def within(conn: Connection, check_id: int) -> None:
+            mark_seen(conn, peer.node_id, msg_id, self._clock())
+
+        self.checks.start_for(
+            organiser, uid, peer.node_id, title, deadline, [held[i] for i in wanted], within
+        )
+        return uid
+
+    def _travels_to(self, contact: Contact, peer: Peer) -> bool:
+        """Whether ``contact`` (this node's) is one ``peer``'s node is entitled to."""
+        if contact.federation:
+            return True
+        slugs = set(contact.groups)
+        homes = {o.id: o.home for o in self._orgs.all()}
+        return any(
+            homes.get(m) == peer.node_id
+            for g in self._groups.all()
+            if g.slug in slugs
+            for m in g.members
+        )
+
+    def _check_ack(self, peer: Peer, msg_id: str, message: dict[str, Any]) -> str:
+        """An acknowledgement made at a contact's home node, for a check organised here."""
+        assert self.check_repo is not None
+        uid, contact = message.get("check"), message.get("contact")
+        if not isinstance(uid, str) or not _UID.match(uid):
+            raise InvalidInput("'message.check' is not a check id (check--UUID)")
+        if not isinstance(contact, int) or isinstance(contact, bool):
+            raise InvalidInput("'message.contact' is not a contact id")
+        check = self.check_repo.by_uid(uid)
+        if check is None or check.origin_node is not None:
+            raise InvalidInput(f"no check {uid} was organised here")
+        copy = self._contacts.copy_of(peer.node_id, contact)
+        if copy is None:
+            raise SignatureRejected(
+                f"{peer.name} acknowledged contact {contact}, which it does not hold for "
+                "this node; nothing stored"
+            )
+        at = _time(message, "at")
+
+        def within(conn: Connection) -> None:
+            mark_seen(conn, peer.node_id, msg_id, self._clock())
+
+        if not self.check_repo.acknowledge_remote(check.id, copy.id, at, within):
+            raise Conflict(f"contact {contact} is not in check {uid}, or acknowledged it already")
+        return uid
+
     # Sending ------------------------------------------------------------------------
     def peer_for(self, node: str) -> Peer | None:
         return next((p for p in self._peers.all() if p.node_id == node), None)
@@ -411,6 +514,10 @@ class Link:
             raise Replayed(f"message {msg_id} from {peer.name} was already applied")
         if kind == "contact":
             return Applied("contact", self._contact(peer, msg_id, message))
+        if kind == "check":
+            return Applied("check", self._check(peer, msg_id, message))
+        if kind == "check-ack":
+            return Applied("check-ack", self._check_ack(peer, msg_id, message))
         if not isinstance(uid, str) or not _UID.match(uid):
             raise InvalidInput("'message.request' is not a request id (request--UUID)")
         if kind == "transition" and message.get("action") == Action.SUBMIT.value:

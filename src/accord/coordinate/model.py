@@ -35,6 +35,7 @@ class Contact:
     updated: datetime
     federation: bool = False  # travels to every peer node (else to its groups' nodes)
     home_node: str | None = None  # a read-only copy from that node; None: this node's
+    remote_id: int | None = None  # its id on its home node, for a copy
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,10 @@ class Coordination:
             self.requests.link = link
             link.requests = self.requests
             contacts.on_change = link.contact_changed  # the regional directory
+            self.checks.relay = link
+            link.checks = self.checks
+            link.directory = self.directory
+            link.check_repo = checks
 
     def tick(self) -> Tick:
         """Reminders, escalations and deliveries due now."""

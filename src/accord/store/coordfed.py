@@ -128,6 +128,11 @@ class OutboxRepository:
     def engine(self) -> Engine:
         return self._engine
 
+    def add(self, node: str, msg_id: str, kind: str, body: str, now: datetime) -> None:
+        """Queue one message in a transaction of its own."""
+        with write(self._engine) as conn:
+            enqueue(conn, node=node, msg_id=msg_id, kind=kind, request_uid=None, body=body, now=now)
+
     def due_nodes(self, now: datetime) -> list[str]:
         """The destinations with a message due now (cheap: one indexed query)."""
         o = coord_outbox.c

@@ -35,6 +35,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("delivered", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("delivery_error", sa.Text(), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_coord_requests_uid"), ["uid"])
+    with op.batch_alter_table("coord_checks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uid", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("origin_node", sa.String(length=32), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_coord_checks_uid"), ["uid"])
     with op.batch_alter_table("coord_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("uid", sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_coord_messages_uid"), ["uid"])
@@ -71,6 +75,10 @@ def downgrade() -> None:
     op.drop_table("coord_outbox")
     with op.batch_alter_table("coord_messages", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_coord_messages_uid"), type_="unique")
+        batch_op.drop_column("uid")
+    with op.batch_alter_table("coord_checks", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_coord_checks_uid"), type_="unique")
+        batch_op.drop_column("origin_node")
         batch_op.drop_column("uid")
     with op.batch_alter_table("coord_contacts", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_coord_contacts_home_node"), type_="unique")
