@@ -352,8 +352,6 @@ class Link:
 
     def check_acknowledged(self, node: str, uid: str, contact_id: int, at: datetime) -> None:
         """Queue an acknowledgement of this node's contact for the check's organiser node."""
-        repo = self.check_repo
-        assert repo is not None
         payload = {"check": uid, "contact": contact_id, "at": format_timestamp(at)}
         msg_id = new_uid("coordmsg")
         body = {"id": msg_id, "kind": "check-ack", **payload}

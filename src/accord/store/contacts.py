@@ -317,7 +317,11 @@ class ContactRepository:
     ) -> list[int]:
         """All contacts in one transaction: every one is stored, or none."""
         with write(self._engine) as conn:
-            return [self._add_in(conn, fields, actor_org, now) for fields in contacts]
+            ids = [self._add_in(conn, fields, actor_org, now) for fields in contacts]
+            if self.on_change is not None:
+                for contact_id in ids:
+                    self.on_change(conn, contact_id)
+            return ids
 
     @staticmethod
     def _add_in(
