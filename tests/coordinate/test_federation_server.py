@@ -4,6 +4,7 @@ to a's own desk; each step within seconds (push, not the scheduler's tick)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,6 +19,8 @@ from accord.node import Node
 from accord.settings import Settings
 from tests.coordinate.conftest import Sink
 from tests.server import free_port, running_node
+
+LINK = re.compile(r"(http://\S+/api/v1/checks/ack/ack_[A-Za-z0-9_-]+)")
 
 
 @contextmanager
@@ -126,6 +129,50 @@ def test_request_between_two_node_processes(tmp_path: Path) -> None:
         # SingCERT cannot act for MyCERT on its own node.
         wrong = http.post(f"{mine}/actions", json={"action": "start"}, headers=a_auth)
         assert wrong.status_code == 409
+
+        # MyCERT's desk, marked for the federation on b, appears read-only on a.
+        desks = http.get(f"{b_url}/api/v1/contacts", headers=b_auth).json()
+        (desk,) = [c for c in desks if c["email"] == "desk@mycert.example.org"]
+        fields = {k: desk[k] for k in ("kind", "name", "email", "phone", "languages", "timezone")}
+        marked = http.put(
+            f"{b_url}/api/v1/contacts/{desk['id']}",
+            json={**fields, "federation": True},
+            headers=b_auth,
+        )
+        assert marked.status_code == 200, marked.text
+
+        def copy() -> dict[str, Any] | None:
+            found = http.get(f"{a_url}/api/v1/contacts?state=MY", headers=a_auth).json()
+            return found[0] if found else None
+
+        remote = _until("a lists MyCERT's desk", copy)
+        assert remote["home_node"] == b.key.node_id and remote["version"] == 2
+        # A check from a reaches it through b, which mails it with a link to b.
+        started = http.post(
+            f"{a_url}/api/v1/checks",
+            json={"title": "Regional ping", "deadline": "2099-01-01T00:00:00Z"},
+            headers=a_auth,
+        )
+        assert started.status_code == 201, started.text
+
+        def check_mail() -> str | None:
+            for m in b_smtp.to("desk@mycert.example.org"):
+                found = LINK.search(str(m.get_content()))
+                if found:
+                    return found.group(1)
+            return None
+
+        link = _until("b mails the check", check_mail)
+        assert link.startswith(b_url)
+        assert httpx.post(link).status_code == 200
+        results = f"{a_url}/api/v1/checks/{started.json()['id']}"
+        _until(
+            "the acknowledgement counts at a",
+            lambda: (
+                http.get(results, headers=a_auth).json()["by_state"].get("MY", {}).get("rate")
+                == 1.0
+            ),
+        )
 
 
 def _ids(node: Node) -> list[str]:
