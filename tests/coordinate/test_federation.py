@@ -584,3 +584,26 @@ def _check_uid(region: Region) -> str:
         ).scalar_one()
     assert isinstance(uid, str)
     return uid
+
+
+def test_a_refused_submission_is_shown_to_the_requester_and_not_retried(region: Region) -> None:
+    filed = _file(region)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        problem = {"type": "/api/v1/problems/invalid-input", "detail": "no such recipient"}
+        return httpx.Response(422, json=problem)
+
+    courier = Courier(
+        region.m["a"].node.coordination.link,  # type: ignore[arg-type]
+        poll=60,
+        timeout=5,
+        backoff=1,
+        backoff_max=2,
+        http=lambda: httpx.Client(transport=httpx.MockTransport(refuse)),
+    )
+    assert courier.run_once() == 0
+    shown = region.find("a", filed["case"])
+    assert shown["delivery"] == "refused: b refused it: no such recipient"
+    outbox = region.m["a"].node.coordination.link.outbox  # type: ignore[union-attr]
+    assert outbox.count("pending") == 0 and outbox.count("refused") == 1
+    assert region.deliver("a") == 0  # not sent again

@@ -455,13 +455,15 @@ class Link:
 
     def delivered(self, item: Outgoing) -> None:
         self.outbox.sent(item, self._clock())
-        if item.kind == "transition" and item.request_uid and b'"submit"' in item.body.encode():
+        if item.request_uid and _is_submission(item):
             self._repo.set_delivery(item.request_uid, self._clock(), None)
 
     def refused(self, item: Outgoing, reason: str) -> None:
+        """The destination refused ``item`` for good (4xx): kept with the reason, and for a
+        submission shown on the request ("refused: ..."); the node log says it too."""
         log.warning("node refused coordination message %s: %s", item.msg_id, reason)
         self.outbox.refused(item, reason[:_MAX_ERROR])
-        if item.request_uid:
+        if item.request_uid and _is_submission(item):
             self._repo.set_delivery(item.request_uid, None, reason[:_MAX_ERROR])
 
     # Receiving ----------------------------------------------------------------------
@@ -804,6 +806,15 @@ class Link:
                 f"{peer.name} sent {what} for request {row.uid}, whose recipient is not homed "
                 "on it; nothing stored"
             )
+
+
+def _is_submission(item: Outgoing) -> bool:
+    if item.kind != "transition":
+        return False
+    try:
+        return bool(orjson.loads(item.body).get("action") == Action.SUBMIT.value)
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
