@@ -574,6 +574,12 @@ def test_a_check_reaches_contacts_homed_on_other_nodes_and_their_answers_come_ba
     )
     assert forged.status_code == 403, forged.text
     assert node_a.coordination.checks.results(None, started.id).acknowledged == 1
+    # Reminders: a reminds its own contact; c's is c's to remind.
+    checks_a = node_a.coordination.checks
+    late = node_a.clock() + timedelta(hours=20)
+    checks_a._clock = lambda: late  # noqa: SLF001  (only the reminder time moves on)
+    assert checks_a.send_reminders() == 1
+    assert region.mails("a", "check.reminder") == ["desk@sg.example.org"]
 
 
 def _check_uid(region: Region) -> str:

@@ -262,7 +262,7 @@ class Checks:
                     now=now,
                 )
                 for t in self._repo.targets(check.id)
-                if t.acknowledged is None and t.email
+                if t.acknowledged is None and t.email and t.home_node is None
             ]
             if self._repo.mark_reminded(check.id, notices):
                 sent += len(notices)

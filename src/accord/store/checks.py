@@ -145,6 +145,7 @@ class CheckTarget:
     contact_name: str
     email: str | None
     org_id: int
+    home_node: str | None = None  # a copy of a contact homed there: that node reminds it
 
 
 _TARGET_BY_HASH = (
@@ -317,6 +318,7 @@ class CheckRepository:
                 coord_contacts.c.name,
                 coord_contacts.c.email,
                 coord_contacts.c.org_id,
+                coord_contacts.c.home_node,
             )
             .join(coord_contacts, coord_contacts.c.id == t.contact_id)
             .where(t.check_id == check_id)
