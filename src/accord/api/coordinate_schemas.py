@@ -46,6 +46,11 @@ class ContactCreate(Input):
         default=[], max_length=100, description="Sharing groups that may see it; []: all."
     )
     backups: list[ContactId] = Field(default=[], max_length=20)
+    federation: bool = Field(
+        default=False,
+        description="Also in every peer node's directory, read-only there (the regional "
+        "directory); otherwise only its groups' members' nodes receive it.",
+    )
 
 
 # A point of contact as readers see it.
@@ -68,6 +73,12 @@ class ContactPublic(_Read):
     last_confirmed: datetime | None
     version: int
     updated: datetime
+    federation: bool = Field(default=False, description="Shared with the whole federation.")
+    home_node: str | None = Field(
+        default=None,
+        description="A read-only copy kept for the organisation's home node (its id); "
+        "null: a contact of this node.",
+    )
 
 
 # What a requester sends to file an assistance request or a consultation.
@@ -139,6 +150,17 @@ class RequestPublic(_Read):
     responded: datetime | None
     finished: datetime | None
     decline_reason: str | None
+    requester_node: str | None = Field(
+        default=None, description="The requester's home node id; null: this node."
+    )
+    recipient_node: str | None = Field(
+        default=None, description="The recipient's home node id; null: this node."
+    )
+    delivery: str | None = Field(
+        default=None,
+        description="For a request to an organisation homed on another node: delivered, "
+        "undelivered (queued, retried) or 'refused: <why>'.",
+    )
 
 
 # Requests of one box, newest first, with the cursor of the next page.

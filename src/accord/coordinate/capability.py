@@ -19,18 +19,36 @@ if TYPE_CHECKING:
 
 
 def _wire(node: Node) -> Coordination:
+    from datetime import timedelta
+
     from accord.coordinate.egress import Egress
+    from accord.coordinate.federation import Link
     from accord.coordinate.notify import Retry, SmtpSettings
     from accord.coordinate.service import Coordination
     from accord.coordinate.workflow import deadlines_from_hours
     from accord.store.checks import CheckRepository
     from accord.store.contacts import ContactRepository
+    from accord.store.coordfed import OutboxRepository
     from accord.store.notifications import NotificationRepository
+    from accord.store.peers import PeerRepository
     from accord.store.requests import RequestRepository
 
     settings, engine = node.settings, node.engine
+    contacts = ContactRepository(engine)
+    link = Link(
+        outbox=OutboxRepository(engine),
+        peers=PeerRepository(engine),
+        repo=RequestRepository(engine),
+        orgs=node.orgs,
+        contacts=contacts,
+        groups=node.groups,
+        # The federation's key, which it may rotate; the node's own until it is wired.
+        key=lambda: node.federation.key if "federation" in node.services else node.key,
+        clock=node.clock,
+        max_skew=timedelta(seconds=settings.federation_max_skew),
+    )
     return Coordination(
-        contacts=ContactRepository(engine),
+        contacts=contacts,
         checks=CheckRepository(engine),
         requests=RequestRepository(engine),
         notifications=NotificationRepository(engine),
@@ -52,13 +70,38 @@ def _wire(node: Node) -> Coordination:
         reminder_at=settings.check_reminder_at,
         base_url=settings.base_url,
         clock=node.clock,
+        link=link,
     )
 
 
 def _jobs(node: Node) -> Sequence[Periodic]:
+    from accord.coordinate.federation import Courier
     from accord.coordinate.service import coordination_scheduler
 
-    return [coordination_scheduler(COORDINATE.service(node), node.settings.coordination_interval)]
+    settings = node.settings
+    coordination = COORDINATE.service(node)
+    scheduler = coordination_scheduler(coordination, settings.coordination_interval)
+    jobs = [scheduler]
+    if coordination.link is not None:
+        jobs.append(
+            Courier(
+                coordination.link,
+                poll=settings.federation_push_poll,
+                timeout=settings.federation_timeout,
+                backoff=settings.federation_push_backoff,
+                backoff_max=settings.federation_push_backoff_max,
+                # E-mails a received message queued leave at once, not at the next tick.
+                after=scheduler.wake,
+                due=coordination.notifier.has_due,
+            )
+        )
+    return jobs
+
+
+def _routes() -> Sequence[APIRouter]:
+    from accord.api import coordination_federation
+
+    return [coordination_federation.router]
 
 
 def _api() -> Sequence[APIRouter]:
@@ -80,9 +123,11 @@ def _commands() -> Sequence[typer.Typer]:
 
 
 def _tables() -> Sequence[Table]:
-    from accord.store import checks, contacts, notifications, requests
+    from accord.store import checks, contacts, coordfed, notifications, requests
 
     return [
+        coordfed.coord_outbox,
+        coordfed.coord_fed_seen,
         contacts.coord_contacts,
         contacts.coord_contact_history,
         requests.coord_requests,
@@ -106,6 +151,7 @@ COORDINATE: Capability[Coordination] = Capability(
         NavEntry("Checks", "/checks"),
         NavEntry("Requests", "/requests"),
     ),
+    routes=_routes,
     commands=_commands,
     jobs=_jobs,
     tables=_tables,

@@ -14,8 +14,10 @@ import hmac
 import math
 import secrets
 import statistics
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from accord.coordinate import notify
 from accord.coordinate.access import audited, reader_of, record_read
@@ -30,11 +32,18 @@ from accord.coordinate.model import (
     Unanswered,
 )
 from accord.domain.audit import NOT_RECORDED, Recorder
+from accord.domain.coordination import OPERATOR
 from accord.domain.model import Principal, Role
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
 from accord.store.accounts import GroupRepository
 from accord.store.checks import CheckRepository, CheckTarget, NewCheck, NewTarget, TokenTarget
 from accord.store.notifications import NewNotification
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from accord.coordinate.federation import Link
+    from accord.coordinate.model import Contact
 
 _FORGED = "this acknowledgement link is not valid; use the link from the latest e-mail"
 TOKEN_PREFIX = "ack_"
@@ -71,6 +80,8 @@ class Checks:
         self._reminder_at = reminder_at
         self._clock = clock
         self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
+        # Checks between nodes (``coordinate.federation``); None: this node only.
+        self.relay: Link | None = None
 
     def link(self, token: str) -> str:
         return f"{self._base_url}/api/v1/checks/ack/{token}"
@@ -109,8 +120,69 @@ class Checks:
         if group is not None:
             org_ids = sorted(self._groups.get(group).members)
         contacts = self._directory.search(actor, states=states, kind=kind, org_ids=org_ids)
+        # Copies of contacts homed on other nodes are checked by their home nodes: the
+        # check travels there, which mails them with a link to itself, and their
+        # acknowledgements come back. Without federation they are left out.
+        if self.relay is None:
+            contacts = [c for c in contacts if c.home_node is None]
         if not contacts:
             raise InvalidInput("no contacts match; widen the group, states or kind")
+        elsewhere = [c for c in contacts if c.home_node is not None]
+        targets, notices, issued = self._announce(
+            [c for c in contacts if c.home_node is None], title, deadline, now
+        )
+        # Their targets here are answered only by their home nodes' signed messages.
+        targets += [
+            NewTarget(c.id, c.state, c.kind, _hash(secrets.token_urlsafe(32))) for c in elsewhere
+        ]
+        remind_at = now + (deadline - now) * self._reminder_at
+        uid = f"check--{uuid.uuid4()}" if elsewhere else None
+        check = NewCheck(organiser, title.strip()[:300], now, deadline, remind_at, uid)
+        within = self._relay(uid, organiser, check, elsewhere)
+        check_id = self._repo.add(check, targets, notices, within)
+        if within is not None and self.relay is not None:
+            self.relay.queued()
+        return StartedCheck(check_id, tuple(issued))
+
+    def _relay(
+        self, uid: str | None, organiser: int, check: NewCheck, elsewhere: list[Contact]
+    ) -> Callable[[Connection, int], None] | None:
+        link = self.relay
+        if link is None or uid is None:
+            return None
+        by_node: dict[str, list[int]] = {}
+        for c in elsewhere:
+            assert c.home_node is not None and c.remote_id is not None
+            by_node.setdefault(c.home_node, []).append(c.remote_id)
+        payload = link.check_payload(uid, organiser, check.title, check.deadline)
+
+        def within(conn: Connection, check_id: int) -> None:
+            for node, ids in sorted(by_node.items()):
+                link.queue(conn, node, "check", None, {**payload, "contacts": sorted(ids)})
+
+        return within
+
+    def start_for(
+        self,
+        organiser: int,
+        uid: str,
+        origin_node: str,
+        title: str,
+        deadline: datetime,
+        contacts: list[Contact],
+        within: Callable[[Connection, int], None],
+    ) -> int:
+        """Run here, for an organiser homed on ``origin_node``, the part of its check that
+        reaches this node's own contacts: mailed from here with links to here."""
+        now = self._clock()
+        targets, notices, _ = self._announce(contacts, title, deadline, now)
+        remind_at = now + (deadline - now) * self._reminder_at
+        check = NewCheck(organiser, title[:300], now, deadline, remind_at, uid, origin_node)
+        return self._repo.add(check, targets, notices, within)
+
+    def _announce(
+        self, contacts: list[Contact], title: str, deadline: datetime, now: datetime
+    ) -> tuple[list[NewTarget], list[NewNotification], list[IssuedToken]]:
         targets: list[NewTarget] = []
         notices: list[NewNotification] = []
         issued: list[IssuedToken] = []
@@ -133,9 +205,7 @@ class Checks:
                         now=now,
                     )
                 )
-        remind_at = now + (deadline - now) * self._reminder_at
-        check = NewCheck(organiser, title.strip()[:300], now, deadline, remind_at)
-        return StartedCheck(self._repo.add(check, targets, notices), tuple(issued))
+        return targets, notices, issued
 
     def _target(self, token: str) -> TokenTarget:
         row = self._repo.target_by_hash(_hash(token)) if token.startswith(TOKEN_PREFIX) else None
@@ -171,6 +241,11 @@ class Checks:
         if now > row.deadline:
             raise Conflict("this check closed at its deadline; the link has expired")
         if self._repo.acknowledge(row.id, row.contact_id, now):
+            if self.relay is not None:
+                check = self._repo.get(row.check_id, reader=OPERATOR)
+                if check.origin_node is not None and check.uid is not None:
+                    # Back to the organiser's node, signed (queued just after the commit).
+                    self.relay.check_acknowledged(check.origin_node, check.uid, row.contact_id, now)
             return self._shown(row, now)
         return self.show(token)  # a concurrent request recorded it first
 
@@ -193,7 +268,7 @@ class Checks:
                     now=now,
                 )
                 for t in self._repo.targets(check.id)
-                if t.acknowledged is None and t.email
+                if t.acknowledged is None and t.email and t.home_node is None
             ]
             if self._repo.mark_reminded(check.id, notices):
                 sent += len(notices)

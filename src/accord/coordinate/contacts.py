@@ -58,6 +58,7 @@ class ContactInput:
     public_key: str | None = None
     groups: tuple[str, ...] = ()  # sharing-group slugs that may see it; empty: the whole node
     backups: tuple[int, ...] = ()
+    federation: bool = False  # travels to every peer node, read-only there
 
     def clean(self, index: int | None = None) -> CleanContact:
         """The checked fields, or InvalidInput listing each bad one (``index``: the CSV row)."""

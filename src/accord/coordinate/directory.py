@@ -46,7 +46,14 @@ class Directory:
         self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
 
     # Writing --------------------------------------------------------------------------
-    def _may_edit(self, actor: Principal | None, org_id: int) -> None:
+    def _may_edit(
+        self, actor: Principal | None, org_id: int, row: ContactRow | None = None
+    ) -> None:
+        if row is not None and row.home_node is not None:
+            raise Forbidden(
+                f"this contact is a read-only copy from node {row.home_node}, its "
+                "organisation's home node: it is changed there, and travels here"
+            )
         if actor is None or actor.is_admin():
             return
         if actor.org != org_id or actor.role not in _EDITORS:
@@ -88,6 +95,7 @@ class Directory:
             public_key=clean.public_key,
             backups=clean.backups,
             groups=tuple(sorted({slugs[s] for s in data.groups})),
+            federation=data.federation,
         )
 
     def _organisation(self, actor: Principal | None, org_ref: str | None) -> Organisation:
@@ -109,7 +117,7 @@ class Directory:
     def update(self, actor: Principal | None, contact_id: int, data: ContactInput) -> Contact:
         """Replace a contact's fields; the previous version stays in its history."""
         row = self._visible_row(actor, contact_id)
-        self._may_edit(actor, row.org_id)
+        self._may_edit(actor, row.org_id, row)
         fields = self._fields(row.org_id, data)
         if contact_id in fields.backups:
             raise InvalidInput("a contact cannot be its own backup")
@@ -119,14 +127,14 @@ class Directory:
     def confirm(self, actor: Principal | None, contact_id: int) -> Contact:
         """Mark a contact as confirmed current today."""
         row = self._visible_row(actor, contact_id)
-        self._may_edit(actor, row.org_id)
+        self._may_edit(actor, row.org_id, row)
         self._repo.confirm(contact_id, _org_of(actor), self._clock())
         return self.get(actor, contact_id)
 
     def delete(self, actor: Principal | None, contact_id: int) -> None:
         """Retire a contact; its history is kept."""
         row = self._visible_row(actor, contact_id)
-        self._may_edit(actor, row.org_id)
+        self._may_edit(actor, row.org_id, row)
         self._repo.retire(contact_id, _org_of(actor), self._clock())
 
     def import_csv(self, actor: Principal | None, org_ref: str | None, text: str) -> list[Contact]:
@@ -224,6 +232,9 @@ class Directory:
                 last_confirmed=r.last_confirmed,
                 version=r.version,
                 updated=r.updated,
+                federation=r.federation,
+                home_node=r.home_node,
+                remote_id=r.remote_id,
             )
             for r in rows
         ]

@@ -33,6 +33,9 @@ class Contact:
     last_confirmed: datetime | None
     version: int
     updated: datetime
+    federation: bool = False  # travels to every peer node (else to its groups' nodes)
+    home_node: str | None = None  # a read-only copy from that node; None: this node's
+    remote_id: int | None = None  # its id on its home node, for a copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,12 @@ class Request:
     responded: datetime | None
     finished: datetime | None
     decline_reason: str | None
+    # Between nodes: each party's home node (None: this node), and for a request filed
+    # here to an organisation homed elsewhere, whether its home node has it:
+    # "delivered", "undelivered" (queued, retried) or "refused: <why>".
+    requester_node: str | None = None
+    recipient_node: str | None = None
+    delivery: str | None = None
 
     @property
     def next_due(self) -> datetime | None:

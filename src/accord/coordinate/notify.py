@@ -169,6 +169,10 @@ class Notifier:
             for hook in self._repo.webhooks(org_id)
         ]
 
+    def has_due(self) -> bool:
+        """Whether a notification is due now (one indexed query)."""
+        return bool(self._repo.due(self._clock(), 1))
+
     def deliver_due(self, limit: int = 10_000) -> Delivery:
         """Send every notification due now (at most ``limit``) and log each outcome."""
         due = self._repo.due(self._clock(), limit)

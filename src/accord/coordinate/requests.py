@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from accord.coordinate import notify
 from accord.coordinate.access import audited, record_read
@@ -36,12 +36,18 @@ from accord.coordinate.workflow import (
 from accord.domain.audit import NOT_RECORDED, Recorder
 from accord.domain.coordination import OPERATOR
 from accord.domain.model import Principal
+from accord.domain.stix import format_timestamp
 from accord.domain.tlp import TLP
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from accord.store.accounts import OrganisationRepository
 from accord.store.contacts import ContactRepository
-from accord.store.notifications import NewNotification
+from accord.store.notifications import NewNotification, queue_in
 from accord.store.requests import NewRequest, RequestEvent, RequestRepository, RequestRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from accord.coordinate.federation import Link
 
 KINDS = ("assistance", "consultation")
 ASKS = ("information", "technical-assistance", "mitigation", "law-enforcement", "other")
@@ -95,6 +101,8 @@ class Requests:
         self._base_url = base_url
         self._clock = clock
         self.recorder: Recorder = NOT_RECORDED  # the audit capability hands in its log
+        # Requests between nodes (``coordinate.federation``); None: this node only.
+        self.link: Link | None = None
 
     # Creating ---------------------------------------------------------------------------
     def create(self, actor: Principal, draft: RequestDraft) -> list[Request]:
@@ -174,6 +182,7 @@ class Requests:
                 state=State.DRAFT.value,
                 created=now,
                 deadline=draft.deadline,
+                uid=f"request--{uuid.uuid4()}",
             )
             for recipient in dict.fromkeys(recipients)
         ]
@@ -243,6 +252,7 @@ class Requests:
     def act(self, actor: Principal, request_id: int, action: Action, reason: str = "") -> Request:
         """Take ``action``; 409 listing the allowed actions when the workflow forbids it."""
         row = self._row(actor, request_id)
+        self._at_home(actor)
         state = State(row.state)
         try:
             target = decide(state, action, self.side(actor, row), actor.role, reason)
@@ -253,11 +263,24 @@ class Requests:
                 [Problem(f"allowed: {a}", field="action") for a in exc.allowed],
             ) from None
         now = self._clock()
-        values: dict[str, Any] = {"state": target.value}
+        values = self.values_after(action, target, now, reason)
         if action is Action.SUBMIT:
             ack_due, respond_due = self.due_dates(row.urgency, row.deadline, now)
             values.update(submitted=now, ack_due=ack_due, respond_due=respond_due)
-        elif action is Action.ACKNOWLEDGE:
+        event = self._event(actor, action.value, state, target, now, reason.strip())
+        notices = self._notices(row, action, target, now)
+        within = self._relay(row, actor.org, action.value, event, values)
+        self._repo.transition(request_id, state.value, values, event, notices, within=within)
+        if within is not None and self.link is not None:
+            self.link.queued()
+        return self.get(actor, request_id)
+
+    @staticmethod
+    def values_after(action: Action, target: State, now: datetime, reason: str) -> dict[str, Any]:
+        """What a transition sets on the request besides its state (a submission's due
+        dates aside: they depend on the node that runs the deadlines)."""
+        values: dict[str, Any] = {"state": target.value}
+        if action is Action.ACKNOWLEDGE:
             values["acknowledged"] = now
         elif action is Action.RESPOND:
             values["responded"] = now
@@ -265,10 +288,51 @@ class Requests:
             values["decline_reason"] = reason.strip()
         if target in FINAL:
             values["finished"] = now
-        event = self._event(actor, action.value, state, target, now, reason.strip())
-        notices = self._notices(row, action, target, now)
-        self._repo.transition(request_id, state.value, values, event, notices)
-        return self.get(actor, request_id)
+        return values
+
+    def _at_home(self, actor: Principal) -> None:
+        """Refuse an action for an organisation homed on another node: it acts there."""
+        if actor.org is None:
+            return
+        org = self._orgs.get(actor.org)
+        if not org.local:
+            raise Forbidden(
+                f"{org.name} is homed on node {org.home}: its actions are taken on its home "
+                "node only, and travel here from there"
+            )
+
+    def _relay(
+        self,
+        row: RequestRow,
+        actor_org: int | None,
+        action: str,
+        event: RequestEvent,
+        values: dict[str, Any],
+    ) -> Callable[[Connection], None] | None:
+        """What queues the other party's copy of a transition, when it is homed elsewhere."""
+        link = self.link
+        if link is None:
+            return None
+        other = row.recipient_org if actor_org == row.requester_org else row.requester_org
+        node = link.home(other)
+        if node is None:
+            return None
+        uid = row.uid
+        if uid is None:  # filed before requests travelled: named now, for good
+            uid = values["uid"] = f"request--{uuid.uuid4()}"
+        payload = link.transition_payload(row, action, event, values)
+
+        def within(conn: Connection) -> None:
+            link.queue(conn, node, "transition", uid, payload)
+
+        return within
+
+    def queue_notices(
+        self, conn: Connection, row: RequestRow, action: Action, target: State
+    ) -> None:
+        """Queue, inside ``conn``'s transaction, the notices of a transition that came from
+        the other party's home node (to this node's own party's contacts and webhooks)."""
+        queue_in(conn, self._notices(row, action, target, self._clock()))
 
     def due_dates(
         self, urgency: str, wanted_by: datetime | None, submitted: datetime
@@ -316,6 +380,8 @@ class Requests:
         )
         if action is Action.CLOSE:
             to_org = row.recipient_org
+        if not self._orgs.get(to_org).local:
+            return []  # its home node tells it, through its own contacts and webhooks
         topic = f"request.{action.value}"
         subject = f"[Accord {row.urgency}] {row.kind} request {row.id} is now {target}: {row.title}"
         body = (
@@ -343,6 +409,8 @@ class Requests:
             phase = overdue_phase(State(row.state), now, row.ack_due, row.respond_due)
             if phase is None or row.escalated == phase:
                 continue
+            if not self._orgs.get(row.recipient_org).local:
+                continue  # deadlines run at the recipient's home node, which tells this one
             contacts = self._contacts.search(org_ids=[row.recipient_org], reader=OPERATOR)
             backups = {b for c in contacts for b in c.backups}
             chosen = [c for c in contacts if c.id in backups or c.kind in _ESCALATION_DESKS]
@@ -370,12 +438,32 @@ class Requests:
             )
             state = State(row.state)
             event = self._event(None, "escalate", state, state, now, f"overdue to {phase}")
+            within = self._relay_escalation(row, phase, now)
             try:
-                self._repo.transition(row.id, state.value, {"escalated": phase}, event, notices)
+                self._repo.transition(
+                    row.id, state.value, {"escalated": phase}, event, notices, within=within
+                )
                 count += 1
             except Conflict:
                 continue  # moved on meanwhile; the next run looks again
+        if count and self.link is not None:
+            self.link.queued()
         return count
+
+    def _relay_escalation(
+        self, row: RequestRow, phase: str, now: datetime
+    ) -> Callable[[Connection], None] | None:
+        link = self.link
+        node = link.home(row.requester_org) if link is not None else None
+        if link is None or node is None or row.uid is None:
+            return None
+        uid = row.uid
+        payload = {"phase": phase, "at": format_timestamp(now)}
+
+        def within(conn: Connection) -> None:
+            link.queue(conn, node, "escalate", uid, payload)
+
+        return within
 
     # Reading ----------------------------------------------------------------------------
     def get(self, actor: Principal, request_id: int) -> Request:
@@ -389,6 +477,17 @@ class Requests:
         """A request as a party sees it, with the actions open to ``actor`` now."""
         if identities is None:
             identities = self._orgs.identities([row.requester_org, row.recipient_org])
+        homes = self._orgs.homes([identities[row.requester_org], identities[row.recipient_org]])
+        recipient_node = homes.get(identities[row.recipient_org])
+        delivery = None
+        if recipient_node is not None and row.state != State.DRAFT:
+            delivery = (
+                f"refused: {row.delivery_error}"
+                if row.delivery_error
+                else "delivered"
+                if row.delivered
+                else "undelivered"
+            )
         state = State(row.state)
         # The stored JSON is what ``_details`` built.
         details = cast(RequestDetails, row.details)
@@ -419,6 +518,9 @@ class Requests:
             responded=row.responded,
             finished=row.finished,
             decline_reason=row.decline_reason,
+            requester_node=homes.get(identities[row.requester_org]),
+            recipient_node=recipient_node,
+            delivery=delivery,
         )
 
     def box(
@@ -484,10 +586,48 @@ class Requests:
                 )
         if problems:
             raise InvalidInput("an attachment is not available to you", problems)
+        self._at_home(actor)
+        now, uid = self._clock(), f"message--{uuid.uuid4()}"
+        kept = list(dict.fromkeys(attachments))
+        within = self._relay_message(row, actor, uid, now, body.strip(), kept)
         message_id = self._repo.add_message(
-            row.id, self._clock(), actor.org, body.strip(), list(dict.fromkeys(attachments))
+            row.id, now, actor.org, body.strip(), kept, uid=uid, within=within
         )
+        if within is not None and self.link is not None:
+            self.link.queued()
         return next(m for m in self.messages(actor, request_id) if m.id == message_id)
+
+    def _relay_message(
+        self,
+        row: RequestRow,
+        actor: Principal,
+        uid: str,
+        now: datetime,
+        body: str,
+        attachments: list[str],
+    ) -> Callable[[Connection], None] | None:
+        """What queues a thread message for the other party's home node, if elsewhere."""
+        link = self.link
+        if link is None or row.uid is None or actor.org is None:
+            return None
+        other = row.recipient_org if actor.org == row.requester_org else row.requester_org
+        node = link.home(other)
+        if node is None:
+            return None
+        request_uid = row.uid
+        event = self._event(actor, "message", None, None, now, "")
+        payload = {
+            "uid": uid,
+            "actor": link.transition_payload(row, "message", event, {})["actor"],
+            "at": format_timestamp(now),
+            "body": body,
+            "attachments": attachments,
+        }
+
+        def within(conn: Connection) -> None:
+            link.queue(conn, node, "message", request_uid, payload)
+
+        return within
 
     def messages(self, actor: Principal, request_id: int) -> list[Message]:
         """The request's thread, oldest first."""

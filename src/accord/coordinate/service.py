@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from accord.coordinate.checks import Checks
 from accord.coordinate.directory import Directory
 from accord.coordinate.egress import Egress
+from accord.coordinate.federation import Link
 from accord.coordinate.notify import Delivery, Notifier, Retry, SmtpSettings
 from accord.coordinate.requests import EvidenceReader, Requests
 from accord.coordinate.workflow import Deadlines, Urgency
@@ -54,6 +55,7 @@ class Coordination:
         reminder_at: float,
         base_url: str,
         clock: Clock,
+        link: Link | None = None,
     ) -> None:
         self.notifier = Notifier(notifications, smtp, retry, clock, egress)
         self.directory = Directory(contacts, orgs, groups, clock)
@@ -61,6 +63,16 @@ class Coordination:
             requests, contacts, orgs, evidence, self.notifier, deadlines, base_url, clock
         )
         self.checks = Checks(checks, self.directory, groups, base_url, reminder_at, clock)
+        # Requests between nodes; None where the node runs without federation.
+        self.link = link
+        if link is not None:
+            self.requests.link = link
+            link.requests = self.requests
+            contacts.on_change = link.contact_changed  # the regional directory
+            self.checks.relay = link
+            link.checks = self.checks
+            link.directory = self.directory
+            link.check_repo = checks
 
     def record_reads(self, log: Recorder) -> None:
         """Record every read of contacts, checks and requests in ``log`` (the audit's)."""

@@ -6,7 +6,7 @@ built once, and acknowledgements arriving together are committed together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,10 @@ coord_checks = Table(
     Column("deadline", UTCDateTime, nullable=False),
     Column("remind_at", UTCDateTime, nullable=False),
     Column("reminded", Boolean, nullable=False, default=False),
+    # Between nodes: the id both nodes know it by, and for a check run here for an
+    # organiser homed elsewhere, that organiser's node (acknowledgements go back there).
+    Column("uid", String(64), nullable=True, unique=True),
+    Column("origin_node", String(32), nullable=True),
 )
 
 coord_check_targets = Table(
@@ -88,6 +92,8 @@ class NewCheck:
     created: datetime
     deadline: datetime
     remind_at: datetime
+    uid: str | None = None
+    origin_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,8 @@ class CheckRow:
     deadline: datetime
     remind_at: datetime
     reminded: bool
+    uid: str | None = None
+    origin_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +145,7 @@ class CheckTarget:
     contact_name: str
     email: str | None
     org_id: int
+    home_node: str | None = None  # a copy of a contact homed there: that node reminds it
 
 
 _TARGET_BY_HASH = (
@@ -166,7 +175,15 @@ _ACK_TARGET = (
 
 def _check(r: Any) -> CheckRow:
     return CheckRow(
-        r.id, r.organiser_org, r.title, r.created, r.deadline, r.remind_at, bool(r.reminded)
+        r.id,
+        r.organiser_org,
+        r.title,
+        r.created,
+        r.deadline,
+        r.remind_at,
+        bool(r.reminded),
+        r.uid,
+        r.origin_node,
     )
 
 
@@ -180,8 +197,10 @@ class CheckRepository:
         check: NewCheck,
         targets: Sequence[NewTarget],
         notifications: Sequence[NewNotification],
+        within: Callable[[Connection, int], None] | None = None,
     ) -> int:
-        """Store a check, its targets and the notifications announcing it, atomically."""
+        """Store a check, its targets and the notifications announcing it, atomically;
+        ``within`` runs in the same transaction with the new check's id."""
         with write(self._engine) as conn:
             check_id: int = conn.execute(
                 insert(coord_checks)
@@ -192,6 +211,8 @@ class CheckRepository:
                     deadline=check.deadline,
                     remind_at=check.remind_at,
                     reminded=False,
+                    uid=check.uid,
+                    origin_node=check.origin_node,
                 )
                 .returning(coord_checks.c.id)
             ).scalar_one()
@@ -210,7 +231,34 @@ class CheckRepository:
                     ],
                 )
             queue_in(conn, notifications)
+            if within is not None:
+                within(conn, check_id)
             return check_id
+
+    def by_uid(self, uid: str) -> CheckRow | None:
+        """The check both nodes know as ``uid``, whoever may see it (federation only)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(coord_checks).where(coord_checks.c.uid == uid)).first()
+        return None if row is None else _check(row)
+
+    def acknowledge_remote(
+        self,
+        check_id: int,
+        contact_id: int,
+        at: datetime,
+        within: Callable[[Connection], None],
+    ) -> bool:
+        """Record an acknowledgement made at the contact's home node (False: there was one
+        already, or the contact is not in the check)."""
+        t = coord_check_targets.c
+        with write(self._engine) as conn:
+            done = conn.execute(
+                update(coord_check_targets)
+                .where(t.check_id == check_id, t.contact_id == contact_id, t.acknowledged.is_(None))
+                .values(acknowledged=at)
+            )
+            within(conn)
+            return bool(done.rowcount == 1)
 
     def get(self, check_id: int, *, reader: Reader) -> CheckRow:
         """A check; NotFound when there is none that ``reader`` may see."""
@@ -270,6 +318,7 @@ class CheckRepository:
                 coord_contacts.c.name,
                 coord_contacts.c.email,
                 coord_contacts.c.org_id,
+                coord_contacts.c.home_node,
             )
             .join(coord_contacts, coord_contacts.c.id == t.contact_id)
             .where(t.check_id == check_id)

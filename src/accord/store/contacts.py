@@ -7,13 +7,14 @@ history can be shown in full. Lists are JSON columns: read whole, never queried 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     ColumnElement,
     ForeignKey,
@@ -22,9 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     bindparam,
     case,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -62,7 +65,14 @@ coord_contacts = Table(
     Column("version", Integer, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("deleted", UTCDateTime, nullable=True),
+    # Travels to every node of the federation (else only to its groups' members' nodes).
+    Column("federation", Boolean, nullable=False, default=False, server_default=false()),
+    # A read-only copy of a contact kept on its organisation's home node: that node's id
+    # and the contact's id there. None: a contact of this node.
+    Column("home_node", String(32), nullable=True),
+    Column("remote_id", Integer, nullable=True),
     Index("ix_coord_contacts_org_kind", "org_id", "kind"),
+    UniqueConstraint("home_node", "remote_id"),
 )
 
 coord_contact_history = Table(
@@ -126,6 +136,7 @@ class ContactFields:
     public_key: str | None
     backups: tuple[int, ...]
     groups: tuple[int, ...]  # sharing-group ids; empty: everyone on the node
+    federation: bool = False  # travels to every peer node, read-only there
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +161,9 @@ class ContactRow:
     version: int
     updated: datetime
     deleted: datetime | None
+    federation: bool = False
+    home_node: str | None = None  # a copy of a contact homed on that node; None: local
+    remote_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +197,9 @@ def _contact(r: Any) -> ContactRow:
         version=r.version,
         updated=r.updated,
         deleted=r.deleted,
+        federation=bool(r.federation),
+        home_node=r.home_node,
+        remote_id=r.remote_id,
     )
 
 
@@ -200,6 +217,7 @@ def _columns(fields: ContactFields) -> dict[str, Any]:
         "public_key": fields.public_key,
         "backups": list(fields.backups),
         "groups": list(fields.groups),
+        "federation": fields.federation,
     }
 
 
@@ -277,6 +295,9 @@ class ContactRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._gate = contact_gate(engine.dialect.name)
+        # Runs inside every add, change, confirmation and retirement made through this
+        # repository, with the contact's id (the regional directory queues its travel).
+        self.on_change: Callable[[Connection, int], None] | None = None
 
     def _readable(self, reader: Reader) -> ColumnElement[bool]:
         """The contacts ``reader`` may see: all for the operator and node admins."""
@@ -286,14 +307,21 @@ class ContactRepository:
 
     def add(self, fields: ContactFields, actor_org: int | None, now: datetime) -> int:
         with write(self._engine) as conn:
-            return self._add_in(conn, fields, actor_org, now)
+            contact_id = self._add_in(conn, fields, actor_org, now)
+            if self.on_change is not None:
+                self.on_change(conn, contact_id)
+            return contact_id
 
     def add_many(
         self, contacts: Sequence[ContactFields], actor_org: int | None, now: datetime
     ) -> list[int]:
         """All contacts in one transaction: every one is stored, or none."""
         with write(self._engine) as conn:
-            return [self._add_in(conn, fields, actor_org, now) for fields in contacts]
+            ids = [self._add_in(conn, fields, actor_org, now) for fields in contacts]
+            if self.on_change is not None:
+                for contact_id in ids:
+                    self.on_change(conn, contact_id)
+            return ids
 
     @staticmethod
     def _add_in(
@@ -330,6 +358,63 @@ class ContactRepository:
     ) -> None:
         with write(self._engine) as conn:
             _update_contact(conn, contact_id, values, actor_org, action, now)
+            if self.on_change is not None:
+                self.on_change(conn, contact_id)
+
+    def copy_of(self, home_node: str, remote_id: int) -> ContactRow | None:
+        """The copy kept here of contact ``remote_id`` of ``home_node``, live or retired."""
+        c = coord_contacts.c
+        query = _SELECT.where(c.home_node == home_node, c.remote_id == remote_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _contact(row) if row is not None else None
+
+    def row_in(self, conn: Connection, contact_id: int) -> ContactRow:
+        """A contact, live or retired, as the transaction ``conn`` sees it."""
+        return _contact(conn.execute(_SELECT.where(coord_contacts.c.id == contact_id)).one())
+
+    def keep_copy(
+        self,
+        fields: ContactFields,
+        *,
+        home_node: str,
+        remote_id: int,
+        version: int,
+        last_confirmed: datetime | None,
+        updated: datetime,
+        deleted: datetime | None,
+        within: Callable[[Connection], None],
+    ) -> bool:
+        """Keep (or bring up to date) the read-only copy of a contact homed on
+        ``home_node``; False, and nothing written, when the held copy is as new."""
+        c = coord_contacts.c
+        values = {
+            **_columns(fields),
+            "home_node": home_node,
+            "remote_id": remote_id,
+            "version": version,
+            "last_confirmed": last_confirmed,
+            "updated": updated,
+            "deleted": deleted,
+        }
+        with write(self._engine) as conn:
+            held = conn.execute(
+                select(c.id, c.version).where(c.home_node == home_node, c.remote_id == remote_id)
+            ).first()
+            if held is not None and held.version >= version:
+                return False
+            if held is None:
+                contact_id: int = conn.execute(
+                    insert(coord_contacts).values(**values).returning(c.id)
+                ).scalar_one()
+            else:
+                contact_id = held.id
+                conn.execute(update(coord_contacts).where(c.id == contact_id).values(**values))
+            _history(
+                conn, contact_id, version, None, "received", {**values, "id": contact_id}, updated
+            )
+            within(conn)
+        return True
 
     def get(self, contact_id: int, *, reader: Reader, deleted: bool = False) -> ContactRow:
         """A live contact (``deleted``: or a retired one), with its organisation's state;

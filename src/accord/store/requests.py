@@ -6,7 +6,7 @@ its notifications in the same transaction, so two parties acting at once never b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,10 @@ coord_requests = Table(
     Column("responded", UTCDateTime, nullable=True),
     Column("finished", UTCDateTime, nullable=True),
     Column("decline_reason", Text, nullable=True),
+    # Shared by both parties' nodes when they differ (``coordinate.federation``).
+    Column("uid", String(64), nullable=True, unique=True),
+    Column("delivered", UTCDateTime, nullable=True),  # when the other home node took it
+    Column("delivery_error", Text, nullable=True),  # why it refused it
     Index("ix_coord_requests_recipient", "recipient_org", "id"),
     Index("ix_coord_requests_requester", "requester_org", "id"),
     Index("ix_coord_requests_state", "state"),
@@ -106,6 +110,7 @@ coord_messages = Table(
     Column("author_org", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("attachments", JSON, nullable=False),  # STIX ids, read through the policy gate
+    Column("uid", String(64), nullable=True, unique=True),  # shared with the other node
 )
 
 
@@ -144,6 +149,11 @@ class NewRequest:
     state: str
     created: datetime
     deadline: datetime | None
+    uid: str | None = None
+    # Set only for a request received from the requester's home node.
+    submitted: datetime | None = None
+    ack_due: datetime | None = None
+    respond_due: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +182,9 @@ class RequestRow:
     responded: datetime | None
     finished: datetime | None
     decline_reason: str | None
+    uid: str | None = None
+    delivered: datetime | None = None
+    delivery_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +234,13 @@ def _request(r: Any) -> RequestRow:
         responded=r.responded,
         finished=r.finished,
         decline_reason=r.decline_reason,
+        uid=r.uid,
+        delivered=r.delivered,
+        delivery_error=r.delivery_error,
     )
+
+
+Within = Callable[[Connection, list[int]], None]
 
 
 def _add_event(conn: Connection, request_id: int, e: RequestEvent) -> None:
@@ -243,33 +262,63 @@ class RequestRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add_many(self, requests: Sequence[NewRequest], events: Sequence[RequestEvent]) -> list[int]:
-        """Insert requests and their first audit event (``events[i]`` is ``requests[i]``'s)."""
-        ids: list[int] = []
+    def add_many(
+        self,
+        requests: Sequence[NewRequest],
+        events: Sequence[RequestEvent],
+        within: Within | None = None,
+    ) -> list[int]:
+        """Insert requests and their first audit event (``events[i]`` is ``requests[i]``'s);
+        ``within`` runs in the same transaction with the new ids."""
         with write(self._engine) as conn:
-            for new, event in zip(requests, events, strict=True):
-                request_id: int = conn.execute(
-                    insert(coord_requests)
-                    .values(
-                        case_id=new.case_id,
-                        kind=new.kind,
-                        requester_org=new.requester_org,
-                        requester_contact=new.requester_contact,
-                        recipient_org=new.recipient_org,
-                        urgency=new.urgency,
-                        tlp=new.tlp,
-                        title=new.title,
-                        details=new.details,
-                        evidence=list(new.evidence),
-                        state=new.state,
-                        created=new.created,
-                        deadline=new.deadline,
-                    )
-                    .returning(coord_requests.c.id)
-                ).scalar_one()
-                _add_event(conn, request_id, event)
-                ids.append(request_id)
+            ids = insert_requests(conn, requests, [[e] for e in events])
+            if within is not None:
+                within(conn, ids)
         return ids
+
+    def add_received(self, new: NewRequest, events: Sequence[RequestEvent], within: Within) -> int:
+        """Insert a request received from its requester's home node, with its audit events;
+        ``within`` runs in the same transaction."""
+        with write(self._engine) as conn:
+            ids = insert_requests(conn, [new], [events])
+            within(conn, ids)
+        return ids[0]
+
+    def get_in(self, conn: Connection, request_id: int) -> RequestRow:
+        """A request as the transaction ``conn`` sees it, whoever may read it."""
+        return _request(
+            conn.execute(select(coord_requests).where(coord_requests.c.id == request_id)).one()
+        )
+
+    def update_in(
+        self,
+        request_id: int,
+        changes: Mapping[str, Any],
+        within: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Set ``changes`` on a request (no state change); ``within`` in the same transaction."""
+        with write(self._engine) as conn:
+            conn.execute(
+                update(coord_requests).where(coord_requests.c.id == request_id).values(**changes)
+            )
+            if within is not None:
+                within(conn)
+
+    def by_uid(self, uid: str) -> RequestRow | None:
+        """The request both nodes know as ``uid``, whoever may see it (federation only)."""
+        query = select(coord_requests).where(coord_requests.c.uid == uid)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _request(row) if row is not None else None
+
+    def set_delivery(self, uid: str, delivered: datetime | None, error: str | None) -> None:
+        """Record that the other party's home node took the request, or why it refused it."""
+        with write(self._engine) as conn:
+            conn.execute(
+                update(coord_requests)
+                .where(coord_requests.c.uid == uid)
+                .values(delivered=delivered, delivery_error=error)
+            )
 
     def get(self, request_id: int, *, reader: Reader) -> RequestRow:
         """A request; NotFound when there is none that ``reader`` may see."""
@@ -287,6 +336,7 @@ class RequestRepository:
         changes: Mapping[str, Any],
         event: RequestEvent,
         notifications: Sequence[NewNotification] = (),
+        within: Callable[[Connection], None] | None = None,
     ) -> None:
         """Set ``changes`` on a request still in ``expected_state`` and log it, atomically.
 
@@ -302,6 +352,8 @@ class RequestRepository:
                 raise Conflict("the request changed meanwhile; reload it and try again")
             _add_event(conn, request_id, event)
             queue_in(conn, notifications)
+            if within is not None:
+                within(conn)
 
     def page(
         self, *, reader: Principal, box: str, state: str | None, before: int | None, limit: int
@@ -351,8 +403,16 @@ class RequestRepository:
             return [RequestEvent(*r) for r in conn.execute(query)]
 
     def add_message(
-        self, request_id: int, at: datetime, author_org: int, body: str, attachments: Sequence[str]
+        self,
+        request_id: int,
+        at: datetime,
+        author_org: int,
+        body: str,
+        attachments: Sequence[str],
+        uid: str | None = None,
+        within: Callable[[Connection], None] | None = None,
     ) -> int:
+        """Add to a request's thread; ``within`` runs in the same transaction."""
         with write(self._engine) as conn:
             message_id: int = conn.execute(
                 insert(coord_messages)
@@ -362,9 +422,12 @@ class RequestRepository:
                     author_org=author_org,
                     body=body,
                     attachments=list(attachments),
+                    uid=uid,
                 )
                 .returning(coord_messages.c.id)
             ).scalar_one()
+            if within is not None:
+                within(conn)
             return message_id
 
     def messages(self, request_id: int) -> list[MessageRow]:
@@ -390,3 +453,38 @@ class RequestRepository:
         )
         with self._engine.connect() as conn:
             return [(r.recipient_state, _request(r)) for r in conn.execute(query)]
+
+
+def insert_requests(
+    conn: Connection, requests: Sequence[NewRequest], events: Sequence[Sequence[RequestEvent]]
+) -> list[int]:
+    """Insert requests and their first audit events inside the caller's transaction."""
+    ids: list[int] = []
+    for new, firsts in zip(requests, events, strict=True):
+        request_id: int = conn.execute(
+            insert(coord_requests)
+            .values(
+                case_id=new.case_id,
+                kind=new.kind,
+                requester_org=new.requester_org,
+                requester_contact=new.requester_contact,
+                recipient_org=new.recipient_org,
+                urgency=new.urgency,
+                tlp=new.tlp,
+                title=new.title,
+                details=new.details,
+                evidence=list(new.evidence),
+                state=new.state,
+                created=new.created,
+                deadline=new.deadline,
+                uid=new.uid,
+                submitted=new.submitted,
+                ack_due=new.ack_due,
+                respond_due=new.respond_due,
+            )
+            .returning(coord_requests.c.id)
+        ).scalar_one()
+        for event in firsts:
+            _add_event(conn, request_id, event)
+        ids.append(request_id)
+    return ids

@@ -37,6 +37,7 @@ def _input(body: ContactCreate) -> ContactInput:
         public_key=body.public_key,
         groups=tuple(body.groups),
         backups=tuple(body.backups),
+        federation=body.federation,
     )
 
 
