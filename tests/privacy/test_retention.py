@@ -49,7 +49,7 @@ def test_purge_removes_what_retention_no_longer_keeps(node: Node, clock: Clock) 
     with pytest.raises(NotFound):
         node.exchange.get(who, old["id"])
     assert _indexed(node, old["id"]) == 0
-    assert repo.sent_docs("peer:x", [(old["id"], STAMP)]) == {(old["id"], STAMP): None}
+    assert repo.disclosed("peer:x", [(old["id"], STAMP)]) == {(old["id"], STAMP): ("clean", None)}
     node.exchange.get(who, amber["id"])  # the amber one follows the 365-day rule
     assert [p.stix_id for p in privacy.purges(None)] == [old["id"]]
     assert privacy.purge_expired() == []

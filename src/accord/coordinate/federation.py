@@ -55,7 +55,7 @@ from accord.domain.model import OrgKind, Role
 from accord.domain.stix import format_timestamp, parse_timestamp
 from accord.domain.text import printable, unstorable
 from accord.errors import Conflict, InvalidInput, NotFound, Replayed, SignatureRejected
-from accord.federation.keys import NodeKey, follow, parse_public_key, verify
+from accord.federation.keys import NodeKey, open_signed
 from accord.periodic import Periodic
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.contacts import ContactFields, ContactRepository, ContactRow
@@ -479,16 +479,7 @@ class Link:
             raise
 
     def _receive(self, peer: Peer, body: bytes, signature: str | None) -> Applied:
-        try:
-            envelope = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            envelope = None
-        key = peer.public_key
-        rotations = envelope.get("rotations") if isinstance(envelope, dict) else None
-        if rotations:
-            key = follow(peer.node_id, key, rotations) or key
-        if not signature or not verify(parse_public_key(key), signature, body):
-            raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
+        envelope, _ = open_signed(peer, body, signature, chain="rotations", what="message")
         if not isinstance(envelope, dict) or envelope.get("type") != "accord-coordination":
             raise InvalidInput("the body is not a coordination message")
         if envelope.get("from") != peer.node_id:

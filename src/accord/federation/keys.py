@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from accord.domain.stix import format_timestamp
-from accord.errors import InvalidInput
+from accord.errors import InvalidInput, SignatureRejected
 from accord.store.keys import KeyRepository, StoredKey
+from accord.store.peers import Peer
 
 
 def node_id_of(public_key: bytes) -> str:
@@ -106,6 +107,31 @@ def follow(node_id: str, known: str, chain: Any) -> str | None:
             return None
         key = new
     return key
+
+
+def open_signed(
+    peer: Peer, body: bytes, signature: str | None, *, chain: str, what: str
+) -> tuple[Any, str]:
+    """What ``peer`` signed, read: ``body`` parsed as JSON (None if it is not JSON) and
+    the key that signed it, the one held for ``peer`` or the newest the body's own
+    handover chain (its field ``chain``) leads to from there.
+
+    Raises SignatureRejected when the chain or the signature does not hold; ``what``
+    names the body in the reason ("message", "request")."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None
+    key = peer.public_key
+    handovers = document.get(chain) if isinstance(document, dict) else None
+    if handovers:
+        followed = follow(peer.node_id, key, handovers)
+        if followed is None:
+            raise SignatureRejected(f"{peer.name}'s key rotations are not validly signed")
+        key = followed
+    if not signature or not verify(parse_public_key(key), signature, body):
+        raise SignatureRejected(f"the {what} does not carry {peer.name}'s valid signature")
+    return document, key
 
 
 def load_or_create(keys: KeyRepository, now: datetime) -> NodeKey:

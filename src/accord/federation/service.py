@@ -41,6 +41,7 @@ from accord.federation.keys import (
     NodeKey,
     follow,
     node_id_of,
+    open_signed,
     parse_public_key,
     rotate,
     verify,
@@ -512,21 +513,9 @@ class Federation:
             raise
 
     def _receive(self, peer: Peer, body: bytes, signature: str | None, *, pulled: bool) -> Received:
-        if not signature:
-            raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            message = None
-        key = peer.public_key
-        rotations = message.get("x_accord_rotations") if isinstance(message, dict) else None
-        if rotations:
-            followed = follow(peer.node_id, key, rotations)
-            if followed is None:
-                raise SignatureRejected(f"{peer.name}'s key rotations are not validly signed")
-            key = followed
-        if not verify(parse_public_key(key), signature, body):
-            raise SignatureRejected(f"the message does not carry {peer.name}'s valid signature")
+        message, key = open_signed(
+            peer, body, signature, chain="x_accord_rotations", what="message"
+        )
         if message is None:
             raise InvalidInput("the signed message is not JSON")
         if key != peer.public_key:

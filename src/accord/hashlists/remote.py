@@ -49,7 +49,7 @@ from accord.errors import (
     SignatureRejected,
     TooManyAttempts,
 )
-from accord.federation.keys import follow, parse_public_key, verify
+from accord.federation.keys import open_signed
 from accord.federation.sync import SIGNATURE
 from accord.hashlists.service import MAX_ITEMS, Item, LookupAnswer, check_items
 from accord.store.accounts import OrganisationRepository
@@ -182,18 +182,18 @@ class PeerLookups:
     def _check_answer(
         self, peer: Peer, request: dict[str, Any], response: httpx.Response, count: int
     ) -> list[LookupAnswer]:
-        body = response.content
-        signature = response.headers.get(SIGNATURE)
         try:
-            answer = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            answer = None
-        key = peer.public_key
-        rotations = answer.get("rotations") if isinstance(answer, dict) else None
-        if rotations:
-            key = follow(peer.node_id, key, rotations) or ""
-        if not signature or not key or not verify(parse_public_key(key), signature, body):
-            raise PeerUnavailable(f"{peer.name}'s answer does not carry its valid signature")
+            answer, _ = open_signed(
+                peer,
+                response.content,
+                response.headers.get(SIGNATURE),
+                chain="rotations",
+                what="answer",
+            )
+        except SignatureRejected:
+            raise PeerUnavailable(
+                f"{peer.name}'s answer does not carry its valid signature"
+            ) from None
         nonsense = PeerUnavailable(f"{peer.name} answered with something else than the answer")
         if not isinstance(answer, dict) or (
             answer.get("type"),
@@ -256,22 +256,7 @@ class PeerLookups:
         return out, key.sign(out)
 
     def _check_request(self, peer: Peer, body: bytes, signature: str | None) -> LookupRequest:
-        rejected = SignatureRejected(f"the request does not carry {peer.name}'s valid signature")
-        if not signature:
-            raise rejected
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            request = None
-        key = peer.public_key
-        rotations = request.get("rotations") if isinstance(request, dict) else None
-        if rotations:
-            followed = follow(peer.node_id, key, rotations)
-            if followed is None:
-                raise SignatureRejected(f"{peer.name}'s key rotations are not validly signed")
-            key = followed
-        if not verify(parse_public_key(key), signature, body):
-            raise rejected
+        request, _ = open_signed(peer, body, signature, chain="rotations", what="request")
         if not isinstance(request, dict):
             raise InvalidInput("the signed request is not a JSON object")
         if request.get("type") != REQUEST:

@@ -174,22 +174,30 @@ class Privacy:
         destination = f"peer:{peer.name}"
         orgs = [self._orgs.get(o) for o in sorted(self._orgs.homed_on(peer.node_id))]
         decision = self._decision_for(orgs)
-        sent = self._repo.sent_docs(destination, ((r.row.stix_id, r.row.modified) for r in rows))
+        known = self._repo.disclosed(destination, ((r.row.stix_id, r.row.modified) for r in rows))
         slugs = {g.id: g.slug for g in self._groups.all()}
         regions: dict[int, str | None] = {}
         out: list[dict[str, Any] | None] = []
         log: list[NewTransfer] = []
         for r, obj in zip(rows, objects, strict=True):
             key = (r.row.stix_id, r.row.modified)
-            if obj is None or key in sent:
-                kept = sent.get(key)
-                out.append(orjson.loads(kept) if kept is not None else None)
+            if key in known:  # sent before: in the form it took then, whatever the rules now
+                action, kept = known[key]
+                if action == Action.REFUSE.value:
+                    out.append(None)
+                else:
+                    out.append(orjson.loads(kept) if kept is not None else obj)
+                continue
+            if obj is None:
+                out.append(None)
                 continue
             if r.row.owner not in regions:
                 regions[r.row.owner] = self._orgs.get(r.row.owner).state
             scope = slugs.get(r.group_id, ANY) if r.group_id is not None else ANY
             findings, result = self._apply(obj, regions[r.row.owner], decision, scope)
             out.append(result)
+            # Only a rewritten form is kept: a clean or allowed version leaves as stored.
+            rewritten = result is not None and result is not obj
             log.append(
                 NewTransfer(
                     destination=destination,
@@ -201,7 +209,7 @@ class Privacy:
                     basis=decision.basis.value if findings else Basis.NONE.value,
                     rule_id=decision.rule_id if findings else None,
                     redactions=kinds_of(findings) if decision.action is not Action.ALLOW else [],
-                    doc=orjson.dumps(result).decode() if result is not None else None,
+                    doc=orjson.dumps(result).decode() if rewritten else None,
                 )
             )
         self._repo.record(log, self._clock())

@@ -26,7 +26,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    tuple_,
     update,
 )
 
@@ -299,25 +298,6 @@ class PrivacyRepository:
             return str(found)
 
     # Transfers -----------------------------------------------------------------------
-    def sent_docs(
-        self, destination: str, versions: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], str | None]:
-        """What was already sent to ``destination`` of these (id, modified) versions."""
-        keys = list(set(versions))
-        found: dict[tuple[str, str], str | None] = {}
-        t = privacy_transfers.c
-        with self._engine.connect() as conn:
-            for i in range(0, len(keys), 500):
-                rows = conn.execute(
-                    select(t.stix_id, t.modified, t.doc).where(
-                        t.destination == destination,
-                        tuple_(t.stix_id, t.modified).in_(keys[i : i + 500]),
-                    )
-                )
-                for r in rows:
-                    found[(r.stix_id, r.modified)] = r.doc
-        return found
-
     def disclosed(
         self, destination: str, versions: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[str, str | None]]:
@@ -360,15 +340,20 @@ class PrivacyRepository:
             return
         t = privacy_transfers.c
         with write(self._engine, serialise=_TRANSFERS_LOCK) as conn:
-            keys = [(n.destination, n.stix_id, n.modified) for n in transfers]
             have: set[tuple[str, str, str]] = set()
-            for i in range(0, len(keys), 300):
-                found = conn.execute(
-                    select(t.destination, t.stix_id, t.modified).where(
-                        tuple_(t.destination, t.stix_id, t.modified).in_(keys[i : i + 300])
+            by_destination: dict[str, set[str]] = {}
+            for n in transfers:
+                by_destination.setdefault(n.destination, set()).add(n.stix_id)
+            # By id on the (destination, stix_id, modified) index, as ``disclosed`` reads.
+            for destination, wanted in by_destination.items():
+                ids = sorted(wanted)
+                for i in range(0, len(ids), 500):
+                    found = conn.execute(
+                        select(t.stix_id, t.modified).where(
+                            t.destination == destination, t.stix_id.in_(ids[i : i + 500])
+                        )
                     )
-                )
-                have.update((r.destination, r.stix_id, r.modified) for r in found)
+                    have.update((destination, r.stix_id, r.modified) for r in found)
             rows = []
             for n in transfers:
                 key = (n.destination, n.stix_id, n.modified)
