@@ -299,13 +299,28 @@ class Checks:
             rate=len(seconds) / len(targets) if targets else 0.0,
             by_state=_rates(targets, lambda t: t.state or "international"),
             by_kind=_rates(targets, lambda t: t.kind),
+            by_node=_rates(targets, lambda t: t.home_node or THIS_NODE),
             median_seconds=statistics.median(seconds) if seconds else None,
             p90_seconds=percentile(seconds, 90) if seconds else None,
             never_answered=tuple(
-                Unanswered(t.contact_id, t.contact_name, t.state)
+                Unanswered(t.contact_id, t.contact_name, t.state, t.home_node)
                 for t in targets
                 if t.acknowledged is None
             ),
+        )
+
+    def awaiting_other_nodes(self, actor: Principal) -> int:
+        """How many contacts homed on other nodes the actor's organisation's open checks
+        still wait for (their home nodes send the acknowledgements back)."""
+        if actor.org is None:
+            return 0
+        now = self._clock()
+        return sum(
+            1
+            for check in self._repo.by_organiser(actor.org)
+            if check.deadline >= now
+            for t in self._repo.targets(check.id)
+            if t.home_node is not None and t.acknowledged is None
         )
 
     def trend(self, actor: Principal) -> list[CheckTrend]:
@@ -317,6 +332,9 @@ class Checks:
             r = self.results(actor, check.id)
             out.append(CheckTrend(r.check, r.title, r.created, r.rate, r.median_seconds))
         return out
+
+
+THIS_NODE = "this node"
 
 
 def _rates(targets: Iterable[CheckTarget], key: Callable[[CheckTarget], str]) -> dict[str, Rate]:

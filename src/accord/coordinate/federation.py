@@ -434,6 +434,10 @@ class Link:
         return uid
 
     # Sending ------------------------------------------------------------------------
+    def node_names(self) -> dict[str, str]:
+        """Each peer node's name here, by node id (how the console names home nodes)."""
+        return {p.node_id: p.name for p in self._peers.all()}
+
     def peer_for(self, node: str) -> Peer | None:
         return next((p for p in self._peers.all() if p.node_id == node), None)
 

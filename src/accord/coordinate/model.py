@@ -6,7 +6,7 @@ identity ids, times are aware UTC, and nothing here reaches back into the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -91,6 +91,7 @@ class Unanswered:
     contact: int
     name: str
     state: str | None
+    home_node: str | None = None  # a contact homed on that node, which checks it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,8 @@ class CheckResults:
     median_seconds: float | None
     p90_seconds: float | None
     never_answered: tuple[Unanswered, ...]
+    # By home node: "this node" for its own contacts, else the home node's id.
+    by_node: dict[str, Rate] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -545,6 +545,19 @@ class Requests:
         items = self.box(actor, "inbox", None, None, limit)
         return [r for r in items if State(r.state) not in FINAL]
 
+    def across_nodes(self, actor: Principal, limit: int) -> list[Request]:
+        """The actor's open cases (inbox and outbox) with a party homed on another node,
+        newest first: at most ``limit`` of each box looked at."""
+        if actor.org is None:
+            return []
+        items = [
+            r
+            for box in ("inbox", "outbox")
+            for r in self.box(actor, box, None, None, limit)
+            if State(r.state) not in FINAL and (r.requester_node or r.recipient_node)
+        ]
+        return sorted(items, key=lambda r: r.created, reverse=True)
+
     def audit(self, actor: Principal, request_id: int) -> list[AuditEntry]:
         """Every transition of a request, oldest first."""
         with audited(self.recorder, actor, f"request:{request_id}", "read-history"):

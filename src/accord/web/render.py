@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from accord.coordinate.capability import COORDINATE
 from accord.domain.tlp import TLP
 from accord.errors import AccordError, NotAuthenticated
 from accord.web import charts
@@ -111,8 +112,12 @@ def page(
     csrf = who.csrf if who is not None else anonymous_csrf(request)
     node = request.app.state.node
     names = {o.identity_id: o.name for o in node.accounts.orgs.all()}
+    nodes = _node_names(node)
     html = ENV.get_template(template).render(
         org_name=lambda identity: names.get(identity, identity),
+        node_label=lambda node_id: (
+            f"{nodes[node_id]} ({node_id[:8]})" if node_id in nodes else node_id
+        ),
         request=request,
         viewer=who,
         csrf=csrf,
@@ -125,6 +130,14 @@ def page(
     response = HTMLResponse(html, status_code=status, headers=headers(request))
     remember_csrf(request, response)
     return response
+
+
+def _node_names(node: Any) -> dict[str, str]:
+    """Peer nodes' names by node id, where this node coordinates with peers."""
+    if not COORDINATE.runs_on(node):
+        return {}
+    link = node.coordination.link
+    return link.node_names() if link is not None else {}
 
 
 def headers(request: Request) -> dict[str, str]:

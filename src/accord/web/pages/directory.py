@@ -26,13 +26,18 @@ _EXPORTS = {
 }
 
 
-def _search(node: Node, viewer: Viewer, state: str, kind: str, language: str) -> list[Contact]:
-    return node.coordination.directory.search(
+def _search(
+    node: Node, viewer: Viewer, state: str, kind: str, language: str, home: str = ""
+) -> list[Contact]:
+    found = node.coordination.directory.search(
         viewer.principal,
         states=[state] if state else None,
         kind=kind or None,
         language=language or None,
     )
+    if home:  # "local": this node's own; "remote": read-only copies from their home nodes
+        return [c for c in found if (c.home_node is not None) == (home == "remote")]
+    return found
 
 
 @router.get("/directory")
@@ -43,8 +48,9 @@ def read_directory(
     state: str = "",
     kind: str = "",
     language: str = "",
+    home: Annotated[str, Query(pattern="^(|local|remote)$")] = "",
 ) -> Response:
-    found = _search(node, viewer, state, kind, language)
+    found = _search(node, viewer, state, kind, language, home)
     return page(
         request,
         "directory.html",
@@ -54,6 +60,7 @@ def read_directory(
         state=state,
         kind=kind,
         language=language,
+        home=home,
         states=sorted(states().items(), key=lambda item: item[1]),
         kinds=list(ContactKind),
     )
@@ -68,8 +75,9 @@ def read_directory_export(
     state: str = "",
     kind: str = "",
     language: str = "",
+    home: Annotated[str, Query(pattern="^(|local|remote)$")] = "",
 ) -> Response:
-    found = _search(node, viewer, state, kind, language)
+    found = _search(node, viewer, state, kind, language, home)
     media_type, extension = _EXPORTS[format]
     body = {"json": to_json, "csv": to_csv, "vcard": to_vcard}[format](found)
     return Response(

@@ -13,11 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from accord.coordinate.capability import COORDINATE
+from accord.domain.model import Principal
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
 from accord.exchange.capability import EXCHANGE
 from accord.federation.capability import FEDERATION
 from accord.http import NodeDep
+from accord.node import Node
 from accord.store.objects import Arrival
 from accord.web.pages import ViewerDep
 from accord.web.render import page
@@ -65,6 +67,17 @@ def summarise(arrivals: list[Arrival], since: datetime, now: datetime) -> dict[s
     }
 
 
+def across_nodes(node: Node, principal: Principal) -> dict[str, Any]:
+    """What the viewer has with other nodes: remote contacts it may see, open cases with a
+    party homed elsewhere, and contacts elsewhere its open checks still wait for."""
+    coordination = node.coordination
+    return {
+        "contacts": sum(c.home_node is not None for c in coordination.directory.search(principal)),
+        "cases": coordination.requests.across_nodes(principal, INBOX_SHOWN),
+        "checks": coordination.checks.awaiting_other_nodes(principal),
+    }
+
+
 @router.get("/")
 def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Response:
     now = node.clock()
@@ -81,6 +94,7 @@ def read_overview(request: Request, node: NodeDep, viewer: ViewerDep) -> Respons
         panels["response_times"] = [
             (f"#{c.check}", (c.median_seconds or 0) / 60) for c in trend[-12:]
         ]
+        panels["across"] = across_nodes(node, principal) if FEDERATION.runs_on(node) else None
     if FEDERATION.runs_on(node):
         panels["peers"] = node.federation.statuses_visible_to(principal)
     response = page(
