@@ -49,6 +49,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -62,6 +63,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from accord.coordinate.contacts import ContactInput
+from accord.domain.stix import format_timestamp
 from accord.node import Node
 from accord.settings import Settings
 from accord.store.contacts import ContactFields, ContactRepository
@@ -75,6 +77,7 @@ from support import (
     store_requests,
 )
 
+ACK_LINK = re.compile(r"http://[^/\s]+(/api/v1/checks/ack/ack_[A-Za-z0-9_-]+)")
 STATES = ["SG", "MY", "TH", "ID", "PH", "VN", "BN", "KH", "LA", "MM"]
 
 
@@ -83,16 +86,25 @@ class TimedSink:
 
     def __init__(self) -> None:
         self.arrivals: list[tuple[float, str, str]] = []
+        self.links: list[str] = []  # acknowledgement links, in the order they arrived
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         now = time.monotonic()
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         subject = str(parsed["Subject"] or "")
+        body = parsed.get_body(("plain",))
+        found = ACK_LINK.search(body.get_content() if body is not None else "")
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.arrivals.append((now, rcpt, subject))
+            if found:
+                self.links.append(found.group(1))
         return "250 OK"
+
+    def count(self, needle: str) -> int:
+        with self.lock:
+            return sum(needle in subject for _, _, subject in self.arrivals)
 
     def arrived(self, rcpt: str, needle: str) -> float | None:
         with self.lock:
@@ -112,7 +124,7 @@ def _wait(what: str, check: Any, within: float = 60) -> Any:
     raise SystemExit(f"not within {within:.0f} s: {what}")
 
 
-def between_nodes(samples: int) -> list[tuple[str, str, str]]:
+def between_nodes(samples: int, check_contacts: int = 0) -> list[tuple[str, str, str]]:
     """Requests between three real node processes (see the module's docstring)."""
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="accord-bench-coordfed-") as tmp:
@@ -221,6 +233,8 @@ def between_nodes(samples: int) -> list[tuple[str, str, str]]:
 
                     t1 = _wait_every("a shows it acknowledged", shown, 0.01)
                     ack_times.append(t1 - t0)
+                if check_contacts:
+                    rows += _check_across_nodes(http, nodes, check_contacts)
             for label, times in (
                 ("request filed at a -> e-mail leaves b's SMTP", filed_times),
                 ("acknowledged at b -> state shown at a", ack_times),
@@ -242,6 +256,94 @@ def between_nodes(samples: int) -> list[tuple[str, str, str]]:
             for n in nodes.values():
                 n["node"].close()
     return rows
+
+
+def _check_across_nodes(
+    http: httpx.Client, nodes: dict[str, dict[str, Any]], total: int
+) -> list[tuple[str, str, str]]:
+    """A check organised at a over ``total`` contacts homed a third on each node."""
+    per_node = {name: total // 3 + (i < total % 3) for i, name in enumerate(nodes)}
+    started = time.perf_counter()
+    for name, n in nodes.items():  # through the API: each change travels on the push path
+        for i in range(per_node[name]):
+            created = http.post(
+                f"{n['base']}/api/v1/contacts",
+                json={
+                    "kind": "technical",
+                    "name": f"Check contact {name}{i}",
+                    "email": f"poc{i}@{name}.check.example.org",
+                    "languages": ["en"],
+                    "timezone": "Asia/Singapore",
+                    "federation": True,
+                },
+                headers=n["auth"],
+            )
+            assert created.status_code == 201, created.text
+    a = nodes["a"]
+
+    def copies_at_a() -> bool:
+        held = http.get(f"{a['base']}/api/v1/contacts?kind=technical", headers=a["auth"]).json()
+        return len(held) == total
+
+    _wait("every contact copied to a", copies_at_a, within=600)
+    setup = time.perf_counter() - started
+    title = f"Regional ping {time.time_ns()}"
+    deadline = format_timestamp(a["node"].clock() + timedelta(days=1))
+    t0 = time.monotonic()
+    check = http.post(
+        f"{a['base']}/api/v1/checks",
+        json={"title": title, "deadline": deadline, "kind": "technical"},
+        headers=a["auth"],
+    )
+    assert check.status_code == 201, check.text
+    check_id = check.json()["id"]
+    left_at: dict[str, float] = {}
+    for name, n in nodes.items():
+        _wait(
+            f"{name} mails its {per_node[name]} contacts",
+            lambda n=n, name=name: n["sink"].count(title) >= per_node[name],
+            within=600,
+        )
+        left_at[name] = time.monotonic() - t0
+    mailed = sum(n["sink"].count(title) for n in nodes.values())
+    assert mailed == total, (mailed, total)
+
+    async def ack_all() -> list[list[float]]:
+        return await asyncio.gather(
+            *(
+                request_each(
+                    int(n["base"].rsplit(":", 1)[1]), "POST", list(n["sink"].links), 4, acknowledged
+                )
+                for n in nodes.values()
+            )
+        )
+
+    t0 = time.monotonic()
+    asyncio.run(ack_all())
+    at_homes = time.monotonic() - t0
+
+    def all_back() -> bool:
+        got = http.get(f"{a['base']}/api/v1/checks/{check_id}", headers=a["auth"]).json()
+        return bool(got["acknowledged"] == total)
+
+    back = _wait_every("every acknowledgement shown at a", all_back, 0.05, within=600) - t0
+    spread = ", ".join(f"{k}: {per_node[k]}" for k in nodes)
+    return [
+        ("check setup: contacts via API, copied to a", f"{total:,} ({spread})", f"{setup:.1f} s"),
+        (
+            "check started at a -> every e-mail left (each node's SMTP)",
+            f"{total:,} contacts",
+            f"{max(left_at.values()):.2f} s ("
+            + ", ".join(f"{k} {v:.2f} s" for k, v in left_at.items())
+            + ")",
+        ),
+        (
+            "acknowledgements at home nodes -> all shown at a",
+            f"{total:,} acks",
+            f"{total / back:,.0f}/s accepted across nodes ({back:.2f} s; "
+            f"{total / at_homes:,.0f}/s at the home nodes)",
+        ),
+    ]
 
 
 def _wait_every(what: str, check: Any, every: float, within: float = 60) -> float:
@@ -292,10 +394,16 @@ def main() -> None:
         "--between-nodes", action="store_true", help="also requests between three nodes"
     )
     parser.add_argument("--nodes-only", action="store_true", help="only between nodes")
+    parser.add_argument(
+        "--check-contacts",
+        type=int,
+        default=1000,
+        help="between nodes: contacts (a third homed on each node) in the check; 0: none",
+    )
     args = parser.parse_args()
 
     if args.nodes_only:
-        _print(between_nodes(args.node_samples))
+        _print(between_nodes(args.node_samples, args.check_contacts))
         return
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="accord-bench-coord-") as tmp:
@@ -440,7 +548,7 @@ def main() -> None:
             node.close()
 
     if args.between_nodes:
-        rows += between_nodes(args.node_samples)
+        rows += between_nodes(args.node_samples, args.check_contacts)
     _print(rows)
 
 
