@@ -35,7 +35,19 @@ MyCERT on b, ThaiCERT on c, each with a 24/7 desk on its own node:
   p50 under 1 s, p99 under 5 s;
 - **acknowledge**: each is acknowledged at b (``POST .../actions``); timed until
   ``GET /api/v1/requests/{id}`` at a shows it acknowledged (polled every 10 ms). Same
-  targets.
+  targets;
+- **check** (``--check-contacts``, default 1,000; 0 skips it): that many technical
+  contacts marked for the federation, a third homed on each node, added through each
+  node's API (each copy travels to the other two on the push path; untimed beyond the
+  setup row). SingCERT starts a check at a over all of them (``POST /api/v1/checks``);
+  timed until every node's own sink has received the e-mails of the contacts it homes.
+  Then every acknowledgement link is POSTed to the node in its e-mail (4 connections a
+  node, the three nodes at once); timed until ``GET /api/v1/checks/{id}`` at a shows
+  them all: acknowledgements/s accepted across nodes;
+- **match**: SingCERT shares a TLP:GREEN indicator with the federation at a; once b
+  holds it, ``--node-samples`` times ``POST /api/v1/match`` at b (an analyst of MyCERT,
+  ``"sightings": true``) until the sighting is readable by SingCERT at a (polled every
+  10 ms). Target p50 under 1 s.
 
 Run: ``.venv/bin/python bench/coordinate.py`` (about a minute on 2 cores), or
 ``.venv/bin/python bench/coordinate.py --nodes-only`` for the between-nodes figures.
@@ -55,6 +67,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -152,6 +165,7 @@ def between_nodes(samples: int, check_contacts: int = 0) -> list[tuple[str, str,
                 )
                 created = handle.accounts.add_org(None, org, "national-cert", state)
                 token = handle.accounts.create_token(None, org, "liaison", "bench", None)
+                analyst = handle.accounts.create_token(None, org, "analyst", "bench", None)
                 server = Server(env, work, http_port)
                 servers.append(server)
                 nodes[name] = {
@@ -161,6 +175,7 @@ def between_nodes(samples: int, check_contacts: int = 0) -> list[tuple[str, str,
                     "org": created.identity_id,
                     "desk": f"desk@{org.lower()}.example.org",
                     "auth": {"Authorization": f"Bearer {token.plaintext}"},
+                    "analyst": {"Authorization": f"Bearer {analyst.plaintext}"},
                 }
             for server in servers:
                 server.wait_healthy()
@@ -235,6 +250,7 @@ def between_nodes(samples: int, check_contacts: int = 0) -> list[tuple[str, str,
                     ack_times.append(t1 - t0)
                 if check_contacts:
                     rows += _check_across_nodes(http, nodes, check_contacts)
+                rows += _match_across_nodes(http, nodes, samples)
             for label, times in (
                 ("request filed at a -> e-mail leaves b's SMTP", filed_times),
                 ("acknowledged at b -> state shown at a", ack_times),
@@ -343,6 +359,69 @@ def _check_across_nodes(
             f"{total / back:,.0f}/s accepted across nodes ({back:.2f} s; "
             f"{total / at_homes:,.0f}/s at the home nodes)",
         ),
+    ]
+
+
+def _match_across_nodes(
+    http: httpx.Client, nodes: dict[str, dict[str, Any]], samples: int
+) -> list[tuple[str, str, str]]:
+    """SingCERT's indicator (a) matched through the API at b with sightings, until each
+    sighting is readable by SingCERT at a."""
+    a, b = nodes["a"], nodes["b"]
+    stamp = "2026-11-01T00:00:00.000Z"
+    indicator = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "name": "C2 server",
+        "pattern": "[ipv4-addr:value = '203.0.113.77']",
+        "pattern_type": "stix",
+        "valid_from": "2026-11-01T00:00:00Z",
+    }
+    shared = http.post(
+        f"{a['base']}/api/v1/objects",
+        params={"tlp": "TLP:GREEN", "scope": "federation"},
+        json=indicator,
+        headers=a["analyst"],
+    )
+    assert shared.status_code in (200, 201), shared.text
+    _wait(
+        "b holds SingCERT's indicator",
+        lambda: (
+            (
+                http.get(f"{b['base']}/api/v1/objects/{indicator['id']}", headers=b["analyst"])
+            ).status_code
+            == 200
+        ),
+    )
+    times = []
+    for _ in range(samples):
+        t0 = time.monotonic()
+        matched = http.post(
+            f"{b['base']}/api/v1/match",
+            json={"observables": ["203.0.113.77"], "sightings": True},
+            headers=b["analyst"],
+        )
+        assert matched.status_code == 200, matched.text
+        sighting = matched.json()["sightings"][indicator["id"]]
+        url = f"{a['base']}/api/v1/objects/{sighting}"
+        t1 = _wait_every(
+            "the sighting readable at a",
+            lambda url=url: http.get(url, headers=a["analyst"]).status_code == 200,
+            0.01,
+        )
+        times.append(t1 - t0)
+        got = http.get(url, headers=a["analyst"]).json()
+        assert got["sighting_of_ref"] == indicator["id"], got
+    return [
+        (
+            "match at b (API, sightings) -> sighting readable at a",
+            f"{len(times)} matches",
+            f"p50 {statistics.median(times) * 1000:.0f} ms, "
+            f"p99 {percentile(times, 99) * 1000:.0f} ms (target p50 < 1 s)",
+        )
     ]
 
 
