@@ -414,7 +414,7 @@ def _match_across_nodes(
         )
         times.append(t1 - t0)
         got = http.get(url, headers=a["analyst"]).json()
-        assert got["sighting_of_ref"] == indicator["id"], got
+        assert got["object"]["sighting_of_ref"] == indicator["id"], got
     return [
         (
             "match at b (API, sightings) -> sighting readable at a",

@@ -28,7 +28,7 @@ from accord.store.checks import coord_checks
 from accord.store.coordfed import OutboxRepository
 from accord.store.notifications import coord_notifications
 from accord.store.requests import coord_requests
-from tests.federation.cluster import Member, local_cluster
+from tests.federation.cluster import Member, analyst, local_cluster
 
 ORGS = {"a": ("SingCERT", "SG"), "b": ("MyCERT", "MY"), "c": ("ThaiCERT", "TH")}
 
@@ -138,6 +138,14 @@ def test_a_request_travels_to_the_recipients_home_node_and_back(region: Region) 
     assert at_b["requester"] == region.ident["a"] and at_b["recipient"] == region.ident["b"]
     assert at_b["title"] == filed["title"] and at_b["details"] == filed["details"]
     assert at_b["requester_node"] == region.m["a"].node.key.node_id
+    # Each side counts it among its open cases with other nodes; nobody else does.
+    for node, org in (("a", "SingCERT"), ("b", "MyCERT")):
+        open_cases = region.m[node].node.coordination.requests.across_nodes(
+            analyst(region.m[node].node, org), 50
+        )
+        assert [r.case for r in open_cases] == [filed["case"]]
+    thai = analyst(region.m["c"].node, "ThaiCERT")
+    assert region.m["c"].node.coordination.requests.across_nodes(thai, 50) == []
     # B's own contact is told, by B; A mails nobody at B.
     assert region.mails("b", "request.submit") == ["24-7-desk-b@mycert.example.org"]
     assert region.mails("a") == []
@@ -207,6 +215,8 @@ def test_a_request_travels_to_the_recipients_home_node_and_back(region: Region) 
     ]
     assert region.find("b", filed["case"])["state"] == "closed"
     assert region.deliver("a", "b", "c") == 0  # nothing left, nothing sent twice
+    sing = analyst(region.m["a"].node, "SingCERT")
+    assert region.m["a"].node.coordination.requests.across_nodes(sing, 50) == []  # closed
 
 
 def test_a_node_down_delays_requests_and_loses_none(region: Region) -> None:
@@ -539,6 +549,8 @@ def test_a_check_reaches_contacts_homed_on_other_nodes_and_their_answers_come_ba
         organiser=node_a.accounts.orgs.find("SingCERT").id,
     )
     assert [t.name for t in started.targets] == ["Sing desk"]  # only a's own get a's links
+    sing = analyst(node_a, "SingCERT")
+    assert node_a.coordination.checks.awaiting_other_nodes(sing) == 2  # b's desk and c's
     assert region.mails("a", "check.start") == ["desk@sg.example.org"]
     assert region.deliver("a") == 2  # the check, to b and to c
     # Each home node mails its own contact, with a link to itself.
@@ -552,6 +564,18 @@ def test_a_check_reaches_contacts_homed_on_other_nodes_and_their_answers_come_ba
     assert results.contacts == 3 and results.acknowledged == 1
     assert results.by_state["MY"].rate == 1.0 and results.by_state["TH"].rate == 0.0
     assert {u.name for u in results.never_answered} == {"Sing desk", "c desk"}
+    b_id, c_id = (region.m[n].node.key.node_id for n in ("b", "c"))
+    assert {k: (v.contacts, v.acknowledged) for k, v in results.by_node.items()} == {
+        "this node": (1, 0),
+        b_id: (1, 1),
+        c_id: (1, 0),
+    }
+    assert {u.name: u.home_node for u in results.never_answered} == {
+        "Sing desk": None,
+        "c desk": c_id,
+    }
+    assert node_a.coordination.checks.awaiting_other_nodes(sing) == 1  # c's only
+    assert node_a.coordination.checks.awaiting_other_nodes(analyst(node_a, "MyCERT")) == 0
 
     # Node c acknowledges for a contact it does not hold.
     check = node_a.coordination.link.check_repo.by_uid(  # type: ignore[union-attr]
