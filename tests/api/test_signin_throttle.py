@@ -68,7 +68,7 @@ class Setup:
 
 
 @pytest.fixture
-def n(settings: Settings, clock: Clock) -> Iterator[Setup]:
+def n(settings: Settings, clock: Clock, migrated: None) -> Iterator[Setup]:
     opened = Node.open(settings, clock=clock)
     org(opened, "MyCERT", state="MY")
     opened.accounts.add_user(None, USER, "MyCERT", "analyst", PASSWORD)
