@@ -295,3 +295,9 @@ def sqlite_node(tmp_path: os.PathLike[str], clock: Clock) -> Iterator[Node]:
     opened = Node.open(Settings(database_url=url, _env_file=None), clock=clock)  # type: ignore[call-arg]
     yield opened
     opened.close()
+
+
+def migrated_sqlite(folder: object, name: str) -> str:
+    """The URL of a new SQLite database ``name`` in ``folder``, migrated to the newest
+    schema (a copy of the template, see ``Migrated``), for a node that opens it."""
+    return MIGRATED.sqlite_copy(Path(str(folder)) / name)
