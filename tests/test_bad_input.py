@@ -35,7 +35,7 @@ from accord.store.objects import SQLObjectStore
 from tests.asgi import Client
 from tests.builders import indicator, org
 from tests.cli_runner import run
-from tests.conftest import Clock, postgres_database
+from tests.conftest import MIGRATED, Clock, migrated_sqlite
 
 TAXII = "application/taxii+json;version=2.1"
 COMMUNITY = Collection(CollectionKind.COMMUNITY, "", "").id
@@ -45,10 +45,11 @@ STORES = ["sqlite", "postgresql"]
 
 
 def _database(store: str, folder: Path) -> Iterator[str]:
+    """A migrated database on ``store`` (see ``tests.conftest.Migrated``)."""
     if store == "sqlite":
-        yield f"sqlite:///{folder}/accord.db"
+        yield migrated_sqlite(folder, "accord.db")
     else:
-        yield from postgres_database()
+        yield from MIGRATED.postgres_lease()
 
 
 @dataclass
@@ -333,7 +334,7 @@ def pair(
     clock = Clock()
     for url in _database(request.param, folder):
         a = Node.open(
-            Settings(database_url=f"sqlite:///{folder}/a.db", node_name="a", _env_file=None),  # type: ignore[call-arg]
+            Settings(database_url=migrated_sqlite(folder, "a.db"), node_name="a", _env_file=None),  # type: ignore[call-arg]
             clock=clock,
         )
         b = Node.open(Settings(database_url=url, node_name="b", _env_file=None), clock=clock)  # type: ignore[call-arg]

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from accord.demo import seed_region
 from accord.node import Node
 from accord.settings import Settings
-from tests.conftest import postgres_database
+from tests.conftest import MIGRATED, migrated_sqlite
 from tests.server import running_node
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("schemathesis")]
@@ -63,9 +63,9 @@ def _seed(url: str) -> tuple[str, int]:
 def fuzzed_node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     """A seeded node process: its base URL, an admin token and that token's id."""
     if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path}/node.db"])
+        urls: Iterator[str] = iter([migrated_sqlite(tmp_path, "node.db")])
     else:
-        urls = postgres_database()
+        urls = MIGRATED.postgres_lease()
     url = next(urls)
     try:
         token, token_id = _seed(url)

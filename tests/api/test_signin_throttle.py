@@ -24,7 +24,7 @@ from accord.settings import Settings
 from accord.store.tables import signin_streaks
 from tests.asgi import Client
 from tests.builders import org, principal
-from tests.conftest import Clock
+from tests.conftest import Clock, migrated_sqlite
 from tests.server import running_node
 
 USER = "analyst@mycert"
@@ -68,7 +68,7 @@ class Setup:
 
 
 @pytest.fixture
-def n(settings: Settings, clock: Clock) -> Iterator[Setup]:
+def n(settings: Settings, clock: Clock, migrated: None) -> Iterator[Setup]:
     opened = Node.open(settings, clock=clock)
     org(opened, "MyCERT", state="MY")
     opened.accounts.add_user(None, USER, "MyCERT", "analyst", PASSWORD)
@@ -323,7 +323,7 @@ def test_a_served_node_throttles_across_its_workers_by_forwarded_address(
 ) -> None:
     """Two worker processes share the streaks; a proxy on the node's own host (uvicorn
     trusts its X-Forwarded-For by default) gives each client its own address."""
-    database = f"sqlite:///{tmp_path}/node.db"
+    database = migrated_sqlite(tmp_path, "node.db")
     setup = Node.open(Settings(database_url=database, _env_file=None))  # type: ignore[call-arg]
     org(setup, "MyCERT", state="MY")
     setup.accounts.add_user(None, USER, "MyCERT", "analyst", PASSWORD)

@@ -90,7 +90,12 @@ def webhook_allow() -> list[str]:
 
 @pytest.fixture
 def cnode(
-    database_url: str, clock: Clock, smtp: Sink, dns: FakeDNS, webhook_allow: list[str]
+    database_url: str,
+    clock: Clock,
+    smtp: Sink,
+    dns: FakeDNS,
+    webhook_allow: list[str],
+    migrated: None,
 ) -> Iterator[Node]:
     """A node (SQLite, and PostgreSQL when configured) whose notifications go to the sink,
     resolving webhook hosts with ``dns`` only."""

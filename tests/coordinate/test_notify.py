@@ -19,7 +19,7 @@ import pytest
 
 from accord.coordinate.notify import sign
 from accord.domain.model import Principal, Role
-from tests.conftest import Clock
+from tests.conftest import Clock, migrated_sqlite
 from tests.coordinate.conftest import FakeDNS, Region, contact
 from tests.server import free_port
 
@@ -227,7 +227,7 @@ def test_webhook_allow_reaches_the_notifier_and_is_checked(tmp_path: Any) -> Non
 
     node = Node.open(
         Settings(  # type: ignore[call-arg]
-            database_url=f"sqlite:///{tmp_path}/a.db",
+            database_url=migrated_sqlite(tmp_path, "a.db"),
             _env_file=None,
             webhook_allow=["10.1.0.0/16", "fd00::/8"],
         )
@@ -295,7 +295,7 @@ def test_smtp_login_is_used_when_configured(tmp_path: Any, clock: Clock) -> None
         for password, expect_sent in (("wrong-password", 0), ("right-password", 1)):
             node = Node.open(
                 Settings(  # type: ignore[call-arg]
-                    database_url=f"sqlite:///{tmp_path}/{password}.db",
+                    database_url=migrated_sqlite(tmp_path, f"{password}.db"),
                     _env_file=None,
                     smtp_port=sink.port,
                     smtp_username="accord",
@@ -384,7 +384,7 @@ def test_starttls_verifies_the_server_certificate(
                 monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
             node = Node.open(
                 Settings(  # type: ignore[call-arg]
-                    database_url=f"sqlite:///{tmp_path}/{trusted}.db",
+                    database_url=migrated_sqlite(tmp_path, f"{trusted}.db"),
                     _env_file=None,
                     smtp_port=sink.port,
                     smtp_starttls=True,

@@ -13,6 +13,7 @@ import pytest
 
 from accord.node import Node
 from accord.settings import Settings
+from tests.conftest import migrated_sqlite
 from tests.coordinate.conftest import Sink
 from tests.server import running_node
 
@@ -31,7 +32,7 @@ def _wait_for(sink: Sink, address: str, count: int = 1) -> list[str]:
 
 @pytest.mark.server
 def test_check_and_request_end_to_end(tmp_path: Path, smtp: Sink) -> None:
-    url = f"sqlite:///{tmp_path}/node.db"
+    url = migrated_sqlite(tmp_path, "node.db")
     setup = Node.open(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     setup.accounts.add_org(None, "SingCERT", "national-cert", "SG")
     setup.accounts.add_org(None, "MyCERT", "national-cert", "MY")

@@ -26,6 +26,7 @@ from accord.errors import AccordError, Conflict
 from accord.node import Node
 from accord.store.requests import RequestRepository
 from tests.builders import org, principal
+from tests.conftest import migrated_sqlite
 
 REACHABLE = {State.DRAFT} | {t.target for t in TRANSITIONS}
 
@@ -162,7 +163,7 @@ def test_deadlines_are_configurable_per_urgency(tmp_path: object, clock: object)
     custom = {"critical": (1, 4), "high": (8, 72), "medium": (24, 168), "low": (72, 720)}
     node = Node.open(
         Settings(  # type: ignore[call-arg]
-            database_url=f"sqlite:///{tmp_path}/d.db", _env_file=None, request_deadlines=custom
+            database_url=migrated_sqlite(tmp_path, "d.db"), _env_file=None, request_deadlines=custom
         ),
         clock=clock,  # type: ignore[arg-type]
     )

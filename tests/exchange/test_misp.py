@@ -26,6 +26,7 @@ from accord.store.objects import SQLObjectStore
 from tests.asgi import Client
 from tests.builders import org
 from tests.cli_runner import run
+from tests.conftest import migrated_sqlite
 from tests.server import serving
 
 SG = "5d6e7f80-1111-4222-8333-444455556666"
@@ -307,7 +308,7 @@ def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
         assert hashes == [f"{h},{misp.uuid}" for h in misp.attributes_hashes("md5")]
         assert client.get(f"/misp/feed/{private['Event']['uuid']}.json").status_code == 404
     other = Node.open(
-        node.settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/b.db"})
+        node.settings.model_copy(update={"database_url": migrated_sqlite(tmp_path, "b.db")})
     )
     try:
         b = org(other, "MyCERT", state="MY")

@@ -16,6 +16,7 @@ from accord.domain.tlp import TLP
 from accord.node import Node
 from accord.settings import Settings
 from tests.builders import indicator
+from tests.conftest import migrated_sqlite
 from tests.server import running_node
 
 COMMUNITY = AccordCollection(CollectionKind.COMMUNITY, "", "").id
@@ -24,7 +25,7 @@ COMMUNITY = AccordCollection(CollectionKind.COMMUNITY, "", "").id
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     workdir = tmp_path_factory.mktemp("taxii")
-    url = f"sqlite:///{workdir}/node.db"
+    url = migrated_sqlite(workdir, "node.db")
     node = Node.open(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     node.accounts.add_org(None, "SingCERT", "national-cert", "SG")
     node.accounts.add_org(None, "MyCERT", "national-cert", "MY")

@@ -31,7 +31,7 @@ from accord.federation.sync import SyncReport, peer_http, sync_peer
 from accord.node import Node
 from accord.settings import Settings
 from accord.store.tables import stix_objects
-from tests.conftest import postgres_database
+from tests.conftest import MIGRATED
 from tests.server import running_node
 
 
@@ -83,10 +83,12 @@ def _settings(database_url: str, name: str) -> Settings:
 
 
 def _database(stack: ExitStack, work: Path, first: bool) -> str:
-    """The first node on PostgreSQL when configured, so both stores meet in every cluster."""
+    """The first node on PostgreSQL when configured, so both stores meet in every cluster.
+
+    Each starts migrated: a copy of the test process's template (``tests.conftest``)."""
     if first and os.environ.get("ACCORD_TEST_POSTGRES_URL"):
-        return stack.enter_context(contextmanager(postgres_database)())
-    return f"sqlite:///{work}/node.db"
+        return stack.enter_context(contextmanager(MIGRATED.postgres_lease)())
+    return MIGRATED.sqlite_copy(work / "node.db")
 
 
 def _peer(members: dict[str, Member], edges: list[tuple[str, str]]) -> None:

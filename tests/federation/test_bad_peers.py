@@ -14,7 +14,7 @@ from accord.federation.sync import peer_http, sync_peer
 from accord.node import Node
 from accord.settings import Settings
 from accord.store.objects import SQLObjectStore
-from tests.conftest import Clock
+from tests.conftest import Clock, migrated_sqlite
 
 
 class Broken(BaseHTTPRequestHandler):
@@ -58,11 +58,11 @@ def broken_peer() -> Iterator[tuple[str, type[Broken]]]:
 
 def _pair(tmp_path: object, clock: Clock) -> tuple[Node, Node]:
     a = Node.open(
-        Settings(database_url=f"sqlite:///{tmp_path}/a.db", node_name="a", _env_file=None),
+        Settings(database_url=migrated_sqlite(tmp_path, "a.db"), node_name="a", _env_file=None),
         clock=clock,
     )  # type: ignore[call-arg]
     b = Node.open(
-        Settings(database_url=f"sqlite:///{tmp_path}/b.db", node_name="b", _env_file=None),
+        Settings(database_url=migrated_sqlite(tmp_path, "b.db"), node_name="b", _env_file=None),
         clock=clock,
     )  # type: ignore[call-arg]
     a.federation.add_peer("b", "http://127.0.0.1:1", b.key.public_b64, "accord_unused")
@@ -81,7 +81,7 @@ def test_clock_skew_is_refused_with_advice(tmp_path: object, clock: Clock) -> No
 def test_message_for_another_node_is_refused(tmp_path: object, clock: Clock) -> None:
     a, b = _pair(tmp_path, clock)
     c = Node.open(
-        Settings(database_url=f"sqlite:///{tmp_path}/c.db", node_name="c", _env_file=None),
+        Settings(database_url=migrated_sqlite(tmp_path, "c.db"), node_name="c", _env_file=None),
         clock=clock,
     )  # type: ignore[call-arg]
     c.federation.add_peer("a", "http://127.0.0.1:1", a.key.public_b64, None)
@@ -107,9 +107,11 @@ def test_broken_peer_answers_are_clear_errors(
 ) -> None:
     url, handler = broken_peer
     handler.mode = mode
-    a = Node.open(Settings(database_url=f"sqlite:///{tmp_path}/a.db", _env_file=None), clock=clock)  # type: ignore[call-arg]
+    a = Node.open(
+        Settings(database_url=migrated_sqlite(tmp_path, "a.db"), _env_file=None), clock=clock
+    )  # type: ignore[call-arg]
     other = Node.open(
-        Settings(database_url=f"sqlite:///{tmp_path}/o.db", _env_file=None), clock=clock
+        Settings(database_url=migrated_sqlite(tmp_path, "o.db"), _env_file=None), clock=clock
     )  # type: ignore[call-arg]
     a.federation.add_peer("broken", url, other.key.public_b64, "accord_token")
     before = SQLObjectStore(a.engine).count_versions()
@@ -129,10 +131,10 @@ def test_peer_that_never_answers_times_out(tmp_path: object, clock: Clock) -> No
     silent.listen(1)  # accepts the connection, never answers
     try:
         a = Node.open(
-            Settings(database_url=f"sqlite:///{tmp_path}/a.db", _env_file=None), clock=clock
+            Settings(database_url=migrated_sqlite(tmp_path, "a.db"), _env_file=None), clock=clock
         )  # type: ignore[call-arg]
         other = Node.open(
-            Settings(database_url=f"sqlite:///{tmp_path}/o.db", _env_file=None), clock=clock
+            Settings(database_url=migrated_sqlite(tmp_path, "o.db"), _env_file=None), clock=clock
         )  # type: ignore[call-arg]
         a.federation.add_peer(
             "silent",

@@ -12,12 +12,13 @@ from accord.node import Node
 from accord.settings import Settings
 from tests.asgi import Client
 from tests.cli_runner import run
+from tests.conftest import migrated_sqlite
 
 
 def test_peer_registration_and_status(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other = Node.open(Settings(database_url=f"sqlite:///{tmp_path}/b.db", _env_file=None))  # type: ignore[call-arg]
+    other = Node.open(Settings(database_url=migrated_sqlite(tmp_path, "b.db"), _env_file=None))  # type: ignore[call-arg]
     monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/a.db")
     code, out, _ = run(capsys, "node", "info")
     assert code == 0 and "public key" in out and "node id" in out

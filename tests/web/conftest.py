@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from accord.coordinate.contacts import ContactInput
 from accord.node import Node
 from accord.settings import Settings
+from tests.conftest import migrated_sqlite
 from tests.coordinate.conftest import Sink
 from tests.server import free_port, running_node
 
@@ -49,7 +50,7 @@ class Region:
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     workdir = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{workdir}/node.db"
+    url = migrated_sqlite(workdir, "node.db")
     sink = Sink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()

@@ -17,6 +17,7 @@ from accord.privacy.capability import PRIVACY
 from accord.settings import Settings
 from accord.store.privacy import NewTransfer, PrivacyRepository
 from tests.builders import STAMP, principal
+from tests.conftest import migrated_sqlite
 from tests.server import running_node
 from tests.web.conftest import PASSWORD, Visitor
 
@@ -26,7 +27,7 @@ NOTE = f"note--{uuid.uuid4()}"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("privacy-console")
-    url = f"sqlite:///{workdir}/node.db"
+    url = migrated_sqlite(workdir, "node.db")
     setup = Node.open(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
     sg = setup.accounts.add_org(None, "SingCERT", "national-cert", "SG")
     setup.accounts.add_user(None, "sg-admin", "SingCERT", "admin", PASSWORD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -179,9 +180,13 @@ def migrate(engine: Engine, extra: Sequence[Path] = ()) -> None:
 
     Capabilities add their own migration branches off the first revision, so "heads";
     ``extra`` names the folders of capabilities that keep their branch in their package.
+    A database already at the newest revisions is left alone after one read of its
+    version table, without Alembic loading every migration script again.
     """
     from alembic import command
 
+    if schema_is_current(engine, extra):
+        return
     with write(engine) as connection:
         command.upgrade(_alembic_config(connection, extra), "heads")
 
@@ -189,9 +194,22 @@ def migrate(engine: Engine, extra: Sequence[Path] = ()) -> None:
 def schema_is_current(engine: Engine, extra: Sequence[Path] = ()) -> bool:
     """True when the database is at the newest migration."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
-        head = ScriptDirectory.from_config(_alembic_config(connection, extra)).get_heads()
-    return set(current) == set(head)
+    return set(current) == _heads(tuple(extra))
+
+
+@functools.cache
+def _heads(extra: tuple[Path, ...]) -> frozenset[str]:
+    """The newest revisions of every branch: read from the scripts once per process (they
+    do not change under a running one), as loading them costs as much as a small migration."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.set_main_option("path_separator", "os")
+    locations = [Path(__file__).parent / "migrations" / "versions", *extra]
+    config.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())

@@ -37,7 +37,8 @@ The work is split across private modules: ``_object`` judges one object and rout
 ``_schemas`` translates and compiles the JSON schemas, ``_must`` holds the MUST checks,
 ``_patterns`` the pattern checks, ``_reference`` hands rare shapes to
 ``stix2-validator`` and ``_common`` holds what they share. They import
-``stix2validator`` (about a second and a half: jsonschema and its format checkers) and
+``stix2validator`` (about half a second: jsonschema and its format checkers, the IRI
+grammar deferred by ``_deferred``) and
 ``fastjsonschema``, so this package loads them on the first call of
 ``validate_objects``, not when it is imported; a server warms them up before it takes
 requests (``accord.runtime.settle``).
@@ -103,6 +104,9 @@ def _object_id(obj: Any) -> str | None:
 @functools.cache
 def _validate_one() -> Callable[[Any], list[tuple[str | None, str]]]:
     """The check of one object, its modules (and stix2-validator) imported on first use."""
+    from accord.exchange.validation._deferred import defer_rfc3987_syntax
+
+    defer_rfc3987_syntax()  # before jsonschema is imported: see _deferred
     from accord.exchange.validation._object import validate_one
 
     return validate_one
