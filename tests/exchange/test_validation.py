@@ -940,8 +940,13 @@ SIMPLE_TESTS: list[tuple[str, st.SearchStrategy[str]]] = [
     ("domain-name:value", st.from_regex(r"[a-z0-9.-]{1,20}", fullmatch=True)),
     ("url:value", st.from_regex(r"[a-z0-9./:?=&%_-]{0,24}", fullmatch=True)),
     ("email-addr:value", st.from_regex(r"[a-z0-9.@]{1,20}", fullmatch=True)),
-    ("file:name", st.text(max_size=10)),
-    ("x-acme-widget:x_acme_serial", st.text(st.characters(codec="utf-8"), max_size=10)),
+    # Without NUL: Accord refuses it in any value (storable text), where the reference
+    # validator has no opinion; that refusal has its own tests.
+    ("file:name", st.text(st.characters(exclude_characters="\x00"), max_size=10)),
+    (
+        "x-acme-widget:x_acme_serial",
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=10),
+    ),
     ("file:hashes.MD5", st.text(HEX, min_size=32, max_size=32)),
     ("file:hashes.'SHA-1'", st.text(HEX, min_size=40, max_size=40)),
     ("file:hashes.'SHA-256'", st.text(HEX, min_size=64, max_size=64)),
