@@ -32,3 +32,22 @@ def test_network_lookup_equals_brute_force(
             if probe.subnet_of(ipaddress.ip_network(value))  # type: ignore[arg-type]
         )
         assert list(lists.check(str(probe))) == expected
+
+
+@given(
+    value=st.one_of(
+        st.text(st.sampled_from("0123456789abcdefx.:/% ")),
+        st.ip_addresses().map(str),
+        st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9.]{1,15}", fullmatch=True),
+        st.sampled_from(["http://10.0.0.1/", "[::1]", "::/0", "fe80::1%eth0", "1.2.3.4:80"]),
+    )
+)
+def test_only_what_ip_network_refuses_skips_it(value: str) -> None:
+    from accord.detect.warninglists import _maybe_network
+
+    if not _maybe_network(value):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return
+        raise AssertionError(f"{value!r} is a network but was not tried as one")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from accord.domain.model import Role
@@ -21,6 +23,8 @@ from accord.node import Node
 from accord.store.objects import ObjectQuery
 from accord.store.tables import stix_objects
 from tests.builders import bundle, indicator, org, principal
+
+STAMPS = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.1Z", "2026-01-01T00:00:00.1234567Z"]
 
 
 def _count(node: Node) -> int:
@@ -185,3 +189,19 @@ def test_date_added_strictly_increases(node: Node) -> None:
     node.exchange.ingest(me, bundle(*(indicator(f"198.51.100.{i}") for i in range(1, 6))))
     added = [r.date_added for r in node.exchange.page(me, ObjectQuery()).rows]
     assert added == sorted(added) and len(set(added)) == 10
+
+
+@given(
+    created=st.one_of(st.none(), st.sampled_from(STAMPS)),
+    modified=st.one_of(st.none(), st.just(""), st.just(5), st.sampled_from(STAMPS)),
+)
+def test_stamped_timestamps_are_the_normalised_ones(created: object, modified: object) -> None:
+    from accord.domain.scope import Distribution
+    from accord.domain.stix import normalise_timestamp, version_key
+    from accord.exchange.service import stamp
+
+    obj = {"type": "indicator", "id": "indicator--1", "created": created, "modified": modified}
+    for _ in range(2):  # the second time from the cache
+        version = stamp(obj, 1, Distribution(TLP.GREEN, Scope.FEDERATION), "{}", "node")
+        assert version.modified == version_key(obj)
+        assert version.created == (normalise_timestamp(created) if created else None)

@@ -91,7 +91,7 @@ def import_(
         raise InvalidInput(f"{source}: no MISP events")
     report = ImportReport()
     misp = node.misp
-    with progress() as bar:
+    with progress() as bar, bulk():
         task = bar.add_task("checking", total=len(payloads))
         prepared = []
         for payload, name in zip(payloads, names, strict=True):

@@ -7,6 +7,7 @@ every problem is reported. Re-posting versions already stored is a no-op.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -134,17 +135,25 @@ def parse_payload(payload: bytes | Any) -> list[Any]:
     return [payload]
 
 
+@functools.lru_cache(maxsize=4096)
+def _normalised(text: str) -> str:
+    """``normalise_timestamp``, once per distinct text: the objects of one bulk import
+    share few timestamps (a MISP event's attributes mostly share one)."""
+    return normalise_timestamp(text)
+
+
 def stamp(
     obj: dict[str, Any], owner: int, distribution: Distribution, provenance: str, via: str
 ) -> NewVersion:
     """A validated object as a version to store: its document and the columns indexed from it."""
     created = obj.get("created")
+    modified = obj.get("modified") or created
     return NewVersion(
         stix_id=obj["id"],
         type=obj["type"],
         spec_version=obj.get("spec_version", "2.1"),
-        created=normalise_timestamp(created) if isinstance(created, str) else None,
-        modified=version_key(obj),
+        created=_normalised(created) if isinstance(created, str) else None,
+        modified=_normalised(modified) if isinstance(modified, str) else version_key(obj),
         owner=owner,
         revoked=obj.get("revoked") is True,
         distribution=distribution,
