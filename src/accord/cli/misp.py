@@ -64,6 +64,7 @@ def import_(
     from accord.exchange.misp.feeds import fetch_events
     from accord.exchange.misp.feeds import source as feed_source
     from accord.exchange.misp.mapping import MispDistribution
+    from accord.exchange.misp.service import bulk
 
     principal = act_as(node, org, Role.ANALYST)
     default_tlp = TLP.parse(tlp) if tlp else None

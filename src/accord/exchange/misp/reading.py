@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 _DIGITS = re.compile(r"0|[1-9][0-9]{0,11}")
 # Types PyMISP reads specially (a datetime value, a sample's data): always through it.
@@ -66,7 +66,7 @@ def _number(value: Any) -> str | None:
     return None
 
 
-def _plain(value: Any) -> bool:
+def _plain(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value == value.strip()
 
 
