@@ -183,3 +183,58 @@ def test_what_pymisp_expands_or_refuses_is_left_to_it(value: Any) -> None:
         return
     got = read_event({"Event": {**event, "Attribute": [odd, direct]}})
     assert [a["value"] for a in got["Attribute"]] == ["10.0.0.1", "10.0.0.2", "a.test"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    settings_=st.lists(
+        st.tuples(
+            st.sampled_from(["0", "1", "3", "4", "5", None]),
+            st.lists(st.sampled_from(["tlp:clear", "tlp:amber", "tlp:nope", "x"]), max_size=2),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_remembered_stamps_equal_worked_out_ones(
+    settings_: list[tuple[str | None, list[str]]],
+) -> None:
+    from datetime import UTC, datetime
+
+    from accord.domain.tlp import TLP
+    from accord.exchange.misp import convert
+    from accord.exchange.misp.mapping import MispDistribution
+
+    attributes = []
+    for i, (distribution, tags) in enumerate(settings_):
+        attribute: dict[str, Any] = {
+            "uuid": f"00000000-0000-4000-8000-{i:012d}",
+            "type": "domain",
+            "category": "Network activity",
+            "value": f"d{i}.test",
+            "to_ids": True,
+            "timestamp": "1700000000",
+            "Tag": [{"name": t} for t in tags],
+        }
+        if distribution is not None:
+            attribute["distribution"] = distribution
+        if distribution == "4":
+            attribute |= {"sharing_group_id": "7", "SharingGroup": dict(SG)}
+        attributes.append(attribute)
+    event = {"uuid": "776c92b4-4101-47c0-8843-f547942b1e98", "info": "x", "distribution": "2"}
+    audience = convert.Audience(
+        lambda u: 9, lambda r: None, TLP.AMBER, MispDistribution.ORGANISATION
+    )
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def run() -> tuple[list[Any], dict[str, Any]]:
+        report = convert.ImportReport()
+        read = read_event({"Event": {**event, "Attribute": copy.deepcopy(attributes)}})
+        mapped = convert.event_to_stix(read, audience, report, now)
+        return [(m.obj["id"], m.stamp) for m in mapped], report.as_dict()
+
+    remembered = run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(convert._Stamper, "unit", convert._Stamper._unit)
+        worked_out = run()
+    assert remembered == worked_out

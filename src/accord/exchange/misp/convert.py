@@ -305,6 +305,7 @@ class _Stamper:
     def __init__(self, event: dict[str, Any], audience: Audience, report: ImportReport) -> None:
         self.audience = audience
         self.report = report
+        self._known: dict[Any, tuple[Stamp, Counter[str], Counter[tuple[str, str]]]] = {}
         names = _tag_names(event)
         reading = tlp_of_tags(names)
         self.report.notes.update(reading.notes)
@@ -413,6 +414,36 @@ class _Stamper:
         return stamp
 
     def unit(self, where: str, unit: dict[str, Any], parent: Stamp) -> Stamp:
+        """``_unit``, worked out once per distinct setting (tags, distribution, sharing
+        group, parent): an event's attributes share a handful. What it notes in the
+        report is noted again for every unit that has the setting."""
+        group = unit.get("SharingGroup")
+        key = (
+            tuple(_tag_names(unit)),
+            unit.get("distribution"),
+            group.get("uuid") if isinstance(group, dict) else None,
+            parent,
+        )
+        try:
+            known = self._known.get(key)
+        except TypeError:  # an unhashable distribution or UUID: no shortcut
+            return self._unit(where, unit, parent)
+        if known is not None:
+            self.report.notes.update(known[1])
+            self.report.mappings.update(known[2])
+            return known[0]
+        notes, mappings = self.report.notes, self.report.mappings
+        self.report.notes, self.report.mappings = Counter(), Counter()
+        try:
+            stamp = self._unit(where, unit, parent)
+            self._known[key] = (stamp, self.report.notes, self.report.mappings)
+        finally:
+            notes.update(self.report.notes)
+            mappings.update(self.report.mappings)
+            self.report.notes, self.report.mappings = notes, mappings
+        return stamp
+
+    def _unit(self, where: str, unit: dict[str, Any], parent: Stamp) -> Stamp:
         reading = tlp_of_tags(_tag_names(unit))
         self.report.notes.update(reading.notes)
         tlp = parent.tlp
