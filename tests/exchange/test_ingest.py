@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -205,3 +207,22 @@ def test_stamped_timestamps_are_the_normalised_ones(created: object, modified: o
         version = stamp(obj, 1, Distribution(TLP.GREEN, Scope.FEDERATION), "{}", "node")
         assert version.modified == version_key(obj)
         assert version.created == (normalise_timestamp(created) if created else None)
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=7))]),
+    ),
+    count=st.integers(0, 3000),
+    edge=st.booleans(),
+)
+def test_consecutive_stamps_equal_formatting_each(start: datetime, count: int, edge: bool) -> None:
+    from accord.domain.stix import format_timestamp
+    from accord.exchange.service import consecutive_stamps
+
+    if edge:  # cross a second (and a minute, hour, day, year) boundary
+        start = start.replace(month=12, day=31, hour=23, minute=59, second=59, microsecond=999_000)
+    expected = [format_timestamp(start + timedelta(microseconds=i)) for i in range(count)]
+    assert consecutive_stamps(start, count) == expected
