@@ -496,6 +496,27 @@ def test_contacts_travel_to_entitled_nodes_read_only(region: Region) -> None:
     assert [t.name for t in started.targets] == ["MyCERT desk"]
 
 
+def test_a_node_newly_entitled_receives_the_contacts_it_may_now_see(region: Region) -> None:
+    """Backfill: an organisation joining a group gets the group's existing contacts at its
+    home node, without waiting for them to change; and nothing is sent twice."""
+    owner = region.m["a"].node.accounts
+    owner.add_group(None, "asean", "ASEAN CERTs")
+    owner.set_member(None, "asean", "SingCERT", member=True)
+    _contact(region, "a", name="Group desk", email="group@sg.example.org", groups=["asean"])
+    region.deliver("a")
+    assert "Group desk" not in _names(region, "b")  # MyCERT is not a member yet
+
+    owner.set_member(None, "asean", "MyCERT", member=True)
+    region.m["a"].sync("b")  # the membership reaches b, which now homes a member
+    assert region.deliver("a") == 1
+    at_b = _names(region, "b")
+    assert at_b["Group desk"]["home_node"] == region.m["a"].node.key.node_id
+    assert at_b["Group desk"]["groups"] == ["asean"] and at_b["Group desk"]["version"] == 1
+    assert "Group desk" not in _names(region, "c")  # c still homes no member
+    link = region.m["a"].node.coordination.link
+    assert link is not None and link.backfill() == 0  # already sent at this version
+
+
 def test_a_node_cannot_send_contacts_of_organisations_it_does_not_home(region: Region) -> None:
     message = {
         "id": f"coordmsg--{uuid.uuid4()}",

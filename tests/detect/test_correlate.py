@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from accord.app import create_app
-from accord.detect.correlate import values_of
+from accord.detect.correlate import simple_conjunctions, values_of
+from accord.detect.patterns import Unsupported
 from accord.domain.collections import Collection, CollectionKind
 from accord.domain.tlp import TLP
 from accord.exchange.service import ShareRequest
@@ -124,3 +126,121 @@ def test_values_are_compared_without_case_for_names(kind: str, value: str) -> No
     upper = values_of({"type": kind, "value": value.upper()})
     lower = values_of({"type": kind, "value": value.lower()})
     assert upper == lower == {(f"{kind}:value", value.lower())}
+
+
+# The fast reader of simple patterns against the grammar --------------------------------
+
+_TYPES = ["domain-name", "ipv4-addr", "file", "network-traffic", "url", "x-custom", "_x"]
+_STEPS = ["value", "hashes", "MD5", "'SHA-256'", "dst_ref", "type", "'a.b'", "'it\\'s'"]
+_STEPS += ["'x\\\\y'", "'value'", "_1"]
+_ODD_NAMES = ["AND", "true", "IN", "a-", "LIKE", "t", "1x", "a b"]  # mostly keywords
+_SPACE = st.sampled_from([" ", " ", " ", "", "  ", "\t", "\n", "\r\n"])
+_GAP = st.sampled_from([" ", " ", "  ", "\t", "\n", "\r\n"])  # around AND and OR
+_VALUES = st.one_of(
+    st.sampled_from(["10.0.0.1", "evil.test", "ipv4-addr", "d41d8cd98f00b204e9800998ecf8427e"]),
+    st.text(st.sampled_from("ab'\\ ]\"[=\n.")),
+    st.text(max_size=12),
+)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _mostly(draw: st.DrawFn, usual: st.SearchStrategy[str], odd: list[str]) -> str:
+    return draw(st.sampled_from(odd)) if draw(st.integers(0, 39)) == 39 else draw(usual)
+
+
+@st.composite
+def _comparison(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):  # a key the compiled matchers know, so it carries a value
+        keys = ["domain-name:value", "ipv4-addr:value", "url:value", "file:hashes.MD5"]
+        sco_type, path = draw(st.sampled_from([*keys, "file:hashes.'SHA-256'"])).split(":")
+    else:
+        sco_type = _mostly(draw, st.sampled_from(_TYPES), _ODD_NAMES)
+        steps = st.lists(st.sampled_from(_STEPS), min_size=1, max_size=3).map(".".join)
+        path = _mostly(draw, steps, [f"value.{n}" for n in _ODD_NAMES])
+    op = _mostly(draw, st.just("="), ["==", "!=", "IN", "LIKE"])
+    value = _quote(draw(_VALUES))
+    if op == "IN":
+        value = f"({value})"
+    return f"{sco_type}:{path}{draw(_SPACE)}{op}{draw(_SPACE)}{value}"
+
+
+@st.composite
+def _simple_patterns(draw: st.DrawFn) -> str:
+    observations = []
+    for _ in range(draw(st.integers(1, 3))):
+        comparisons = draw(st.lists(_comparison(), min_size=1, max_size=4))
+        text = comparisons[0]
+        for comparison in comparisons[1:]:
+            op = _mostly(draw, st.sampled_from(["AND", "OR"]), ["and", "ANDx", "FOLLOWEDBY"])
+            text += f"{draw(_SPACE)}{op}{_mostly(draw, _GAP, [''])}{comparison}"
+        observations.append(f"[{draw(_SPACE)}{text}{draw(_SPACE)}]")
+    text = observations[0]
+    for observation in observations[1:]:
+        op = _mostly(draw, st.just("OR"), ["AND", "FOLLOWEDBY", "or"])
+        text += f"{draw(_SPACE)}{op}{draw(_SPACE)}{observation}"
+    if draw(st.integers(0, 9)) == 9:  # damage it somewhere
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(["'", "\\", "(", "]", "", " x"])) + text[at + 1 :]
+    return text
+
+
+def _by_grammar(pattern: str) -> tuple[object, ...] | str:
+    from stix2patterns.exceptions import ParseException
+    from stix2patterns.v21.pattern import Pattern
+
+    from accord.detect import patterns
+
+    try:
+        tree = Pattern(pattern)._Pattern__parse_tree
+    except ParseException:
+        return "does not parse"
+    try:
+        return tuple(patterns._observations(tree.observationExpressions()))
+    except Unsupported:
+        return "unsupported"
+
+
+@settings(max_examples=400, deadline=None)
+@given(pattern=_simple_patterns())
+def test_the_fast_pattern_reader_agrees_with_the_grammar(pattern: str) -> None:
+    try:
+        fast: tuple[object, ...] | str | None = simple_conjunctions(pattern)
+    except Unsupported:
+        fast = "unsupported"
+    slow = _by_grammar(pattern)
+    assert fast is None or fast == slow, (pattern, fast, slow)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "values"),
+    [
+        ("[domain-name:value = 'Evil.Test']", {("domain-name:value", "evil.test")}),
+        (
+            "[url:value = 'http://x/it\\'s\\\\'] OR [url:value = 'http://y/']",
+            {("url:value", "http://x/it's\\"), ("url:value", "http://y/")},
+        ),
+        (
+            "[file:hashes.MD5 = 'AB' AND file:hashes.'SHA-256' = 'cd' OR url:value = 'u']",
+            {("file:hashes.MD5", "ab"), ("file:hashes.SHA-256", "cd"), ("url:value", "u")},
+        ),
+        ("[file:hashes.MD5 = 'ab' AND url:value = 'u']", set()),  # no one object is both
+        # misp-stix's ip-dst: dst_ref.type is no compiled key, so the grammar's path
+        # gives nothing either (the observed data's address correlates instead)
+        (
+            "[network-traffic:dst_ref.type = 'ipv4-addr' AND "
+            "network-traffic:dst_ref.value = '10.0.0.1']",
+            set(),
+        ),
+    ],
+)
+def test_simple_patterns_give_their_values(pattern: str, values: set[tuple[str, str]]) -> None:
+    try:
+        fast: tuple[object, ...] | str | None = simple_conjunctions(pattern)
+    except Unsupported:
+        fast = "unsupported"
+    assert fast is not None and fast == _by_grammar(pattern)
+    indicator = {"type": "indicator", "pattern": pattern, "pattern_type": "stix"}
+    assert values_of(indicator) == values

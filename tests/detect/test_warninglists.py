@@ -46,3 +46,22 @@ def test_the_fast_ipv4_reading_agrees_with_ipaddress(text: str) -> None:
         expected = None
     if _ipv4(text) is not None:
         assert _ipv4(text) == expected
+
+
+@given(
+    value=st.one_of(
+        st.text(st.sampled_from("0123456789abcdefx.:/% ")),
+        st.ip_addresses().map(str),
+        st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9.]{1,15}", fullmatch=True),
+        st.sampled_from(["http://10.0.0.1/", "[::1]", "::/0", "fe80::1%eth0", "1.2.3.4:80"]),
+    )
+)
+def test_only_what_ip_network_refuses_skips_it(value: str) -> None:
+    from accord.detect.warninglists import _maybe_network
+
+    if not _maybe_network(value):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return
+        raise AssertionError(f"{value!r} is a network but was not tried as one")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from accord.domain.model import Role
@@ -21,6 +25,8 @@ from accord.node import Node
 from accord.store.objects import ObjectQuery
 from accord.store.tables import stix_objects
 from tests.builders import bundle, indicator, org, principal
+
+STAMPS = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.1Z", "2026-01-01T00:00:00.1234567Z"]
 
 
 def _count(node: Node) -> int:
@@ -185,3 +191,38 @@ def test_date_added_strictly_increases(node: Node) -> None:
     node.exchange.ingest(me, bundle(*(indicator(f"198.51.100.{i}") for i in range(1, 6))))
     added = [r.date_added for r in node.exchange.page(me, ObjectQuery()).rows]
     assert added == sorted(added) and len(set(added)) == 10
+
+
+@given(
+    created=st.one_of(st.none(), st.sampled_from(STAMPS)),
+    modified=st.one_of(st.none(), st.just(""), st.just(5), st.sampled_from(STAMPS)),
+)
+def test_stamped_timestamps_are_the_normalised_ones(created: object, modified: object) -> None:
+    from accord.domain.scope import Distribution
+    from accord.domain.stix import normalise_timestamp, version_key
+    from accord.exchange.service import stamp
+
+    obj = {"type": "indicator", "id": "indicator--1", "created": created, "modified": modified}
+    for _ in range(2):  # the second time from the cache
+        version = stamp(obj, 1, Distribution(TLP.GREEN, Scope.FEDERATION), "{}", "node")
+        assert version.modified == version_key(obj)
+        assert version.created == (normalise_timestamp(created) if created else None)
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=7))]),
+    ),
+    count=st.integers(0, 3000),
+    edge=st.booleans(),
+)
+def test_consecutive_stamps_equal_formatting_each(start: datetime, count: int, edge: bool) -> None:
+    from accord.domain.stix import format_timestamp
+    from accord.exchange.service import consecutive_stamps
+
+    if edge:  # cross a second (and a minute, hour, day, year) boundary
+        start = start.replace(month=12, day=31, hour=23, minute=59, second=59, microsecond=999_000)
+    expected = [format_timestamp(start + timedelta(microseconds=i)) for i in range(count)]
+    assert consecutive_stamps(start, count) == expected

@@ -64,6 +64,7 @@ def import_(
     from accord.exchange.misp.feeds import fetch_events
     from accord.exchange.misp.feeds import source as feed_source
     from accord.exchange.misp.mapping import MispDistribution
+    from accord.exchange.misp.service import bulk
 
     principal = act_as(node, org, Role.ANALYST)
     default_tlp = TLP.parse(tlp) if tlp else None
@@ -91,7 +92,7 @@ def import_(
         raise InvalidInput(f"{source}: no MISP events")
     report = ImportReport()
     misp = node.misp
-    with progress() as bar:
+    with progress() as bar, bulk():
         task = bar.add_task("checking", total=len(payloads))
         prepared = []
         for payload, name in zip(payloads, names, strict=True):

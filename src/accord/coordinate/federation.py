@@ -59,7 +59,15 @@ from accord.federation.keys import NodeKey, open_signed
 from accord.periodic import Periodic
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.contacts import ContactFields, ContactRepository, ContactRow
-from accord.store.coordfed import OutboxRepository, Outgoing, enqueue, is_seen, mark_seen
+from accord.store.coordfed import (
+    OutboxRepository,
+    Outgoing,
+    contact_versions,
+    enqueue,
+    is_seen,
+    mark_seen,
+)
+from accord.store.db import write
 from accord.store.peers import Peer, PeerRepository
 from accord.store.requests import NewRequest, RequestEvent, RequestRepository, RequestRow
 
@@ -213,46 +221,74 @@ class Link:
         row = self._contacts.row_in(conn, contact_id)
         if row.home_node is not None or not self._orgs.get(row.org_id).local:
             return  # a copy, or a contact kept here for an organisation homed elsewhere
-        groups = [g for g in self._groups.all() if g.id in row.groups]
         peers = {p.node_id for p in self._peers.all()}
-        entitled: dict[str, list[str]] = {}
-        for group in groups:
-            for member in group.members:
-                home = self._orgs.get(member).home
-                if home is not None:
-                    entitled.setdefault(home, []).append(group.uuid)
-        if row.federation:
-            for node in peers:
-                entitled.setdefault(node, [])
+        entitled = self._entitled(row, peers)
         identity = self._identity(row.org_id)
         for node in sorted(peers):
-            document: dict[str, Any] = {"id": row.id, "version": row.version}
             if node in entitled and row.deleted is None:
-                document.update(
-                    kind=row.kind,
-                    name=row.name,
-                    role=row.role,
-                    email=row.email,
-                    phone=row.phone,
-                    messaging=row.messaging,
-                    languages=list(row.languages),
-                    timezone=row.timezone,
-                    public_key=row.public_key,
-                    groups=sorted(set(entitled[node])),
-                    federation=row.federation,
-                    last_confirmed=(
-                        format_timestamp(row.last_confirmed) if row.last_confirmed else None
-                    ),
-                    updated=format_timestamp(row.updated),
-                )
+                document = _contact_document(row, entitled[node])
             elif row.version == 1:
                 continue  # new, and not for that node: it holds no copy to withdraw
             else:
-                document["withdrawn"] = True
+                document = {"id": row.id, "version": row.version, "withdrawn": True}
             self.queue(conn, node, "contact", None, {"actor": identity, "contact": document})
         if peers:
             # The courier's look may come before the commit: its next poll finds it.
             self.queued()
+
+    def backfill(self) -> int:
+        """Queue each of this node's live contacts for every node entitled to it that was
+        never sent its current version: a node peered since the contact last changed, or
+        homing an organisation that joined one of its groups since. (A change travels
+        at once, from ``contact_changed``; this catches up with changes of audience.)
+        A version the receiver holds already is a no-op there. How many were queued."""
+        peers = {p.node_id for p in self._peers.all()}
+        if not peers:
+            return 0
+        queued = 0
+        with write(self.outbox.engine) as conn:
+            sent = contact_versions(conn)
+            for row in self._contacts.own_live_in(conn):
+                if not self._orgs.get(row.org_id).local:
+                    continue
+                identity: dict[str, Any] | None = None
+                for node, uuids in sorted(self._entitled(row, peers).items()):
+                    if sent.get((node, row.id), 0) >= row.version:
+                        continue
+                    identity = identity or self._identity(row.org_id)
+                    document = _contact_document(row, uuids)
+                    payload = {"actor": identity, "contact": document}
+                    self.queue(conn, node, "contact", None, payload)
+                    queued += 1
+        if queued:
+            log.info("queued %d contacts for nodes newly entitled to them", queued)
+            self.queued()
+        return queued
+
+    def audience(self) -> tuple[object, ...]:
+        """What decides who is entitled to this node's contacts: the peers, and every
+        group's members (a change of either may call for ``backfill``)."""
+        peers = tuple(sorted(p.node_id for p in self._peers.all()))
+        groups = tuple(sorted((g.uuid, tuple(sorted(g.members))) for g in self._groups.all()))
+        homes = tuple(sorted((o.id, o.home or "") for o in self._orgs.all()))
+        return peers, groups, homes
+
+    def _entitled(self, row: ContactRow, peers: set[str]) -> dict[str, list[str]]:
+        """The peers entitled to contact ``row``, each with the uuids of the groups that
+        entitle it: every peer for a contact marked for the federation, else the home
+        nodes of its groups' members."""
+        entitled: dict[str, list[str]] = {}
+        for group in self._groups.all():
+            if group.id not in row.groups:
+                continue
+            for member in group.members:
+                home = self._orgs.get(member).home
+                if home is not None and home in peers:
+                    entitled.setdefault(home, []).append(group.uuid)
+        if row.federation:
+            for node in peers:
+                entitled.setdefault(node, [])
+        return {node: sorted(set(uuids)) for node, uuids in entitled.items()}
 
     def _contact(self, peer: Peer, msg_id: str, message: dict[str, Any]) -> str:
         """Keep (or retire) the read-only copy of a contact homed on ``peer``."""
@@ -822,6 +858,27 @@ def _optional(obj: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _contact_document(row: ContactRow, groups: list[str]) -> dict[str, Any]:
+    """Contact ``row`` as it travels to a node entitled to it by ``groups`` (uuids)."""
+    return {
+        "id": row.id,
+        "version": row.version,
+        "kind": row.kind,
+        "name": row.name,
+        "role": row.role,
+        "email": row.email,
+        "phone": row.phone,
+        "messaging": row.messaging,
+        "languages": list(row.languages),
+        "timezone": row.timezone,
+        "public_key": row.public_key,
+        "groups": groups,
+        "federation": row.federation,
+        "last_confirmed": format_timestamp(row.last_confirmed) if row.last_confirmed else None,
+        "updated": format_timestamp(row.updated),
+    }
+
+
 def _fields_of(row: ContactRow, org: int) -> ContactFields:
     return ContactFields(
         org_id=org,
@@ -882,13 +939,21 @@ class Courier(Periodic):
         self._due = due
         self._busy: set[str] = set()
         self._guard = threading.Lock()
+        self._audience: tuple[object, ...] | None = None  # as last backfilled for
         link.on_queued(self.wake)
 
     def _run_job(self) -> None:
         self.run_once()
 
     def run_once(self) -> int:
-        """Send what is due to every destination; how many messages were delivered."""
+        """Send what is due to every destination; how many messages were delivered.
+
+        First, when who is entitled to this node's contacts changed (a peer added, a
+        group's members), the contacts a node is newly entitled to are queued for it."""
+        audience = self._link.audience()
+        if audience != self._audience:
+            self._link.backfill()
+            self._audience = audience
         nodes = self._link.outbox.due_nodes(self._link.now())
         sent = 0
         if nodes:

@@ -12,14 +12,28 @@ saying so would reveal that objects the reader may not see exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from accord.detect.observables import DOMAIN, DST, EMAIL, HASH_ALGORITHMS, address_key
-from accord.detect.patterns import PatternError, Unsupported, compile_pattern
+from accord.detect.observables import (
+    DOMAIN,
+    DST,
+    EMAIL,
+    HASH_ALGORITHMS,
+    OBSERVABLE_KEYS,
+    address_key,
+)
+from accord.detect.patterns import (
+    Conjunction,
+    PatternError,
+    Test,
+    Unsupported,
+    compile_pattern,
+)
 from accord.detect.warninglists import Warninglists
 from accord.domain.model import Principal
 from accord.exchange.service import Exchange
@@ -50,6 +64,95 @@ def _normal(kind: str, value: str) -> tuple[str, str]:
     return kind, value
 
 
+# The patterns ingest sees most (what misp-stix and Accord write: ``[type:path = 'v']``,
+# ANDs and ORs of such comparisons, ORs of such observations) read without the ANTLR
+# grammar, which costs about 2 ms a pattern. Anything else goes through the grammar;
+# ``tests/detect/test_correlate.py`` holds this reader equal to it.
+_WS = "[ \t\r\n]"
+_STRING = r"'[^'\\]*(?:\\['\\][^'\\]*)*'"
+_STEP = rf"(?:[A-Za-z_][A-Za-z0-9_]*|{_STRING})"
+_COMPARISON = re.compile(
+    rf"{_WS}*([A-Za-z_][A-Za-z0-9_-]*):({_STEP}(?:\.{_STEP})*){_WS}*={_WS}*({_STRING}){_WS}*"
+)
+_CONNECTOR = re.compile(rf"(AND|OR){_WS}+")
+_OBSERVATION_OR = re.compile(rf"{_WS}*OR{_WS}*")
+_STEPS = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*|{_STRING}")
+# Words the grammar's lexer reads as keywords, never as identifiers.
+_KEYWORDS = frozenset(
+    (
+        "AND OR NOT FOLLOWEDBY LIKE MATCHES ISSUPERSET ISSUBSET EXISTS LAST IN START STOP "
+        "SECONDS true false WITHIN REPEATS TIMES"
+    ).split()
+)
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+
+
+def _steps(raw: str) -> list[str] | None:
+    steps = raw.split(".") if "'" not in raw else _STEPS.findall(raw)
+    out = []
+    for step in steps:
+        if step[0] == "'":
+            out.append(_unquote(step))
+        elif step in _KEYWORDS:
+            return None
+        else:
+            out.append(step)
+    return out
+
+
+def simple_conjunctions(pattern: str) -> tuple[Conjunction, ...] | None:
+    """``compile_pattern(pattern)`` for the simple forms (equality comparisons joined by
+    AND and OR, observations joined by OR), Unsupported where it raises that; None for
+    any other pattern (the caller asks the grammar)."""
+    groups: list[list[tuple[str, str, str]]] = []
+    pos, end = 0, len(pattern)
+    while True:
+        if not pattern.startswith("[", pos):
+            return None
+        pos += 1
+        group: list[tuple[str, str, str]] = []
+        groups.append(group)
+        while True:
+            m = _COMPARISON.match(pattern, pos)
+            if m is None:
+                return None
+            sco_type, raw_path, literal = m.groups()
+            steps = _steps(raw_path)
+            if steps is None or sco_type in _KEYWORDS:
+                return None
+            group.append((sco_type, ".".join(steps), _unquote(literal)))
+            pos = m.end()
+            if pattern.startswith("]", pos):
+                pos += 1
+                break
+            c = _CONNECTOR.match(pattern, pos)
+            if c is None:
+                return None
+            if c.group(1) == "OR":
+                group = []
+                groups.append(group)
+            pos = c.end()
+        if pos == end:
+            break
+        c = _OBSERVATION_OR.match(pattern, pos)
+        if c is None:
+            return None
+        pos = c.end()
+    found: list[Conjunction] = []
+    for group in groups:
+        for sco_type, path, _ in group:
+            if f"{sco_type}:{path}" not in OBSERVABLE_KEYS:
+                raise Unsupported(f"{sco_type}:{path}")
+    for group in groups:
+        sco_type = group[0][0]
+        if all(t == sco_type for t, _, _ in group):
+            found.append(Conjunction(sco_type, tuple(Test(p, (v,)) for _, p, v in group)))
+    return tuple(found)
+
+
 def values_of(obj: dict[str, Any]) -> set[tuple[str, str]]:
     """The (observable key, value) pairs an object carries, normalised for comparison."""
     found: set[tuple[str, str]] = set()
@@ -58,7 +161,8 @@ def values_of(obj: dict[str, Any]) -> set[tuple[str, str]]:
         pattern = obj.get("pattern")
         if isinstance(pattern, str):
             try:
-                conjunctions = compile_pattern(pattern)
+                simple = simple_conjunctions(pattern)
+                conjunctions = compile_pattern(pattern) if simple is None else simple
             except (PatternError, Unsupported):
                 conjunctions = ()
             for conjunction in conjunctions:

@@ -19,6 +19,19 @@ SHIPPED = ("private", "documentation", "resolvers", "top-domains")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_IPV4_CHARS = frozenset("0123456789./")
+
+
+def _maybe_network(value: str) -> bool:
+    """False only for what ``ip_network`` refuses: hashes and names without dots or
+    colons, anything with "://" (URLs), and dotted values that are not all digits,
+    dots and slashes (names). Ingest checks every value, and a refusal costs an
+    exception."""
+    if ":" in value:
+        return "://" not in value
+    return "." in value and _IPV4_CHARS.issuperset(value)
+
+
 class Warninglists:
     """Named lists of networks and domains; ``check`` says which lists hold a value."""
 
@@ -58,7 +71,7 @@ class Warninglists:
         if address is not None:
             return tuple(sorted(self._in_networks(4, address, 32)))
         net: Network | None = None
-        if "." in value or ":" in value:  # hashes and names without dots are never networks
+        if _maybe_network(value):
             try:
                 net = ipaddress.ip_network(value, strict=False)
             except ValueError:

@@ -369,6 +369,12 @@ class ContactRepository:
             row = conn.execute(query).first()
         return _contact(row) if row is not None else None
 
+    def own_live_in(self, conn: Connection) -> list[ContactRow]:
+        """This node's own contacts (not copies), not retired, as ``conn`` sees them."""
+        c = coord_contacts.c
+        query = _SELECT.where(c.home_node.is_(None), c.deleted.is_(None)).order_by(c.id)
+        return [_contact(row) for row in conn.execute(query)]
+
     def row_in(self, conn: Connection, contact_id: int) -> ContactRow:
         """A contact, live or retired, as the transaction ``conn`` sees it."""
         return _contact(conn.execute(_SELECT.where(coord_contacts.c.id == contact_id)).one())

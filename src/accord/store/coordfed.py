@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import (
     Column,
     Index,
@@ -96,6 +97,21 @@ def enqueue(
             next_attempt=now,
         )
     )
+
+
+def contact_versions(conn: Connection) -> dict[tuple[str, int], int]:
+    """The newest version of each contact queued for each node (not refused there):
+    (node, contact id) to version."""
+    o = coord_outbox.c
+    query = select(o.node, o.body).where(o.kind == "contact", o.status != "refused")
+    found: dict[tuple[str, int], int] = {}
+    for node, body in conn.execute(query):
+        contact = orjson.loads(body).get("contact") or {}
+        contact_id, version = contact.get("id"), contact.get("version")
+        if isinstance(contact_id, int) and isinstance(version, int):
+            key = (str(node), contact_id)
+            found[key] = max(found.get(key, 0), version)
+    return found
 
 
 def mark_seen(conn: Connection, node: str, msg_id: str, now: datetime) -> bool:

@@ -33,6 +33,7 @@ from accord.domain.stix import format_timestamp
 from accord.domain.text import unstorable
 from accord.domain.tlp import MARKING_IDS, TLP
 from accord.errors import InvalidInput, Problem
+from accord.exchange.misp import reading
 from accord.exchange.misp.mapping import (
     DISTRIBUTION_NAMES,
     RECIPIENT_TAG,
@@ -163,8 +164,6 @@ def misp_stix() -> Any:
 def read_event(payload: bytes | dict[str, Any]) -> dict[str, Any]:
     """The event of a MISP core-format document (``{"Event": {...}}`` or the event itself)
     as PyMISP normalises it, or InvalidInput (a truncated file is not JSON)."""
-    from pymisp import MISPEvent
-
     if not isinstance(payload, bytes | bytearray):  # PyMISP empties what it reads
         payload = orjson.dumps(payload)
     if isinstance(payload, bytes | bytearray):
@@ -180,6 +179,35 @@ def read_event(payload: bytes | dict[str, Any]) -> dict[str, Any]:
             "'Event' must be a JSON object", [Problem("not an object", field="Event")]
         )
     _check_shape(event)
+    # Attributes of the forms MISP writes are read directly (``reading``, held equal to
+    # PyMISP); the event and every other attribute go through PyMISP's MISPEvent.
+    attributes = event.get("Attribute")
+    if not isinstance(attributes, list):
+        return _pymisp(event)
+    direct = [reading.read_attribute(a) for a in attributes]
+    if all(d is None for d in direct):
+        return _pymisp(event)
+    slow = [a for a, d in zip(attributes, direct, strict=True) if d is None]
+    copies = orjson.loads(orjson.dumps(slow)) if slow else []  # PyMISP empties what it reads
+    result = _pymisp({**event, "Attribute": slow})
+    read = result.get("Attribute", [])
+    if len(read) != len(slow):  # PyMISP made more (or fewer) of some: let it read them all
+        return _pymisp({**event, "Attribute": _restored(attributes, direct, copies)})
+    rest = iter(read)
+    result["Attribute"] = [next(rest) if d is None else d for d in direct]
+    return result
+
+
+def _restored(
+    attributes: list[Any], direct: list[dict[str, Any] | None], copies: list[Any]
+) -> list[Any]:
+    rest = iter(copies)
+    return [next(rest) if d is None else a for a, d in zip(attributes, direct, strict=True)]
+
+
+def _pymisp(event: dict[str, Any]) -> dict[str, Any]:
+    from pymisp import MISPEvent
+
     misp = MISPEvent()
     try:
         misp.from_dict(**event)
@@ -277,6 +305,7 @@ class _Stamper:
     def __init__(self, event: dict[str, Any], audience: Audience, report: ImportReport) -> None:
         self.audience = audience
         self.report = report
+        self._known: dict[Any, tuple[Stamp, Counter[str], Counter[tuple[str, str]]]] = {}
         names = _tag_names(event)
         reading = tlp_of_tags(names)
         self.report.notes.update(reading.notes)
@@ -385,6 +414,36 @@ class _Stamper:
         return stamp
 
     def unit(self, where: str, unit: dict[str, Any], parent: Stamp) -> Stamp:
+        """``_unit``, worked out once per distinct setting (tags, distribution, sharing
+        group, parent): an event's attributes share a handful. What it notes in the
+        report is noted again for every unit that has the setting."""
+        group = unit.get("SharingGroup")
+        key = (
+            tuple(_tag_names(unit)),
+            unit.get("distribution"),
+            group.get("uuid") if isinstance(group, dict) else None,
+            parent,
+        )
+        try:
+            known = self._known.get(key)
+        except TypeError:  # an unhashable distribution or UUID: no shortcut
+            return self._unit(where, unit, parent)
+        if known is not None:
+            self.report.notes.update(known[1])
+            self.report.mappings.update(known[2])
+            return known[0]
+        notes, mappings = self.report.notes, self.report.mappings
+        self.report.notes, self.report.mappings = Counter(), Counter()
+        try:
+            stamp = self._unit(where, unit, parent)
+            self._known[key] = (stamp, self.report.notes, self.report.mappings)
+        finally:
+            notes.update(self.report.notes)
+            mappings.update(self.report.mappings)
+            self.report.notes, self.report.mappings = notes, mappings
+        return stamp
+
+    def _unit(self, where: str, unit: dict[str, Any], parent: Stamp) -> Stamp:
         reading = tlp_of_tags(_tag_names(unit))
         self.report.notes.update(reading.notes)
         tlp = parent.tlp

@@ -24,7 +24,7 @@ from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput, NotFound, PeerUnavailable, Problem
 from accord.exchange.misp.convert import ImportReport, read_event
 from accord.exchange.misp.mapping import MispDistribution
-from accord.exchange.misp.service import Misp, md5_of_values
+from accord.exchange.misp.service import Misp, bulk, md5_of_values
 from accord.store.misp import Feed
 
 log = logging.getLogger("accord.misp")
@@ -162,15 +162,16 @@ def pull(
     result = PullResult()
     payloads, names, result.up_to_date = fetch_events(fetch, cursor)
     result.fetched = len(payloads)
-    prepared = misp.prepare(
-        principal, payloads, result.report, tlp=tlp, distribution=distribution, names=names
-    )
     stored: dict[str, int] = {}
-    for event in prepared:
-        misp.store(principal, event, result.report)
-        stored[event.uuid] = event.timestamp
-        if on_event:
-            on_event()
+    with bulk():
+        prepared = misp.prepare(
+            principal, payloads, result.report, tlp=tlp, distribution=distribution, names=names
+        )
+        for event in prepared:
+            misp.store(principal, event, result.report)
+            stored[event.uuid] = event.timestamp
+            if on_event:
+                on_event()
     return result, stored
 
 

@@ -9,8 +9,10 @@ read, so a served feed is gated per caller like every other read.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,23 @@ class PreparedEvent:
     uuid: str
     timestamp: int
     versions: list[tuple[int, NewVersion]]
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Cyclic garbage collection paused while events are prepared and stored.
+
+    An import holds every prepared event until all are checked: millions of small,
+    acyclic objects, which the cycle collector would otherwise scan again and again
+    (a quarter of an import's time). Reference counting still frees them; the
+    collector resumes, and catches up, when the import ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Misp:
@@ -191,10 +210,11 @@ class Misp:
     ) -> ImportReport:
         """Import MISP events: all are checked first, then each is stored whole."""
         report = ImportReport()
-        for event in self.prepare(
-            principal, payloads, report, tlp=tlp, distribution=distribution, names=names
-        ):
-            self.store(principal, event, report)
+        with bulk():
+            for event in self.prepare(
+                principal, payloads, report, tlp=tlp, distribution=distribution, names=names
+            ):
+                self.store(principal, event, report)
         return report
 
     # Export ----------------------------------------------------------------------------
