@@ -627,6 +627,42 @@ def test_a_check_reaches_contacts_homed_on_other_nodes_and_their_answers_come_ba
     assert region.mails("a", "check.reminder") == ["desk@sg.example.org"]
 
 
+def test_an_acknowledgement_lost_before_it_was_queued_is_sent_after_a_restart(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trip back is queued just after the acknowledgement commits: a crash in
+    between loses nothing, since the courier's first pass queues what is missing."""
+    _contact(region, "b", name="b desk", email="desk@my.example.org", federation=True)
+    region.deliver("b")
+    node_a = region.m["a"].node
+    started = node_a.coordination.checks.start(
+        None,
+        "Regional ping",
+        node_a.clock() + timedelta(days=1),
+        organiser=node_a.accounts.orgs.find("SingCERT").id,
+    )
+    region.deliver("a")
+    link_b = region.m["b"].node.coordination.link
+    assert link_b is not None
+    with monkeypatch.context() as crash:  # the process dies between commit and queue
+        crash.setattr(link_b, "check_acknowledged", lambda *args: None)
+        token = _token(region, "b", "desk@my.example.org")
+        acked = region.m["b"].http.post(f"{region.m['b'].url}/api/v1/checks/ack/{token}")
+        assert acked.status_code == 200
+    assert region.deliver("b") == 0  # nothing queued: the acknowledgement is stranded
+    assert node_a.coordination.checks.results(None, started.id).acknowledged == 0
+    restarted = Courier(
+        link_b, poll=60, timeout=5, backoff=1, backoff_max=2,
+        http=lambda: nullcontext(region.m["b"].http),
+    )  # fmt: skip
+    # The acknowledgement, and the contact's version its confirmation made, to a and c.
+    assert restarted.run_once() == 3
+    assert node_a.coordination.checks.results(None, started.id).acknowledged == 1
+    at_c = _names(region, "c")["b desk"]
+    assert at_c["last_confirmed"] is not None and at_c["version"] == 2
+    assert link_b.backfill() == 0  # and it is never queued twice
+
+
 def _check_uid(region: Region) -> str:
     outbox = region.m["a"].node.coordination.link.outbox  # type: ignore[union-attr]
     with outbox.engine.connect() as conn:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ from accord.errors import Conflict, InvalidInput, NotFound, Replayed, SignatureR
 from accord.federation.keys import NodeKey, open_signed
 from accord.periodic import Periodic
 from accord.store.accounts import GroupRepository, OrganisationRepository
+from accord.store.checks import remote_acknowledgements_in
 from accord.store.contacts import ContactFields, ContactRepository, ContactRow
 from accord.store.coordfed import (
     OutboxRepository,
@@ -66,6 +68,7 @@ from accord.store.coordfed import (
     enqueue,
     is_seen,
     mark_seen,
+    queued_check_acks,
 )
 from accord.store.db import write
 from accord.store.peers import Peer, PeerRepository
@@ -241,7 +244,9 @@ class Link:
         never sent its current version: a node peered since the contact last changed, or
         homing an organisation that joined one of its groups since. (A change travels
         at once, from ``contact_changed``; this catches up with changes of audience.)
-        A version the receiver holds already is a no-op there. How many were queued."""
+        A version the receiver holds already is a no-op there. Also queues any
+        acknowledgement of another node's check that was recorded here but never
+        queued back. How many messages were queued."""
         peers = {p.node_id for p in self._peers.all()}
         if not peers:
             return 0
@@ -259,6 +264,18 @@ class Link:
                     document = _contact_document(row, uuids)
                     payload = {"actor": identity, "contact": document}
                     self.queue(conn, node, "contact", None, payload)
+                    queued += 1
+            # An acknowledgement is queued for the organiser's node just after it commits;
+            # one a crash lost in between is queued here (the courier's first pass).
+            acks = queued_check_acks(conn)
+            for node, uid, contact_id, at in remote_acknowledgements_in(conn):
+                if (node, uid, contact_id) not in acks:
+                    ack: dict[str, Any] = {
+                        "check": uid,
+                        "contact": contact_id,
+                        "at": format_timestamp(at),
+                    }
+                    self.queue(conn, node, "check-ack", None, ack)
                     queued += 1
         if queued:
             log.info("queued %d contacts for nodes newly entitled to them", queued)
@@ -907,6 +924,9 @@ def _time(obj: dict[str, Any], name: str) -> datetime:
         raise InvalidInput(f"'{name}' is not a STIX timestamp") from None
 
 
+_RESYNC = 60.0  # seconds between the courier's backfills when nothing else calls for one
+
+
 class Courier(Periodic):
     """Sends every destination's queued coordination messages, in order, at once.
 
@@ -940,6 +960,7 @@ class Courier(Periodic):
         self._busy: set[str] = set()
         self._guard = threading.Lock()
         self._audience: tuple[object, ...] | None = None  # as last backfilled for
+        self._backfilled = 0.0  # time.monotonic() of the last backfill
         link.on_queued(self.wake)
 
     def _run_job(self) -> None:
@@ -949,11 +970,13 @@ class Courier(Periodic):
         """Send what is due to every destination; how many messages were delivered.
 
         First, when who is entitled to this node's contacts changed (a peer added, a
-        group's members), the contacts a node is newly entitled to are queued for it."""
+        group's members), and once a minute besides (a contact confirmed by a check's
+        acknowledgement, an acknowledgement a crash kept from being queued), what a node
+        is entitled to and was never sent is queued for it (``Link.backfill``)."""
         audience = self._link.audience()
-        if audience != self._audience:
+        if audience != self._audience or time.monotonic() - self._backfilled >= _RESYNC:
             self._link.backfill()
-            self._audience = audience
+            self._audience, self._backfilled = audience, time.monotonic()
         nodes = self._link.outbox.due_nodes(self._link.now())
         sent = 0
         if nodes:

@@ -187,6 +187,19 @@ def _check(r: Any) -> CheckRow:
     )
 
 
+def remote_acknowledgements_in(conn: Connection) -> list[tuple[str, str, int, datetime]]:
+    """(organiser's node, check uid, contact id, when) of every acknowledgement recorded
+    here for a check organised on another node."""
+    c, t = coord_checks.c, coord_check_targets.c
+    query = (
+        select(c.origin_node, c.uid, t.contact_id, t.acknowledged)
+        .join(coord_check_targets, t.check_id == c.id)
+        .where(c.origin_node.is_not(None), c.uid.is_not(None), t.acknowledged.is_not(None))
+        .order_by(t.id)
+    )
+    return [(str(n), str(u), int(k), a) for n, u, k, a in conn.execute(query)]
+
+
 class CheckRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

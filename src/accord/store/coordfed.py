@@ -114,6 +114,18 @@ def contact_versions(conn: Connection) -> dict[tuple[str, int], int]:
     return found
 
 
+def queued_check_acks(conn: Connection) -> set[tuple[str, str, int]]:
+    """(node, check uid, contact id) of every acknowledgement ever queued for a node."""
+    o = coord_outbox.c
+    found: set[tuple[str, str, int]] = set()
+    for node, body in conn.execute(select(o.node, o.body).where(o.kind == "check-ack")):
+        message = orjson.loads(body)
+        check, contact = message.get("check"), message.get("contact")
+        if isinstance(check, str) and isinstance(contact, int):
+            found.add((str(node), check, contact))
+    return found
+
+
 def mark_seen(conn: Connection, node: str, msg_id: str, now: datetime) -> bool:
     """Record that ``node``'s message ``msg_id`` is applied here; False if it already was."""
     s = coord_fed_seen.c
