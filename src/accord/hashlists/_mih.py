@@ -144,6 +144,34 @@ def _near(entries: Any, lo: Any, hi: Any, qrem: Any, rem_mask: Any, allow: Any, 
     return n
 
 
+@njit(inline="always")
+def _accepted(
+    stored: Any, q: Any, threshold: Any, t: int, radius: Any,
+    key_lane: Any, tail_lane: Any, shift: Any, bits: Any,
+) -> Any:  # fmt: skip
+    """The distance of a candidate table ``t`` found, or -1 to drop it: beyond the
+    threshold, or within reach of an earlier table, which reported it already."""
+    d = np.int64(
+        popcount(stored[0] ^ q[0]) + popcount(stored[1] ^ q[1])
+        + popcount(stored[2] ^ q[2]) + popcount(stored[3] ^ q[3])
+    )  # fmt: skip
+    if d > threshold:
+        return np.int64(-1)
+    for u in range(t):
+        if radius[u] < 0:
+            continue
+        du = np.int64(
+            popcount(_lane(stored, key_lane[u]) ^ _lane(q, key_lane[u]))
+            + popcount(
+                _rem(stored, tail_lane[u], shift[u], bits[u])
+                ^ _rem(q, tail_lane[u], shift[u], bits[u])
+            )
+        )
+        if du <= radius[u]:
+            return np.int64(-1)
+    return d
+
+
 @njit(cache=True, nogil=True)
 def probe(
     words: Any, covered: int, offsets: Any, entries: Any, t: int,
@@ -174,28 +202,8 @@ def probe(
                 row = np.int64(entry >> np.uint64(my_bits))
                 if row >= covered:
                     continue
-                stored = words[row]
-                d = np.int64(
-                    popcount(stored[0] ^ q[0]) + popcount(stored[1] ^ q[1])
-                    + popcount(stored[2] ^ q[2]) + popcount(stored[3] ^ q[3])
-                )  # fmt: skip
-                if d > threshold:
-                    continue
-                earlier = False
-                for u in range(t):
-                    if radius[u] < 0:
-                        continue
-                    du = np.int64(
-                        popcount(_lane(stored, key_lane[u]) ^ _lane(q, key_lane[u]))
-                        + popcount(
-                            _rem(stored, tail_lane[u], shift[u], bits[u])
-                            ^ _rem(q, tail_lane[u], shift[u], bits[u])
-                        )
-                    )
-                    if du <= radius[u]:
-                        earlier = True
-                        break
-                if earlier:
+                d = _accepted(words[row], q, threshold, t, radius, key_lane, tail_lane, shift, bits)
+                if d < 0:
                     continue
                 if found < capacity:
                     out_query[found] = j
@@ -258,28 +266,8 @@ def probe_grouped(
                 if row >= covered:
                     continue
                 q = queries[query]
-                stored = words[row]
-                d = np.int64(
-                    popcount(stored[0] ^ q[0]) + popcount(stored[1] ^ q[1])
-                    + popcount(stored[2] ^ q[2]) + popcount(stored[3] ^ q[3])
-                )  # fmt: skip
-                if d > threshold:
-                    continue
-                earlier = False
-                for u in range(t):
-                    if radius[u] < 0:
-                        continue
-                    du = np.int64(
-                        popcount(_lane(stored, key_lane[u]) ^ _lane(q, key_lane[u]))
-                        + popcount(
-                            _rem(stored, tail_lane[u], shift[u], bits[u])
-                            ^ _rem(q, tail_lane[u], shift[u], bits[u])
-                        )
-                    )
-                    if du <= radius[u]:
-                        earlier = True
-                        break
-                if earlier:
+                d = _accepted(words[row], q, threshold, t, radius, key_lane, tail_lane, shift, bits)
+                if d < 0:
                     continue
                 if found < capacity:
                     out_query[found] = query
