@@ -108,9 +108,18 @@ def _transfers(w: World) -> dict[str, tuple[str, str]]:
     return {t["destination"]: (t["action"], t["basis"]) for t in r.json()}
 
 
-def test_without_rules_other_organisations_read_as_written(world: World) -> None:
-    assert EMAIL in (_content(world, world.my_reader) or "")
-    assert _transfers(world) == {}
+def test_without_rules_other_organisations_read_it_redacted_as_a_peer_would(
+    world: World,
+) -> None:
+    """No rule for a destination: the default (redact) applies in-node as over federation;
+    the owner still reads its original."""
+    seen = _content(world, world.my_reader)
+    assert seen is not None and EMAIL not in seen
+    assert EMAIL in (_content(world, world.owner) or "")
+    destinations = _transfers(world)
+    assert len(destinations) == 1
+    ((action, basis),) = destinations.values()
+    assert action == "redact" and basis == "none"
 
 
 def test_another_organisation_reads_what_its_states_rule_says_the_owner_its_original(

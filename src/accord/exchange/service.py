@@ -458,8 +458,12 @@ class Exchange:
             return list(rows)
         return [r for r in self.disclosure.disclose(principal, rows) if r is not None]
 
-    def page(self, principal: Principal, query: ObjectQuery) -> ObjectPage:
-        """One page of the latest versions ``principal`` may read."""
+    def page(
+        self, principal: Principal, query: ObjectQuery, *, as_stored: bool = False
+    ) -> ObjectPage:
+        """One page of the latest versions ``principal`` may read (the gate); with
+        ``as_stored``, as stored rather than as disclosed to it (privacy's access
+        requests match on what is stored, then disclose what they found)."""
         for value, name in [(t, "type") for t in query.types] + [(query.text or "", "q")]:
             why = unstorable(value)
             if why:
@@ -470,8 +474,8 @@ class Exchange:
         stored = self._store.list_latest(principal, replace(query, limit=query.limit + 1))
         more = len(stored) > query.limit
         stored = stored[: query.limit]
-        rows = self._disclosed(principal, stored)
-        if query.text and rows and self.disclosure is not None:
+        rows = list(stored) if as_stored else self._disclosed(principal, stored)
+        if query.text and rows and self.disclosure is not None and not as_stored:
             # A rewritten version is found only by what the reader receives of it.
             needle = query.text.lower()
             raw = {r.pk: r.doc for r in stored}
@@ -481,11 +485,13 @@ class Exchange:
         _read(self.audit, principal, "read", rows)
         return ObjectPage(rows=rows, next_cursor=stored[-1].pk if more and stored else None)
 
-    def iter_all(self, principal: Principal, query: ObjectQuery) -> Iterator[list[ObjectRow]]:
+    def iter_all(
+        self, principal: Principal, query: ObjectQuery, *, as_stored: bool = False
+    ) -> Iterator[list[ObjectRow]]:
         """Every readable latest version matching ``query``, page by page."""
         after = query.after
         while True:
-            page = self.page(principal, replace(query, after=after))
+            page = self.page(principal, replace(query, after=after), as_stored=as_stored)
             if page.rows:
                 yield page.rows
             if page.next_cursor is None:

@@ -225,11 +225,10 @@ class Privacy:
         the transfer is logged once per destination and version with the form disclosed,
         so every later read (TAXII paging, exports, after a rule changes) gets that same
         form. Versions of organisations homed elsewhere passed their home node's rules
-        before they came here. A node without rules discloses as written.
+        before they came here. Without a rule for the destination, the default applies
+        (redact), as it does for a peer.
         """
         specs = self._specs()
-        if not specs:
-            return list(rows)
         orgs = {o.id: o for o in self._orgs.all()}
         foreign = {
             r.pk
@@ -344,13 +343,15 @@ class Privacy:
             raise _bad("identifier", f"an identifier is 1 to {MAX_SEARCH} storable characters")
         # Every readable object's whole document, not only the searched fields: a note's
         # content or an account's login mention people too. A rare request; a full pass.
+        # Matched on what is stored (a redacted copy no longer names the person), then
+        # shown as disclosed to the authority, like any other read of its.
         needle = wanted.lower()
         found: list[ObjectRow] = []
-        for rows in self._exchange.iter_all(principal, ObjectQuery(limit=500)):
+        for rows in self._exchange.iter_all(principal, ObjectQuery(limit=500), as_stored=True):
             found.extend(r for r in rows if needle in r.doc.lower())
             if len(found) >= limit:
                 break
-        return found[:limit]
+        return [r for r in self.disclose(principal, found[:limit]) if r is not None]
 
     # Retention -----------------------------------------------------------------------
     def retention(self, actor: Principal | None) -> list[Retention]:
