@@ -22,8 +22,9 @@ import pytest
 import rfc8785
 from sqlalchemy import select
 
-from accord.coordinate.federation import PATH, SIGNATURE, Courier
+from accord.coordinate.federation import PATH, Courier
 from accord.domain.stix import format_timestamp
+from accord.federation.sync import SIGNATURE
 from accord.store.checks import coord_checks
 from accord.store.coordfed import OutboxRepository
 from accord.store.notifications import coord_notifications

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from accord.api.deps import CurrentPrincipal
 from accord.api.openapi import errors
 from accord.api.routes.objects import read_body
-from accord.coordinate.federation import PATH, SIGNATURE
+from accord.coordinate.federation import PATH
+from accord.federation.sync import SIGNATURE
 from accord.http import NodeDep
 
 router = APIRouter(tags=["federation"])

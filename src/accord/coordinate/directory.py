@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from accord.coordinate.access import audited, reader_of, record_read
-from accord.coordinate.contacts import FIELDS, ContactInput, ContactKind
+from accord.coordinate.contacts import FIELDS, CleanContact, ContactInput, ContactKind
 from accord.coordinate.model import Contact, ContactVersion
 from accord.coordinate.taxonomy import parse_language
 from accord.domain.audit import NOT_RECORDED, Recorder
@@ -29,6 +29,27 @@ from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.contacts import ContactFields, ContactRepository, ContactRow
 
 _EDITORS = frozenset({Role.ADMIN, Role.LIAISON})
+
+
+def contact_fields(
+    org_id: int, clean: CleanContact, *, groups: tuple[int, ...] = (), federation: bool = False
+) -> ContactFields:
+    """A checked contact as the columns to store for organisation ``org_id``."""
+    return ContactFields(
+        org_id=org_id,
+        kind=clean.kind.value,
+        name=clean.name,
+        role=clean.role,
+        email=clean.email,
+        phone=clean.phone,
+        messaging=clean.messaging,
+        languages=clean.languages,
+        timezone=clean.timezone,
+        public_key=clean.public_key,
+        backups=clean.backups,
+        groups=groups,
+        federation=federation,
+    )
 
 
 class Directory:
@@ -82,21 +103,8 @@ class Directory:
                     )
                 ],
             )
-        return ContactFields(
-            org_id=org_id,
-            kind=clean.kind.value,
-            name=clean.name,
-            role=clean.role,
-            email=clean.email,
-            phone=clean.phone,
-            messaging=clean.messaging,
-            languages=clean.languages,
-            timezone=clean.timezone,
-            public_key=clean.public_key,
-            backups=clean.backups,
-            groups=tuple(sorted({slugs[s] for s in data.groups})),
-            federation=data.federation,
-        )
+        groups = tuple(sorted({slugs[s] for s in data.groups}))
+        return contact_fields(org_id, clean, groups=groups, federation=data.federation)
 
     def _organisation(self, actor: Principal | None, org_ref: str | None) -> Organisation:
         """The organisation named (name or identity id), or else the actor's own."""

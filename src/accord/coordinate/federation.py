@@ -51,12 +51,14 @@ import orjson
 import rfc8785
 
 from accord.coordinate.contacts import ContactInput
+from accord.coordinate.directory import contact_fields
 from accord.coordinate.workflow import Action, IllegalTransition, Side, State, decide
 from accord.domain.model import OrgKind, Role
 from accord.domain.stix import format_timestamp, parse_timestamp
 from accord.domain.text import printable, unstorable
 from accord.errors import Conflict, InvalidInput, NotFound, Replayed, SignatureRejected
 from accord.federation.keys import NodeKey, open_signed
+from accord.federation.sync import SIGNATURE
 from accord.periodic import Periodic
 from accord.store.accounts import GroupRepository, OrganisationRepository
 from accord.store.checks import remote_acknowledgements_in
@@ -86,7 +88,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("accord.coordinate.federation")
 
 PATH = "/api/v1/federation/coordination"
-SIGNATURE = "X-Accord-Signature"
 KINDS = ("transition", "message", "receipt", "escalate", "contact", "check", "check-ack")
 _NODE_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 _UID = re.compile(r"\A[a-z-]{1,20}--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -363,19 +364,10 @@ class Link:
             ).clean()
         except InvalidInput as exc:
             raise InvalidInput(f"{peer.name} sent {label} with bad fields: {exc.detail}") from None
-        fields = ContactFields(
-            org_id=org,
-            kind=clean.kind.value,
-            name=clean.name,
-            role=clean.role,
-            email=clean.email,
-            phone=clean.phone,
-            messaging=clean.messaging,
-            languages=clean.languages,
-            timezone=clean.timezone,
-            public_key=clean.public_key,
-            backups=(),
-            # For the federation: everyone on this node; else its groups' members here.
+        # For the federation: everyone on this node; else its groups' members here.
+        fields = contact_fields(
+            org,
+            clean,
             groups=() if federation else tuple(sorted(g.id for g in groups)),
             federation=federation,
         )
