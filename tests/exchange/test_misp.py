@@ -18,7 +18,7 @@ from accord.app import create_app
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
-from accord.errors import InvalidInput
+from accord.errors import Conflict, InvalidInput, NotFound
 from accord.exchange.capability import EXCHANGE
 from accord.exchange.misp.feeds import pull_all, pull_feed
 from accord.node import Node
@@ -227,10 +227,17 @@ def test_bad_events_store_nothing(node: Node) -> None:
     no_group = _event(distribution=4)
     no_group["Event"]["SharingGroup"]["uuid"] = str(uuid.uuid4())
     truncated = orjson.dumps(_event())[:-40]
-    cases = [
+    nul = _event()
+    nul["Event"]["Attribute"][0]["comment"] = "seen\x00here"
+    surrogate = _event()
+    surrogate["Event"]["Attribute"][0]["comment"] = "seen \udc80"
+    cases: list[tuple[Any, str]] = [
         (unknown, "Attribute[0].distribution"),
         (no_group, "does not exist"),
         (truncated, "truncated"),
+        (nul, "Event.Attribute[0].comment: contains a NUL"),
+        (orjson.dumps(nul), "Event.Attribute[0].comment: contains a NUL"),
+        (surrogate, "Event.Attribute[0].comment: contains an unpaired surrogate"),
     ]
     for bad, why in cases:
         with pytest.raises(InvalidInput) as caught:
@@ -238,6 +245,32 @@ def test_bad_events_store_nothing(node: Node) -> None:
         text = caught.value.detail + " ".join(str(p.as_dict()) for p in caught.value.problems)
         assert why in text
         assert store.count_versions() == 0
+
+
+def test_a_clash_in_a_group_of_events_keeps_the_events_before_it(node: Node) -> None:
+    """Events are stored several to a transaction; when one clashes with what is stored,
+    the events before it are kept, it and those after are not, and the error names it."""
+    admin, _ = _setup(node)
+    store = SQLObjectStore(node.engine)
+    first = _event(attributes=[("domain", "first.example", 1, None)])
+    node.misp.import_events(admin, [first])
+    held = store.count_versions()
+    changed = orjson.loads(orjson.dumps(first))  # the same attribute, other content, same time
+    changed["Event"]["Attribute"][0]["value"] = "changed.example"
+    changed["Event"]["uuid"] = str(uuid.uuid4())
+    before, after = _event(), _event()
+    with pytest.raises(Conflict) as caught:
+        node.misp.import_events(admin, [before, changed, after])
+    assert "clash" in caught.value.detail
+    assert caught.value.problems and caught.value.problems[0].field == "modified"
+    assert node.misp.event(admin, before["Event"]["uuid"])["Event"]["uuid"]
+    for missing in (changed, after):
+        with pytest.raises(NotFound):
+            node.misp.event(admin, missing["Event"]["uuid"])
+    assert store.count_versions() > held
+    again = _event()
+    report = node.misp.import_events(admin, [before, again])  # a stored event is a duplicate
+    assert report.duplicates > 0 and _normal(node.misp.event(admin, again["Event"]["uuid"]))
 
 
 def _feed_dir(path: Path, events: list[dict[str, Any]]) -> None:

@@ -106,9 +106,7 @@ def import_(
             )
             bar.advance(task)
         task = bar.add_task("storing", total=len(prepared))
-        for event in prepared:
-            misp.store(principal, event, report)
-            bar.advance(task)
+        misp.store_all(principal, prepared, report, lambda _: bar.advance(task))
     _print_report(report.as_dict())
 
 

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -77,6 +77,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA cache_size=-16384")  # 16 MiB a connection, not the 2 MiB default
+        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -122,6 +123,32 @@ def write(engine: Engine, *, serialise: int | None = None) -> Iterator[Connectio
     # engine proxy on every call, a noticeable cost at thousands of writes a second.
     with _SQLITE_WRITERS, engine.connect().execution_options(writer=True) as conn, conn.begin():
         yield conn
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order) in ``conn``'s transaction: the bulk
+    write path, for tables that take thousands of rows a transaction.
+
+    PostgreSQL's COPY, several times faster than INSERT; on SQLite one prepared INSERT
+    the driver runs for each row. Either way straight to the driver, without SQLAlchemy
+    building a parameter dictionary per row (a fifth of a large import's storing time).
+    Values are the driver's: str, int, bool or None.
+    """
+    if not rows:
+        return
+    names = ", ".join(table.c[name].name for name in columns)  # KeyError on a wrong name
+    if conn.dialect.name == "postgresql":
+        import psycopg
+
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
 class WriterBusy(Exception):

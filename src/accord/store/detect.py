@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import groupby
 
-from sqlalchemy import Column, Engine, Integer, String, Table, Text, delete, func, insert, select
+from sqlalchemy import Column, Engine, Integer, String, Table, Text, delete, func, select
 from sqlalchemy.engine import Connection
 
+from accord.store.db import insert_rows
 from accord.store.tables import BigPK, metadata
 
 # One row per (object version, observable value): what correlation looks values up in.
@@ -32,6 +33,9 @@ observable_index = Table(
     # sha256 of kind and value: fixed width, indexable on every backend whatever the value.
     Column("value_key", String(64), nullable=False, index=True),
 )
+
+
+_INDEXED = ("stix_id", "modified", "owner_org", "kind", "value", "value_key")
 
 
 def value_key(kind: str, value: str) -> str:
@@ -65,19 +69,11 @@ class ObservableIndexRepository:
     ) -> None:
         """Index (stix_id, modified, owner, values) entries with one statement."""
         rows = [
-            {
-                "stix_id": stix_id,
-                "modified": modified,
-                "owner_org": owner,
-                "kind": kind,
-                "value": value,
-                "value_key": value_key(kind, value),
-            }
+            (stix_id, modified, owner, kind, value, value_key(kind, value))
             for stix_id, modified, owner, values in entries
             for kind, value in sorted(set(values))
         ]
-        if rows:
-            conn.execute(insert(observable_index), rows)
+        insert_rows(conn, observable_index, _INDEXED, rows)
 
     @staticmethod
     def remove(conn: Connection, versions: Iterable[tuple[str, str]]) -> None:

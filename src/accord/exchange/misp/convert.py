@@ -165,12 +165,20 @@ def read_event(payload: bytes | dict[str, Any]) -> dict[str, Any]:
     """The event of a MISP core-format document (``{"Event": {...}}`` or the event itself)
     as PyMISP normalises it, or InvalidInput (a truncated file is not JSON)."""
     if not isinstance(payload, bytes | bytearray):  # PyMISP empties what it reads
-        payload = orjson.dumps(payload)
-    if isinstance(payload, bytes | bytearray):
         try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"not JSON (truncated?): {exc}") from None
+            payload = orjson.dumps(payload)
+        except orjson.JSONEncodeError:  # an unpaired surrogate, or no JSON for a value
+            inner = payload.get("Event", payload) if isinstance(payload, dict) else payload
+            for where, why in _unstorable_texts(inner, "Event"):
+                raise InvalidInput(f"{where}: {why}", [Problem(why, field=where)]) from None
+            raise InvalidInput("a MISP event is JSON: a value has no JSON form") from None
+    # orjson refuses unpaired surrogates, so the only unstorable text JSON can carry is a
+    # NUL, written as an escape: without one, no text needs looking at.
+    texts_storable = b"\\u0000" not in payload
+    try:
+        payload = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"not JSON (truncated?): {exc}") from None
     if not isinstance(payload, dict):
         raise InvalidInput("a MISP event is a JSON object")
     event = payload.get("Event", payload)
@@ -178,7 +186,7 @@ def read_event(payload: bytes | dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             "'Event' must be a JSON object", [Problem("not an object", field="Event")]
         )
-    _check_shape(event)
+    _check_shape(event, texts_storable)
     # Attributes of the forms MISP writes are read directly (``reading``, held equal to
     # PyMISP); the event and every other attribute go through PyMISP's MISPEvent.
     attributes = event.get("Attribute")
@@ -217,11 +225,13 @@ def _pymisp(event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _check_shape(event: dict[str, Any]) -> None:
-    """Refuse what no store keeps and distributions MISP does not have, naming the field."""
+def _check_shape(event: dict[str, Any], texts_storable: bool = False) -> None:
+    """Refuse what no store keeps and distributions MISP does not have, naming the field
+    (``texts_storable``: the caller knows no text holds a NUL or an unpaired surrogate)."""
     problems: list[Problem] = []
-    for why in _unstorable_texts(event, "Event"):
-        problems.append(Problem(why[1], field=why[0]))
+    if not texts_storable:
+        for why in _unstorable_texts(event, "Event"):
+            problems.append(Problem(why[1], field=why[0]))
     if not isinstance(event.get("info"), str) or not event["info"].strip():
         problems.append(Problem("a MISP event needs its 'info'", field="Event.info"))
     raw = event.get("uuid")

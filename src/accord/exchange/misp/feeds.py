@@ -24,7 +24,7 @@ from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput, NotFound, PeerUnavailable, Problem
 from accord.exchange.misp.convert import ImportReport, read_event
 from accord.exchange.misp.mapping import MispDistribution
-from accord.exchange.misp.service import Misp, bulk, md5_of_values
+from accord.exchange.misp.service import Misp, PreparedEvent, bulk, md5_of_values
 from accord.store.misp import Feed
 
 log = logging.getLogger("accord.misp")
@@ -167,11 +167,13 @@ def pull(
         prepared = misp.prepare(
             principal, payloads, result.report, tlp=tlp, distribution=distribution, names=names
         )
-        for event in prepared:
-            misp.store(principal, event, result.report)
+
+        def kept(event: PreparedEvent) -> None:
             stored[event.uuid] = event.timestamp
             if on_event:
                 on_event()
+
+        misp.store_all(principal, prepared, result.report, kept)
     return result, stored
 
 
