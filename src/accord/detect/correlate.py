@@ -179,6 +179,9 @@ def values_of(obj: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
+_INDEXED_TYPES = frozenset({"indicator", "file", "x509-certificate", *_VALUE_TYPES})
+
+
 class Correlations:
     """Index values on ingest; answer which readable objects share an object's values."""
 
@@ -207,10 +210,17 @@ class Correlations:
     def index_versions(self, batch: ObjectBatch, versions: Sequence[NewVersion]) -> None:
         """Record the values of newly stored versions, in their transaction."""
         entries = []
+        wanted: dict[str, bool] = {}  # an indicator and its observable share their values
         for version in versions:
-            if version.type not in ("indicator", "file", "x509-certificate", *_VALUE_TYPES):
+            if version.type not in _INDEXED_TYPES:
                 continue
-            values = [kv for kv in values_of(orjson.loads(version.doc)) if self._wanted(kv[1])]
+            values = []
+            for kv in values_of(orjson.loads(version.doc)):
+                keep = wanted.get(kv[1])
+                if keep is None:
+                    keep = wanted[kv[1]] = self._wanted(kv[1])
+                if keep:
+                    values.append(kv)
             entries.append((version.stix_id, version.modified, version.owner, values))
         ObservableIndexRepository.add(batch.connection, entries)  # one multi-row insert
 
