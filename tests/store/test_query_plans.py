@@ -1,4 +1,5 @@
-"""Reads of given ids are driven by the id's own index on SQLite, whatever its statistics.
+"""Reads of given ids are driven by the id's own index on SQLite, whatever its statistics;
+bulk loads keep PostgreSQL's statistics up to date.
 
 A fresh SQLite database has no statistics, and its planner then rates ``is_latest IS 1``
 as selective as ``stix_id = ?``: it walked every latest row of an is_latest index to
@@ -13,12 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, text
 
 from accord.node import Node
+from accord.store.db import insert_rows, refresh_statistics
+from accord.store.detect import observable_index
 from accord.store.objects import VersionQuery
 from tests.builders import bundle, indicator, org, principal
 
+_COLUMNS = ("stix_id", "modified", "owner_org", "kind", "value", "value_key")
 # The unique (stix_id, modified) index: the only way a read of given ids should find rows.
 _BY_ID = "USING INDEX sqlite_autoindex_stix_objects_1 (stix_id=?)"
 _BY_PK = "USING INTEGER PRIMARY KEY (rowid=?)"  # a row found before, read again
@@ -75,3 +79,32 @@ def test_reads_of_given_ids_use_the_id_index(sqlite_node: Node) -> None:
         finding = [s for s in steps if "stix_objects" in s or s == "MULTI-INDEX OR"]
         assert finding, steps
         assert all(_BY_ID in s or _BY_PK in s for s in finding), (read.__name__, steps)
+
+
+def test_a_bulk_load_brings_postgresql_statistics_up_to_date(node: Node) -> None:
+    """Without statistics PostgreSQL read the whole table for each IN-list of ids a bulk
+    import looks up (100,000 MISP attributes took 12 minutes, not 10 seconds): a table
+    changed by more than a fifth since its last analysis is analysed before such lookups."""
+    if node.engine.dialect.name != "postgresql":
+        with node.engine.connect() as conn:
+            refresh_statistics(conn, observable_index)  # nothing to do, and no error
+        return
+    rows = [
+        (f"indicator--{i}", "m", 1, "ipv4-addr:value", f"v{i}", f"{i:064x}") for i in range(5000)
+    ]
+
+    def analysed(conn: Connection) -> bool:
+        found = conn.execute(
+            text("SELECT count(*) FROM pg_stats WHERE tablename = 'observable_index'")
+        ).scalar()
+        return bool(found)
+
+    with node.engine.connect() as conn:
+        with conn.begin():
+            assert not analysed(conn)
+            insert_rows(conn, observable_index, _COLUMNS, rows)
+        with conn.begin():  # this backend's counts are flushed at the end of the next one
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+        with conn.begin():
+            refresh_statistics(conn, observable_index)
+            assert analysed(conn)

@@ -46,7 +46,7 @@ from accord.domain.model import Principal
 from accord.domain.scope import Distribution, Scope
 from accord.domain.tlp import TLP
 from accord.store import gate
-from accord.store.db import insert_rows, write
+from accord.store.db import insert_rows, refresh_statistics, write
 from accord.store.tables import (
     object_arrivals,
     object_recipients,
@@ -74,6 +74,8 @@ _INSERTED = (
     "via",
     "doc",
 )
+# A write of this many versions is a bulk load: the store's statistics may be behind it.
+_BULK = 1000
 # IN-lists are chunked below SQLite's historical 999-variable limit.
 _CHUNK = 900
 # Any constant will do: PostgreSQL writers take this advisory lock, so date_added
@@ -267,6 +269,8 @@ class ObjectBatch:
         the ones a new version may duplicate or clash with.
         """
         wanted = set(keys)
+        if len(wanted) >= _BULK:
+            refresh_statistics(self._conn, stix_objects)
         found: dict[str, list[ExistingVersion]] = {}
         c = stix_objects.c
         clashing: list[int] = []
