@@ -56,7 +56,7 @@ from accord.store.tables import (
 )
 
 # A version's columns as ``ObjectBatch.insert`` writes them.
-_INSERTED = (
+VERSION_COLUMNS = (
     "stix_id",
     "type",
     "spec_version",
@@ -346,9 +346,9 @@ class ObjectBatch:
             for v, added, is_latest in zip(versions, date_added, latest, strict=True)
         ]
         if not any(v.distribution.recipients for v in versions):
-            insert_rows(self._conn, stix_objects, _INSERTED, rows)
+            insert_rows(self._conn, stix_objects, VERSION_COLUMNS, rows)
             return
-        params = [dict(zip(_INSERTED, row, strict=True)) for row in rows]
+        params = [dict(zip(VERSION_COLUMNS, row, strict=True)) for row in rows]
         pks = self._conn.execute(
             insert(stix_objects).returning(stix_objects.c.pk, sort_by_parameter_order=True), params
         ).scalars()
