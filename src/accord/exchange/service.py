@@ -378,7 +378,7 @@ class Exchange:
         an id keeps one owner; ``submitter`` (None for a verified peer) must be that
         owner. ``within`` runs inside the transaction, so its writes share its fate.
         """
-        with self._store.batch() as batch:
+        with self._store.batch(len(versions)) as batch:
             existing = batch.existing((v.stix_id, v.modified) for _, v in versions)
             fresh: dict[tuple[str, str], tuple[int, NewVersion]] = {}
             clashes: list[Problem] = []

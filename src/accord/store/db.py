@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from accord.errors import InvalidInput
 
@@ -144,36 +144,53 @@ def insert_rows(
     if conn.dialect.name == "postgresql":
         import psycopg
 
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
         raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as exc:  # as SQLAlchemy's own: a lost server is an outage
+            lost = bool(raw.closed)
+            raise DBAPIError.instance(
+                statement, None, exc, psycopg.Error, connection_invalidated=lost
+            ) from exc
         return
     marks = ", ".join("?" * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
-def refresh_statistics(conn: Connection, *tables: Table) -> None:
+def refresh_statistics(engine: Engine, *tables: Table) -> None:
     """PostgreSQL: ANALYZE each of ``tables`` that changed by more than a fifth of its rows
     (and a thousand) since its last analysis; nothing on SQLite.
 
     Autovacuum applies that rule about once a minute, where it is on; a bulk load of
     millions of rows outruns it, and without statistics the planner reads a table whole
     for an IN-list of a few hundred ids (an import slowed from seconds to minutes). Bulk
-    writers call this before their lookups; it costs one catalogue read when fresh.
+    writers call this before their transaction, on a connection of its own, so no write
+    waits on it; a table another session is vacuuming or analysing (its lock not free
+    within a second) is left for the next bulk write. Fresh statistics cost one read.
     """
-    if conn.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":
         return
-    for table in tables:
-        stale = conn.execute(
-            text(
-                "SELECT n_mod_since_analyze > 1000 + n_live_tup / 5 FROM pg_stat_user_tables "
-                "WHERE relid = CAST(:name AS regclass)"
-            ),
-            {"name": table.name},
-        ).scalar()
-        if stale:
-            conn.execute(text(f"ANALYZE {table.name}"))
+    transactional = engine.connect().execution_options(isolation_level="READ COMMITTED")
+    with transactional as conn, conn.begin():  # reads run in autocommit otherwise
+        conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+        for table in tables:
+            stale = conn.execute(
+                text(
+                    "SELECT n_mod_since_analyze > 1000 + n_live_tup / 5 "
+                    "FROM pg_stat_user_tables WHERE relid = CAST(:name AS regclass)"
+                ),
+                {"name": table.name},
+            ).scalar()
+            if not stale:
+                continue
+            try:
+                with conn.begin_nested():
+                    conn.execute(text(f"ANALYZE {table.name}"))
+            except OperationalError:  # the lock was not free in time: the next bulk write
+                continue
 
 
 class WriterBusy(Exception):

@@ -179,7 +179,7 @@ class VersionQuery:
 class ObjectStore(Protocol):
     """What the services need of an object store."""
 
-    def batch(self) -> AbstractContextManager[ObjectBatch]: ...
+    def batch(self, size: int = 0) -> AbstractContextManager[ObjectBatch]: ...
     def list_latest(self, principal: Principal, query: ObjectQuery) -> list[ObjectRow]: ...
     def arrivals(self, principal: Principal, since_hour: str) -> list[Arrival]: ...
     def latest(self, principal: Principal, stix_id: str) -> ObjectRow | None: ...
@@ -269,8 +269,6 @@ class ObjectBatch:
         the ones a new version may duplicate or clash with.
         """
         wanted = set(keys)
-        if len(wanted) >= _BULK:
-            refresh_statistics(self._conn, stix_objects)
         found: dict[str, list[ExistingVersion]] = {}
         c = stix_objects.c
         clashing: list[int] = []
@@ -391,7 +389,11 @@ class SQLObjectStore:
         self._engine = engine
 
     @contextmanager
-    def batch(self) -> Iterator[ObjectBatch]:
+    def batch(self, size: int = 0) -> Iterator[ObjectBatch]:
+        """One write transaction; ``size``, the versions it will write, when known: a bulk
+        write brings PostgreSQL's statistics up to date first (``refresh_statistics``)."""
+        if size >= _BULK:
+            refresh_statistics(self._engine, stix_objects)
         with write(self._engine, serialise=_WRITER_LOCK) as conn:
             yield ObjectBatch(conn)
 

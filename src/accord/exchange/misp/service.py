@@ -221,7 +221,9 @@ class Misp:
         commit for all of them, and each index page they touch written once, not once an
         event (on a store of millions, inserts by random STIX id touch a page apiece). A
         group that clashes with what is stored is rolled back and stored again event by
-        event, so the events before the clashing one are kept and its error names it.
+        event, so the events before the clashing one are kept and its error names it. A
+        group the database fails (an outage) is rolled back whole: importing again stores
+        the rest and counts what was stored as duplicates.
         """
         group: list[PreparedEvent] = []
         size = 0
