@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 import uuid
@@ -161,6 +162,8 @@ def main() -> None:
             f"import: {total / took:,.0f} attributes/s wall, {total / cpu:,.0f} per CPU second "
             f"({took:.1f} s wall, {cpu:.1f} s CPU; {report.stored:,} STIX object versions stored)"
         )
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"        peak RSS: {peak:,.0f} MiB (every event is held until all are checked)")
         if server is not None:
             used = (_backend_cpu(node) or 0.0) - server
             print(
