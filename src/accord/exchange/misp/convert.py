@@ -225,7 +225,7 @@ def _pymisp(event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _check_shape(event: dict[str, Any], texts_storable: bool = False) -> None:
+def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
     """Refuse what no store keeps and distributions MISP does not have, naming the field
     (``texts_storable``: the caller knows no text holds a NUL or an unpaired surrogate)."""
     problems: list[Problem] = []

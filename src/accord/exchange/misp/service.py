@@ -200,11 +200,13 @@ class Misp:
             versions.append((index, stamp(m.obj, owner, dist, provenance, self._node_id)))
         return PreparedEvent(event["uuid"], int(event["timestamp"]), versions)
 
-    def _store(self, principal: Principal, prepared: PreparedEvent, report: ImportReport) -> None:
-        """Store one prepared event in one transaction (all of it or none)."""
+    def _store(
+        self, principal: Principal, versions: list[tuple[int, NewVersion]], report: ImportReport
+    ) -> None:
+        """Store versions in one transaction (all of them or none)."""
         assert principal.org is not None
         ingest = IngestReport()
-        self._exchange.store_versions(prepared.versions, principal.org, self.clock(), ingest)
+        self._exchange.store_versions(versions, principal.org, self.clock(), ingest)
         report.stored += len(ingest.stored)
         report.duplicates += len(ingest.duplicates)
 
@@ -213,7 +215,7 @@ class Misp:
         principal: Principal,
         prepared: Sequence[PreparedEvent],
         report: ImportReport,
-        on_stored: Callable[[PreparedEvent], None] | None = None,
+        on_stored: Callable[[PreparedEvent], None] = lambda _: None,
     ) -> None:
         """Store prepared events in order, each whole, calling ``on_stored`` for each.
 
@@ -241,27 +243,20 @@ class Misp:
         principal: Principal,
         group: list[PreparedEvent],
         report: ImportReport,
-        on_stored: Callable[[PreparedEvent], None] | None,
+        on_stored: Callable[[PreparedEvent], None],
     ) -> None:
-        assert principal.org is not None
         if len(group) > 1:
-            ingest = IngestReport()
-            versions = [v for event in group for v in event.versions]
             try:
-                self._exchange.store_versions(versions, principal.org, self.clock(), ingest)
+                self._store(principal, [v for event in group for v in event.versions], report)
             except Conflict:
                 pass  # nothing of the group was stored: event by event, below
             else:
-                report.stored += len(ingest.stored)
-                report.duplicates += len(ingest.duplicates)
                 for event in group:
-                    if on_stored is not None:
-                        on_stored(event)
+                    on_stored(event)
                 return
         for event in group:
-            self._store(principal, event, report)
-            if on_stored is not None:
-                on_stored(event)
+            self._store(principal, event.versions, report)
+            on_stored(event)
 
     def import_events(
         self,
