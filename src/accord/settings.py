@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=300, gt=0, description="Largest clock difference accepted from a peer, seconds."
     )
     page_size_max: int = Field(default=10_000, ge=1, description="Largest page a list returns.")
+    misp_import_hold_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="MiB of prepared documents a MISP import holds between checking and storing.",
+    )
     # Coordination (points of contact, checks, requests): notifications and deadlines.
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server for notifications.")
     smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")

@@ -20,6 +20,7 @@ from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
 from accord.errors import Conflict, InvalidInput, NotFound
 from accord.exchange.capability import EXCHANGE
+from accord.exchange.misp.convert import ImportReport
 from accord.exchange.misp.feeds import pull_all, pull_feed
 from accord.node import Node
 from accord.store.objects import SQLObjectStore
@@ -211,7 +212,7 @@ def test_round_trips_are_lossless(
     # Accord -> event -> Accord: the export maps to exactly the stored objects and stamps.
     from accord.exchange.misp.convert import ImportReport
 
-    prepared = node.misp.prepare(admin, [exported], ImportReport())[0]
+    (prepared,) = node.misp.prepare(admin, [exported], ImportReport())
     again = {
         v.stix_id: (v.distribution.tlp, v.distribution.scope, v.doc) for _, v in prepared.versions
     }
@@ -271,6 +272,48 @@ def test_a_clash_in_a_group_of_events_keeps_the_events_before_it(node: Node) -> 
     again = _event()
     report = node.misp.import_events(admin, [before, again])  # a stored event is a duplicate
     assert report.duplicates > 0 and _normal(node.misp.event(admin, again["Event"]["uuid"]))
+
+
+def test_events_past_the_memory_budget_are_prepared_again_the_same(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import holds prepared events up to a budget of documents and prepares the rest
+    again as it stores them: the same versions, mapping counted once, all still checked
+    before anything is stored."""
+    from accord.exchange.misp import service
+
+    admin, _ = _setup(node)
+    events = [
+        _event(
+            distribution=d,
+            attributes=[("domain", f"d{d}-{i}.example", d, "tlp:amber") for i in range(3)]
+            + [("ip-dst", f"198.51.100.{d}", 4, None), ("url", "http://x.example/it's", 5, None)],
+        )
+        for d in range(5)
+    ]
+    whole = ImportReport()
+    held = list(node.misp.prepare(admin, events, whole))
+    reads: list[int] = []
+    real = service.read_event
+    monkeypatch.setattr(service, "read_event", lambda p: reads.append(1) or real(p))
+    monkeypatch.setattr(node.misp, "_hold_bytes", 1)  # only the first event is held
+    report = ImportReport()
+    bounded = node.misp.prepare(admin, events, report)
+    assert len(reads) == len(events) and len(bounded) == len(events)
+    assert list(bounded) == held
+    assert len(reads) == 2 * len(events) - 1  # every event after the first, read again
+    assert report.as_dict() == whole.as_dict()  # notes and mappings counted once
+
+    bad = _event()
+    bad["Event"]["Attribute"][0]["distribution"] = 9
+    with pytest.raises(InvalidInput) as caught:
+        node.misp.import_events(admin, [*events, bad])
+    assert caught.value.detail.startswith("event 5: ")
+    assert SQLObjectStore(node.engine).count_versions() == 0
+    imported = node.misp.import_events(admin, events)
+    assert imported.stored == sum(len(e.versions) for e in held)
+    for event in events:
+        assert _normal(node.misp.event(admin, event["Event"]["uuid"])) == _normal(event)
 
 
 def _feed_dir(path: Path, events: list[dict[str, Any]]) -> None:

@@ -94,17 +94,15 @@ def import_(
     misp = node.misp
     with progress() as bar, bulk():
         task = bar.add_task("checking", total=len(payloads))
-        prepared = []
-        for payload, name in zip(payloads, names, strict=True):
-            prepared += misp.prepare(
-                principal,
-                [payload],
-                report,
-                tlp=default_tlp,
-                distribution=default_dist,
-                names=[name],
-            )
-            bar.advance(task)
+        prepared = misp.prepare(
+            principal,
+            payloads,
+            report,
+            tlp=default_tlp,
+            distribution=default_dist,
+            names=names,
+            on_checked=lambda: bar.advance(task),
+        )
         task = bar.add_task("storing", total=len(prepared))
         misp.store_all(principal, prepared, report, lambda _: bar.advance(task))
     _print_report(report.as_dict())

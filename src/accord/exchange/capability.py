@@ -53,6 +53,7 @@ def _wire(node: Node) -> ExchangeServices:
         node_id=node.key.node_id,
         default_tlp=node.settings.default_tlp,
         clock=node.clock,
+        hold_bytes=node.settings.misp_import_hold_mb * 2**20,
     )
     return ExchangeServices(exchange, taxii, misp)
 
