@@ -503,7 +503,8 @@ def event_to_stix(
     owners: dict[str, tuple[str, dict[str, Any], Stamp]] = {}  # uuid -> (record key, record, stamp)
     order: list[str] = []
     for i, a in enumerate(_list(event, "Attribute")):
-        a.setdefault("uuid", str(uuid.uuid4()))
+        if "uuid" not in a:  # as MISP does; not setdefault, which draws one for every attribute
+            a["uuid"] = str(uuid.uuid4())
         owners[a["uuid"]] = (
             ATTRIBUTE_KEY,
             a,
@@ -512,7 +513,8 @@ def event_to_stix(
         order.append(a["uuid"])
         report.attributes += 1
     for i, o in enumerate(_list(event, "Object")):
-        o.setdefault("uuid", str(uuid.uuid4()))
+        if "uuid" not in o:
+            o["uuid"] = str(uuid.uuid4())
         where = f"Event.Object[{i}]"
         stamp = stamper.unit(where, o, event_stamp)
         # An object's STIX carries all its attributes' values: the strictest of them applies.

@@ -16,6 +16,7 @@ they are valid by construction and skip the pattern grammar.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,7 +78,13 @@ def _when(stamp: Any) -> tuple[str, str] | None:
         stamp = int(stamp)
     if not isinstance(stamp, int) or isinstance(stamp, bool):
         return None
-    moment = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return _moment(stamp)
+
+
+@functools.lru_cache(maxsize=1024)
+def _moment(seconds: int) -> tuple[str, str]:
+    """Formatted once per distinct time: an event's attributes mostly share one."""
+    moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return moment + ".000Z", moment + "Z"
 
 

@@ -90,9 +90,9 @@ class Checked:
     """Every event of an import, checked, in order; iterating yields each prepared, to store.
 
     The first events, up to the node's ``hold_bytes`` of documents, are held as prepared;
-    each of the rest is prepared again as iteration reaches it, with the same stamps (one
-    clock reading and one view of the node's groups and organisations), so it is what was
-    checked."""
+    each of the rest is prepared, and checked, again as iteration reaches it, with the same
+    clock reading and view of the node's groups and organisations: the same versions (an
+    attribute sent without a UUID gets a new one each time, as MISP gives it)."""
 
     def __init__(
         self,
