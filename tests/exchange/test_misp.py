@@ -247,6 +247,49 @@ def test_bad_events_store_nothing(node: Node) -> None:
         assert store.count_versions() == 0
 
 
+def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> None:
+    """Shapes PyMISP would read wrongly or drop unread are refused, naming the field:
+    a repeated UUID (it would give the attribute its namesake's audience), a tag that is
+    no tag (a tlp: one would be lost), a value that is no text, an object that is no
+    object, a distribution that only looks like a digit."""
+    node = sqlite_node
+    admin, reader = _setup(node)
+    store = SQLObjectStore(node.engine)
+
+    def bad(change: Any, **kwargs: Any) -> dict[str, Any]:
+        event = _event(**kwargs)
+        change(event["Event"])
+        return event
+
+    def first(e: dict[str, Any]) -> dict[str, Any]:
+        attribute: dict[str, Any] = e["Attribute"][0]
+        return attribute
+
+    two = [("ip-dst", "198.51.100.7", 0, None), ("ip-dst", "198.51.100.8", 5, None)]
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            bad(lambda e: first(e).update(uuid=e["uuid"]), distribution=2),
+            "Event.Attribute[0].uuid",
+        ),
+        (
+            bad(lambda e: e["Attribute"][1].update(uuid=first(e)["uuid"].upper()), attributes=two),
+            "Event.Attribute[1].uuid",
+        ),
+        (bad(lambda e: e.update(Tag={"name": "tlp:red"})), "Event.Tag"),
+        (bad(lambda e: first(e).update(Tag=[{"name": 5}])), "Event.Attribute[0].Tag[0]"),
+        (bad(lambda e: first(e).update(value={"ip": "198.51.100.7"})), "Attribute[0].value"),
+        (bad(lambda e: e.update(Object=[1])), "Event.Object[0]"),
+        (bad(lambda e: e.update(distribution="\u00b2")), "Event.distribution"),
+        (bad(lambda e: first(e).update(distribution="\u00b2")), "Event.Attribute[0].distribution"),
+        (bad(lambda e: first(e).update(uuid="{" + first(e)["uuid"] + "}")), "Attribute[0].uuid"),
+    ]
+    for event, where in cases:
+        with pytest.raises(InvalidInput) as caught:
+            node.misp.import_events(admin, [event])
+        assert where in caught.value.detail, caught.value.detail
+        assert store.count_versions() == 0
+
+
 def test_a_clash_in_a_group_of_events_keeps_the_events_before_it(node: Node) -> None:
     """Events are stored several to a transaction; when one clashes with what is stored,
     the events before it are kept, it and those after are not, and the error names it."""
