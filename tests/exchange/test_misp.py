@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,9 +19,9 @@ from accord.app import create_app
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
-from accord.errors import Conflict, InvalidInput, NotFound
+from accord.errors import Conflict, InvalidInput, NotFound, PeerUnavailable
 from accord.exchange.capability import EXCHANGE
-from accord.exchange.misp.feeds import pull_all, pull_feed
+from accord.exchange.misp.feeds import fetch_events, pull_all, pull_feed, source
 from accord.node import Node
 from accord.store.objects import SQLObjectStore
 from tests.asgi import Client
@@ -354,6 +355,55 @@ def test_feed_is_pulled_incrementally_and_checked(node: Node, tmp_path: Path) ->
     (feed / "hashes.csv").write_text(hashes)
     result = pull_feed(node.misp, node.misp.repo.feed("circl"))  # type: ignore[arg-type]
     assert (result.fetched, result.up_to_date) == (1, 1)
+
+
+def test_a_feed_that_lies_is_refused_naming_the_file(sqlite_node: Node, tmp_path: Path) -> None:
+    """A manifest's keys are UUIDs, never paths or URLs to fetch; its timestamps are
+    plain numbers; an event file that is no JSON is named; a feed URL must parse; and
+    a peer that trickles its answer is given up on. Nothing is stored, the cursor stays."""
+    node = sqlite_node
+    admin, _ = _setup(node)
+    feed = tmp_path / "feed"
+    event = _event()
+    key = event["Event"]["uuid"]
+    _feed_dir(feed, [event])
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "aaaaaaaaaaaaaaaaaaaaaaaaaa.json").write_bytes(orjson.dumps(event))
+    node.misp.add_feed(admin, "lying", str(feed), directory=True)
+    manifests: list[tuple[dict[str, Any], str]] = [
+        ({"../outside/aaaaaaaaaaaaaaaaaaaaaaaaaa": {"timestamp": STAMP}}, "needs a UUID"),
+        ({"http://127.0.0.1:9/aaaaaaaaaaaaaaaaaa": {"timestamp": STAMP}}, "needs a UUID"),
+        ({key: {"timestamp": "\u00b2"}}, "needs a UUID and a timestamp"),
+        ({key: {"timestamp": -1}}, "needs a UUID and a timestamp"),
+    ]
+    for manifest, why in manifests:
+        (feed / "manifest.json").write_bytes(orjson.dumps(manifest))
+        with pytest.raises(InvalidInput, match=why):
+            pull_feed(node.misp, node.misp.repo.feed("lying"))  # type: ignore[arg-type]
+    _feed_dir(feed, [event])
+    (feed / f"{key}.json").write_bytes(orjson.dumps(event)[:-20])
+    with pytest.raises(InvalidInput) as caught:
+        pull_feed(node.misp, node.misp.repo.feed("lying"))  # type: ignore[arg-type]
+    assert caught.value.detail.startswith(f"{key}.json: not JSON")
+    assert SQLObjectStore(node.engine).count_versions() == 0
+    assert node.misp.repo.feed("lying").cursor == {}  # type: ignore[union-attr]
+
+    node.misp.add_feed(admin, "unparsable", "http://[::1/")
+    with pytest.raises(InvalidInput, match="not a feed URL"):
+        pull_feed(node.misp, node.misp.repo.feed("unparsable"))  # type: ignore[arg-type]
+
+    async def trickle(scope: Any, receive: Any, send: Any) -> None:
+        import asyncio
+
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(40):
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+            await asyncio.sleep(0.1)
+        await send({"type": "http.response.body", "body": b""})
+
+    with serving(trickle) as base, httpx.Client(timeout=5) as client:
+        with pytest.raises(PeerUnavailable, match="within 1 s"):
+            fetch_events(source(base, client, max_seconds=1), {})
 
 
 def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
