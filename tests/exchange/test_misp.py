@@ -469,3 +469,22 @@ def test_cli_import_export_and_bad_file(
     assert [_normal(e) for e in exported] == [_normal(event)]
     code, _, _ = run(capsys, "misp", "export", "--org", "SingCERT", "--feed", str(tmp_path / "f"))
     assert code == 0 and (tmp_path / "f" / "manifest.json").is_file()
+
+
+def test_cli_refuses_bad_options_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    code, _, _ = run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    assert code == 0
+    good = tmp_path / "event.json"
+    good.write_bytes(orjson.dumps(_event()))
+    for argv, why in [
+        (["misp", "import", str(good), "--tlp", "purple"], "--tlp: unknown TLP label"),
+        (["misp", "import", "http://[::1"], "not a feed URL"),
+        (["misp", "feed", "add", "f", str(tmp_path / "nope"), "--tlp", "red"], "no feed dir"),
+        (["misp", "feed", "add", "f", str(tmp_path), "--tlp", "purple"], "--tlp: unknown"),
+    ]:
+        code, _, stderr = run(capsys, *argv, "--org", "SingCERT")
+        assert code == 2 and why in stderr, stderr
+        assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 2
