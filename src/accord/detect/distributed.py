@@ -411,7 +411,7 @@ def _handshake(address: str, timeout: float) -> None:
     ``Client`` bounds only the connection: a server that accepts and says nothing holds
     it until that server hangs up, and one that speaks another protocol (the dashboard's
     HTTP, say) fails it with any error, a MemoryError or an AssertionError among them."""
-    from distributed.comm import connect
+    from distributed.comm.core import connect
 
     async def attempt() -> None:
         comm = await connect(address, timeout=timeout)
