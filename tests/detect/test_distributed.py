@@ -5,6 +5,7 @@ One ``LocalCluster`` of two worker processes on loopback serves the module.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import socket
@@ -252,16 +253,52 @@ def test_bad_input_is_refused_before_anything_is_matched(tmp_path: Path) -> None
         ("cut.parquet", b"PAR1 and then nothing", {}, "not a readable Parquet file"),
         ("fw.csv", None, {"mapping": {"dst": "ipv4-addr:value"}}, "no column dst"),
         ("-", None, {}, "not from stdin"),
+        ("zip://fw.csv::logs.zip", b"no zip", {}, "cannot read .*not a zip file"),
     ]
     for name, content, kwargs, message in bad:
         if content is not None:
-            (tmp_path / name).write_bytes(content)
+            (tmp_path / name.rsplit("::", 1)[-1]).write_bytes(content)
         path = name if name == "-" else str(tmp_path / name)
+        if "::" in name:
+            path = name.replace("::", f"::{tmp_path}/")
         stats = ReadStats()
         with pytest.raises(InvalidInput, match=message):
             # Refused while planning, before any scheduler is reached.
             list(match_on_dask(INDICATORS, False, [*log, path], stats, scheduler=nowhere, **kwargs))
         assert stats.records == 0
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4, None])
+def test_a_scheduler_address_where_no_dask_scheduler_answers_is_one_error(
+    tmp_path: Path, answer: bytes | None
+) -> None:
+    """Another protocol (the dashboard's HTTP) or silence at the address: InvalidInput
+    within the timeout, not a MemoryError or a wait for as long as the server stays."""
+    import threading
+    import time
+
+    log = _big_csv(tmp_path / "fw.csv")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        held: list[socket.socket] = []
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    held.append(conn)
+                    if answer is not None:
+                        conn.sendall(answer)
+
+        threading.Thread(target=serve, daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(InvalidInput, match="cannot reach the Dask scheduler"):
+            list(match_on_dask(INDICATORS, False, log, ReadStats(), scheduler=address, timeout=1))
+        assert time.monotonic() - started < 10
+        for conn in held:
+            conn.close()
 
 
 def test_cli_dask_prints_what_local_prints_and_reports_sightings_once(

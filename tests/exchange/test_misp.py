@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,10 +19,10 @@ from accord.app import create_app
 from accord.domain.model import Principal, Role
 from accord.domain.scope import Scope
 from accord.domain.tlp import TLP
-from accord.errors import Conflict, InvalidInput, NotFound
+from accord.errors import Conflict, InvalidInput, NotFound, PeerUnavailable
 from accord.exchange.capability import EXCHANGE
 from accord.exchange.misp.convert import ImportReport
-from accord.exchange.misp.feeds import pull_all, pull_feed
+from accord.exchange.misp.feeds import fetch_events, pull_all, pull_feed, source
 from accord.node import Node
 from accord.store.objects import SQLObjectStore
 from tests.asgi import Client
@@ -248,6 +249,49 @@ def test_bad_events_store_nothing(node: Node) -> None:
         assert store.count_versions() == 0
 
 
+def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> None:
+    """Shapes PyMISP would read wrongly or drop unread are refused, naming the field:
+    a repeated UUID (it would give the attribute its namesake's audience), a tag that is
+    no tag (a tlp: one would be lost), a value that is no text, an object that is no
+    object, a distribution that only looks like a digit."""
+    node = sqlite_node
+    admin, reader = _setup(node)
+    store = SQLObjectStore(node.engine)
+
+    def bad(change: Any, **kwargs: Any) -> dict[str, Any]:
+        event = _event(**kwargs)
+        change(event["Event"])
+        return event
+
+    def first(e: dict[str, Any]) -> dict[str, Any]:
+        attribute: dict[str, Any] = e["Attribute"][0]
+        return attribute
+
+    two = [("ip-dst", "198.51.100.7", 0, None), ("ip-dst", "198.51.100.8", 5, None)]
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            bad(lambda e: first(e).update(uuid=e["uuid"]), distribution=2),
+            "Event.Attribute[0].uuid",
+        ),
+        (
+            bad(lambda e: e["Attribute"][1].update(uuid=first(e)["uuid"].upper()), attributes=two),
+            "Event.Attribute[1].uuid",
+        ),
+        (bad(lambda e: e.update(Tag={"name": "tlp:red"})), "Event.Tag"),
+        (bad(lambda e: first(e).update(Tag=[{"name": 5}])), "Event.Attribute[0].Tag[0]"),
+        (bad(lambda e: first(e).update(value={"ip": "198.51.100.7"})), "Attribute[0].value"),
+        (bad(lambda e: e.update(Object=[1])), "Event.Object[0]"),
+        (bad(lambda e: e.update(distribution="\u00b2")), "Event.distribution"),
+        (bad(lambda e: first(e).update(distribution="\u00b2")), "Event.Attribute[0].distribution"),
+        (bad(lambda e: first(e).update(uuid="{" + first(e)["uuid"] + "}")), "Attribute[0].uuid"),
+    ]
+    for event, where in cases:
+        with pytest.raises(InvalidInput) as caught:
+            node.misp.import_events(admin, [event])
+        assert where in caught.value.detail, caught.value.detail
+        assert store.count_versions() == 0
+
+
 def test_a_clash_in_a_group_of_events_keeps_the_events_before_it(node: Node) -> None:
     """Events are stored several to a transaction; when one clashes with what is stored,
     the events before it are kept, it and those after are not, and the error names it."""
@@ -356,6 +400,55 @@ def test_feed_is_pulled_incrementally_and_checked(node: Node, tmp_path: Path) ->
     assert (result.fetched, result.up_to_date) == (1, 1)
 
 
+def test_a_feed_that_lies_is_refused_naming_the_file(sqlite_node: Node, tmp_path: Path) -> None:
+    """A manifest's keys are UUIDs, never paths or URLs to fetch; its timestamps are
+    plain numbers; an event file that is no JSON is named; a feed URL must parse; and
+    a peer that trickles its answer is given up on. Nothing is stored, the cursor stays."""
+    node = sqlite_node
+    admin, _ = _setup(node)
+    feed = tmp_path / "feed"
+    event = _event()
+    key = event["Event"]["uuid"]
+    _feed_dir(feed, [event])
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "aaaaaaaaaaaaaaaaaaaaaaaaaa.json").write_bytes(orjson.dumps(event))
+    node.misp.add_feed(admin, "lying", str(feed), directory=True)
+    manifests: list[tuple[dict[str, Any], str]] = [
+        ({"../outside/aaaaaaaaaaaaaaaaaaaaaaaaaa": {"timestamp": STAMP}}, "needs a UUID"),
+        ({"http://127.0.0.1:9/aaaaaaaaaaaaaaaaaa": {"timestamp": STAMP}}, "needs a UUID"),
+        ({key: {"timestamp": "\u00b2"}}, "needs a UUID and a timestamp"),
+        ({key: {"timestamp": -1}}, "needs a UUID and a timestamp"),
+    ]
+    for manifest, why in manifests:
+        (feed / "manifest.json").write_bytes(orjson.dumps(manifest))
+        with pytest.raises(InvalidInput, match=why):
+            pull_feed(node.misp, node.misp.repo.feed("lying"))  # type: ignore[arg-type]
+    _feed_dir(feed, [event])
+    (feed / f"{key}.json").write_bytes(orjson.dumps(event)[:-20])
+    with pytest.raises(InvalidInput) as caught:
+        pull_feed(node.misp, node.misp.repo.feed("lying"))  # type: ignore[arg-type]
+    assert caught.value.detail.startswith(f"{key}.json: not JSON")
+    assert SQLObjectStore(node.engine).count_versions() == 0
+    assert node.misp.repo.feed("lying").cursor == {}  # type: ignore[union-attr]
+
+    node.misp.add_feed(admin, "unparsable", "http://[::1/")
+    with pytest.raises(InvalidInput, match="not a feed URL"):
+        pull_feed(node.misp, node.misp.repo.feed("unparsable"))  # type: ignore[arg-type]
+
+    async def trickle(scope: Any, receive: Any, send: Any) -> None:
+        import asyncio
+
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(40):
+            await send({"type": "http.response.body", "body": b" ", "more_body": True})
+            await asyncio.sleep(0.1)
+        await send({"type": "http.response.body", "body": b""})
+
+    with serving(trickle) as base, httpx.Client(timeout=5) as client:
+        with pytest.raises(PeerUnavailable, match="within 1 s"):
+            fetch_events(source(base, client, max_seconds=1), {})
+
+
 def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
     sqlite_node: Node, tmp_path: Path
 ) -> None:
@@ -419,3 +512,22 @@ def test_cli_import_export_and_bad_file(
     assert [_normal(e) for e in exported] == [_normal(event)]
     code, _, _ = run(capsys, "misp", "export", "--org", "SingCERT", "--feed", str(tmp_path / "f"))
     assert code == 0 and (tmp_path / "f" / "manifest.json").is_file()
+
+
+def test_cli_refuses_bad_options_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    code, _, _ = run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
+    assert code == 0
+    good = tmp_path / "event.json"
+    good.write_bytes(orjson.dumps(_event()))
+    for argv, why in [
+        (["misp", "import", str(good), "--tlp", "purple"], "--tlp: unknown TLP label"),
+        (["misp", "import", "http://[::1"], "not a feed URL"),
+        (["misp", "feed", "add", "f", str(tmp_path / "nope"), "--tlp", "red"], "no feed dir"),
+        (["misp", "feed", "add", "f", str(tmp_path), "--tlp", "purple"], "--tlp: unknown"),
+    ]:
+        code, _, stderr = run(capsys, *argv, "--org", "SingCERT")
+        assert code == 2 and why in stderr, stderr
+        assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 2

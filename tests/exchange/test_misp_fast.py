@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,19 @@ def test_fast_path_equals_misp_stix(
     ]
     assert direct == expected
     assert validate_objects(direct) == []
+
+
+@pytest.mark.parametrize("value", ["http://evil.example/a%", "http://evil.example/%zz"])
+def test_a_stray_percent_is_no_url_written_directly(value: str) -> None:
+    """The STIX uri format takes '%' only as an escape: such a URL is left to misp-stix
+    and validation, not written 'valid by construction'."""
+    attribute = {
+        "uuid": "22222222-2222-4222-8222-222222222222",
+        "type": "url",
+        "category": "Network activity",
+        "value": value,
+        "to_ids": True,
+        "timestamp": "1700000000",
+    }
+    assert fast.convert(attribute, _is_confidence) is None
+    assert fast.convert({**attribute, "value": "http://evil.example/a%20b"}, _is_confidence)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -24,6 +24,9 @@ from accord.cli.common import (
 from accord.domain.model import Role
 from accord.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from accord.domain.tlp import TLP
+
 commands = typer.Typer()
 misp_app = typer.Typer(help="MISP events and feeds.", no_args_is_help=True)
 commands.add_typer(misp_app, name="misp")
@@ -34,6 +37,16 @@ TlpOption = Annotated[str | None, typer.Option(help="TLP for events with no tlp:
 DistOption = Annotated[
     int | None, typer.Option(min=0, max=4, help="Distribution for events with none (0-4).")
 ]
+
+
+def _tlp(text: str | None) -> TLP | None:
+    """The ``--tlp`` given, None when none was; InvalidInput for a label that is no TLP."""
+    from accord.domain.tlp import TLP
+
+    try:
+        return TLP.parse(text) if text else None
+    except ValueError as exc:
+        raise InvalidInput(f"--tlp: {exc}") from None
 
 
 def _events_of(path: Path, data: bytes) -> list[Any]:
@@ -59,7 +72,6 @@ def import_(
     """Import MISP events: every event is read and checked before any is stored, then each
     is stored whole. A directory with a manifest.json, or a URL, is read as a MISP feed."""
     node = open_node()
-    from accord.domain.tlp import TLP
     from accord.exchange.misp.convert import ImportReport
     from accord.exchange.misp.feeds import fetch_events
     from accord.exchange.misp.feeds import source as feed_source
@@ -67,7 +79,7 @@ def import_(
     from accord.exchange.misp.service import bulk
 
     principal = act_as(node, org, Role.ANALYST)
-    default_tlp = TLP.parse(tlp) if tlp else None
+    default_tlp = _tlp(tlp)
     default_dist = MispDistribution(distribution) if distribution is not None else None
     path = Path(source)
     payloads: list[Any] = []
@@ -204,15 +216,16 @@ def feed_add(
     ] = 0,
 ) -> None:
     """Pull a MISP feed on schedule (``accord serve``)."""
+    default_tlp = _tlp(tlp)
+    if not url.startswith(("http://", "https://")) and not Path(url).is_dir():
+        raise InvalidInput(f"no feed directory or http(s) URL: {url}")
     node = open_node()
-    from accord.domain.tlp import TLP
-
     node.misp.add_feed(
         act_as(node, org, Role.ADMIN),
         name,
         url,
         distribution=distribution,
-        tlp=TLP.parse(tlp) if tlp else None,
+        tlp=default_tlp,
         directory=True,
     )
     out.print(f"added MISP feed {name}")

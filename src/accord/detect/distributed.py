@@ -30,6 +30,7 @@ dask and distributed are imported here at the top: this module is only loaded fo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -52,6 +53,7 @@ from accord.detect.readers import (
     FORMATS,
     KEEP_MALFORMED,
     PARQUET_MAGIC,
+    URL_ERRORS,
     CSVLayout,
     LogRecord,
     ReadStats,
@@ -214,7 +216,7 @@ class _open:  # noqa: N801 - used as a function
     def __enter__(self) -> IO[bytes]:
         try:
             return cast(IO[bytes], self._stack.enter_context(fsspec.open(self._path, "rb")))
-        except (OSError, ValueError, ImportError) as exc:
+        except URL_ERRORS as exc:
             raise InvalidInput(f"cannot read {self._name}: {_reason(exc)}") from None
 
     def __exit__(self, *exc: object) -> None:
@@ -383,10 +385,16 @@ def _client(stack: ExitStack, scheduler: str | None, workers: int | None, timeou
         cluster = stack.enter_context(local_cluster(workers))
         return stack.enter_context(Client(cluster))
     try:
+        _handshake(scheduler, timeout)
         client = stack.enter_context(Client(scheduler, timeout=timeout))
-    except (OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # no server, a malformed address, or no Dask scheduler there
+        why = (
+            _reason(exc)
+            if isinstance(exc, OSError | ValueError | TypeError)
+            else f"what answers there is no Dask scheduler: {type(exc).__name__}"
+        )
         raise InvalidInput(
-            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({_reason(exc)})"
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({why})"
         ) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
@@ -395,6 +403,21 @@ def _client(stack: ExitStack, scheduler: str | None, workers: int | None, timeou
             f"the Dask scheduler at {scheduler} has no worker after {timeout:g} s"
         ) from None
     return client
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Connect to ``address`` and exchange Dask's handshake, all within ``timeout`` seconds.
+
+    ``Client`` bounds only the connection: a server that accepts and says nothing holds
+    it until that server hangs up, and one that speaks another protocol (the dashboard's
+    HTTP, say) fails it with any error, a MemoryError or an AssertionError among them."""
+    from distributed.comm.core import connect
+
+    async def attempt() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    asyncio.run(asyncio.wait_for(attempt(), timeout))
 
 
 def _results(

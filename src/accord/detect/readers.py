@@ -21,6 +21,8 @@ import gzip
 import io
 import re
 import sys
+import tarfile
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -186,6 +188,9 @@ def open_binary(path: str) -> Iterator[IO[bytes]]:
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# What opening an fsspec URL raises for a log that cannot be read: missing, unreachable,
+# a protocol not installed, or an archive (``zip://``, ``tar://``) that is no archive.
+URL_ERRORS = (OSError, ValueError, ImportError, zipfile.BadZipFile, tarfile.TarError)
 
 
 def is_url(path: str) -> bool:
@@ -201,7 +206,7 @@ def open_url(path: str) -> Iterator[IO[bytes]]:
     try:
         with fsspec.open(path, "rb") as handle:
             yield cast(IO[bytes], handle)
-    except (OSError, ValueError, ImportError) as exc:
+    except URL_ERRORS as exc:
         raise InvalidInput(f"cannot read {path}: {exc}") from None
 
 

@@ -244,17 +244,26 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
                 field="Event.distribution",
             )
         )
-    units: list[tuple[str, dict[str, Any]]] = []
+    problems += _tag_problems(event, "Event")
+    # Every UUID names one STIX object's id: one repeated would give an attribute the
+    # stamp (and so the audience) of the event or of another attribute.
+    seen: dict[str, str] = {}
+    if isinstance(raw, str) and _is_uuid(raw):
+        seen[raw.lower()] = "Event.uuid"
+    units: list[tuple[str, Any, bool]] = []  # where, unit, whether an attribute
     for i, a in enumerate(_list(event, "Attribute")):
-        units.append((f"Event.Attribute[{i}]", a))
+        units.append((f"Event.Attribute[{i}]", a, True))
     for i, o in enumerate(_list(event, "Object")):
-        units.append((f"Event.Object[{i}]", o))
+        units.append((f"Event.Object[{i}]", o, False))
         for j, a in enumerate(_list(o, "Attribute")):
-            units.append((f"Event.Object[{i}].Attribute[{j}]", a))
-    for where, unit in units:
+            units.append((f"Event.Object[{i}].Attribute[{j}]", a, True))
+    for where, unit, attribute in units:
         if not isinstance(unit, dict):
             problems.append(Problem("must be a JSON object", field=where))
             continue
+        problems += _tag_problems(unit, where)
+        if attribute and isinstance(unit.get("value"), dict | bool):  # a list: PyMISP's
+            problems.append(Problem("an attribute's value is text", field=f"{where}.value"))
         if (
             "distribution" in unit
             and parse_distribution(unit["distribution"], inherit=True) is None
@@ -267,6 +276,10 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
             )
         if "uuid" in unit and not (isinstance(unit["uuid"], str) and _is_uuid(unit["uuid"])):
             problems.append(Problem("not a UUID", field=f"{where}.uuid"))
+        elif "uuid" in unit:
+            first = seen.setdefault(unit["uuid"].lower(), f"{where}.uuid")
+            if first != f"{where}.uuid":
+                problems.append(Problem(f"the UUID of {first} again", field=f"{where}.uuid"))
     if problems:
         raise InvalidInput(f"{problems[0].field}: {problems[0].reason}", problems)
 
@@ -284,17 +297,37 @@ def _unstorable_texts(value: Any, path: str) -> Iterable[tuple[str, str]]:
             yield from _unstorable_texts(v, f"{path}[{i}]")
 
 
-def _list(holder: dict[str, Any], key: str) -> list[Any]:
-    value = holder.get(key)
+def _tag_problems(unit: dict[str, Any], where: str) -> list[Problem]:
+    """A tag PyMISP would drop unread (a ``tlp:`` one among them) is refused instead."""
+    tags = unit.get("Tag")
+    if tags is None:
+        return []
+    if not isinstance(tags, list):
+        return [Problem("a list of tags", field=f"{where}.Tag")]
+    return [
+        Problem("a tag is an object with a 'name'", field=f"{where}.Tag[{k}]")
+        for k, tag in enumerate(tags)
+        if not _tag_name(tag)
+    ]
+
+
+def _tag_name(tag: Any) -> bool:
+    name = tag.get("name") if isinstance(tag, dict) else tag
+    return isinstance(name, str) and bool(name.strip())
+
+
+def _list(holder: Any, key: str) -> list[Any]:
+    value = holder.get(key) if isinstance(holder, dict) else None
     return value if isinstance(value, list) else []
 
 
 def _is_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID as MISP writes one (36 characters, hyphenated): the
+    form a STIX id takes."""
     try:
-        uuid.UUID(text)
+        return len(text) == 36 and str(uuid.UUID(text)) == text.lower()
     except ValueError:
         return False
-    return True
 
 
 # MISP -> Accord ---------------------------------------------------------------------------

@@ -28,7 +28,8 @@ _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 )
 _DOMAIN = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]{1,2000}")
+# A '%' only as an escape (%XX): the STIX uri format refuses any other.
+_URL = re.compile(r"https?://(?:[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=-]|%[0-9A-Fa-f]{2}){1,2000}")
 _HEX = {"md5": 32, "sha1": 40, "sha256": 64}
 _HASH_KEYS = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}
 _HASH_PATTERN = {"md5": "MD5", "sha1": "'SHA-1'", "sha256": "'SHA-256'"}

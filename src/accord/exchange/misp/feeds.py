@@ -11,6 +11,8 @@ event is checked before any is stored; each is then stored whole.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,11 @@ from accord.store.misp import Feed
 log = logging.getLogger("accord.misp")
 
 Fetch = Callable[[str], bytes | None]  # a feed file's bytes, None when absent
+# A feed file is read whole within this many seconds (a peer that trickles its answer
+# would otherwise hold a pull, and the scheduled job's other feeds, for ever).
+FILE_SECONDS = 600.0
+# A manifest's keys name the files fetched: UUIDs only, never a path or another URL.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(slots=True)
@@ -39,13 +46,29 @@ class PullResult:
     up_to_date: int = 0
 
 
-def source(location: str, client: httpx.Client | None = None, max_bytes: int = 256 << 20) -> Fetch:
+def source(
+    location: str,
+    client: httpx.Client | None = None,
+    max_bytes: int = 256 << 20,
+    max_seconds: float = FILE_SECONDS,
+) -> Fetch:
     """How to read files of the feed at ``location`` (a directory, or an http(s) URL)."""
     if location.startswith(("http://", "https://")):
         base = location if location.endswith("/") else location + "/"
+        try:
+            host = httpx.URL(base).host
+        except httpx.InvalidURL as exc:
+            host, why = "", str(exc)
+        else:
+            why = "it names no host"
+        if not host:
+            raise InvalidInput(
+                f"not a feed URL: {location[:200]!r} ({why})", [Problem(why, field="url")]
+            )
         http = client or httpx.Client(timeout=30, follow_redirects=False)
 
         def fetch_url(name: str) -> bytes | None:
+            deadline = time.monotonic() + max_seconds
             try:
                 with http.stream("GET", urljoin(base, name)) as response:
                     if response.status_code == 404:
@@ -57,6 +80,10 @@ def source(location: str, client: httpx.Client | None = None, max_bytes: int = 2
                         size += len(chunk)
                         if size > max_bytes:
                             raise InvalidInput(f"{base}{name}: over {max_bytes} bytes")
+                        if time.monotonic() > deadline:
+                            raise PeerUnavailable(
+                                f"{base}{name}: not sent whole within {max_seconds:g} s"
+                            )
                         chunks.append(chunk)
                     return b"".join(chunks)
             except httpx.HTTPError as exc:
@@ -87,9 +114,14 @@ def _manifest(fetch: Fetch) -> dict[str, int]:
     found: dict[str, int] = {}
     for key, entry in data.items():
         stamp = entry.get("timestamp") if isinstance(entry, dict) else None
-        if isinstance(stamp, str) and stamp.isdigit():
+        if isinstance(stamp, str) and stamp.isascii() and stamp.isdigit():
             stamp = int(stamp)
-        if not isinstance(stamp, int) or isinstance(stamp, bool) or len(key) != 36:
+        if (
+            not isinstance(stamp, int)
+            or isinstance(stamp, bool)
+            or stamp < 0  # below any cursor: never fetched
+            or not _UUID.fullmatch(key.lower())
+        ):
             raise InvalidInput(
                 f"manifest.json: entry {key[:40]!r} needs a UUID and a timestamp",
                 [Problem("bad manifest entry", field=f"manifest.{key[:40]}")],
@@ -129,7 +161,11 @@ def fetch_events(fetch: Fetch, cursor: dict[str, int]) -> tuple[list[bytes], lis
         raw = fetch(name)
         if raw is None:
             raise InvalidInput(f"{name}: listed in manifest.json but absent")
-        event = read_event(raw)  # a truncated file stops here, naming the file
+        try:
+            event = read_event(raw)  # a truncated file stops here, naming the file
+        except InvalidInput as exc:
+            exc.detail = f"{name}: {exc.detail}"
+            raise
         if event.get("uuid", "").lower() != event_uuid:
             raise InvalidInput(f"{name}: holds event {event.get('uuid')!r}, not {event_uuid}")
         if str(event.get("timestamp")) != str(stamp):

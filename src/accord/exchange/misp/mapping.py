@@ -112,8 +112,8 @@ def parse_distribution(value: object, *, inherit: bool) -> MispDistribution | No
     """The distribution ``value`` names, or None when it is no MISP distribution here."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())  # ASCII: "²" is a digit to isdigit(), not to int()
     if not isinstance(value, int) or not 0 <= value <= (5 if inherit else 4):
         return None
     return MispDistribution(value)
