@@ -152,7 +152,8 @@ VALUES = {
     "ip-dst": st.integers(1, 254).map(lambda n: f"198.51.100.{n}"),
     "domain": st.from_regex(r"[a-z]{1,10}\.example", fullmatch=True),
     "md5": st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
-    "text": st.text("abc xyz", min_size=1, max_size=20),
+    # MISP refuses an empty value, and PyMISP writes a blank one as empty.
+    "text": st.text("abc xyz", min_size=1, max_size=20).filter(str.strip),
 }
 ATTRIBUTES = st.lists(
     st.sampled_from(sorted(VALUES)).flatmap(
@@ -252,8 +253,8 @@ def test_bad_events_store_nothing(node: Node) -> None:
 def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> None:
     """Shapes PyMISP would read wrongly or drop unread are refused, naming the field:
     a repeated UUID (it would give the attribute its namesake's audience), a tag that is
-    no tag (a tlp: one would be lost), a value that is no text, an object that is no
-    object, a distribution that only looks like a digit."""
+    no tag (a tlp: one would be lost), a value that is no text or none, an object that is
+    no object, a distribution or time that only looks like a number, a type MISP has not."""
     node = sqlite_node
     admin, reader = _setup(node)
     store = SQLObjectStore(node.engine)
@@ -284,6 +285,19 @@ def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> Non
         (bad(lambda e: e.update(distribution="\u00b2")), "Event.distribution"),
         (bad(lambda e: first(e).update(distribution="\u00b2")), "Event.Attribute[0].distribution"),
         (bad(lambda e: first(e).update(uuid="{" + first(e)["uuid"] + "}")), "Attribute[0].uuid"),
+        # What PyMISP would coerce, drop with a warning or report without naming the field:
+        (bad(lambda e: first(e).update(timestamp="\u00b2")), "Event.Attribute[0].timestamp"),
+        (bad(lambda e: first(e).update(timestamp="-5")), "Event.Attribute[0].timestamp"),
+        (bad(lambda e: e.update(timestamp=10**13)), "Event.timestamp"),
+        (bad(lambda e: first(e).update(timestamp=1.5)), "Event.Attribute[0].timestamp"),
+        (bad(lambda e: first(e).update(first_seen="garbage")), "Event.Attribute[0].first_seen"),
+        (bad(lambda e: first(e).update(last_seen="1700000000")), "Event.Attribute[0].last_seen"),
+        (bad(lambda e: first(e).update(value="")), "Event.Attribute[0].value"),
+        (bad(lambda e: first(e).pop("value")), "Event.Attribute[0].value"),
+        (bad(lambda e: first(e).update(comment={"a": 1})), "Event.Attribute[0].comment"),
+        (bad(lambda e: first(e).update(category=5)), "Event.Attribute[0].category"),
+        (bad(lambda e: first(e).update(type="no-such-type")), "Event.Attribute[0].type"),
+        (bad(lambda e: first(e).update(to_ids="maybe")), "Event.Attribute[0].to_ids"),
     ]
     for event, where in cases:
         with pytest.raises(InvalidInput) as caught:

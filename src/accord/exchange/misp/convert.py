@@ -19,6 +19,7 @@ they belong to (they are shared across events in misp-stix's output and would cl
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -244,7 +245,7 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
                 field="Event.distribution",
             )
         )
-    problems += _tag_problems(event, "Event")
+    problems += _tag_problems(event, "Event") + _timestamp_problems(event, "Event")
     # Every UUID names one STIX object's id: one repeated would give an attribute the
     # stamp (and so the audience) of the event or of another attribute.
     seen: dict[str, str] = {}
@@ -261,9 +262,9 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
         if not isinstance(unit, dict):
             problems.append(Problem("must be a JSON object", field=where))
             continue
-        problems += _tag_problems(unit, where)
-        if attribute and isinstance(unit.get("value"), dict | bool):  # a list: PyMISP's
-            problems.append(Problem("an attribute's value is text", field=f"{where}.value"))
+        problems += _tag_problems(unit, where) + _timestamp_problems(unit, where)
+        if attribute:
+            problems += _attribute_problems(unit, where)
         if (
             "distribution" in unit
             and parse_distribution(unit["distribution"], inherit=True) is None
@@ -295,6 +296,76 @@ def _unstorable_texts(value: Any, path: str) -> Iterable[tuple[str, str]]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _unstorable_texts(v, f"{path}[{i}]")
+
+
+# The last second a STIX timestamp can name (9999-12-31T23:59:59Z).
+_LAST_SECOND = 253_402_300_799
+
+
+def _timestamp_problems(unit: dict[str, Any], where: str) -> list[Problem]:
+    """MISP's timestamps are Unix times in whole seconds, as numbers or digit strings."""
+    if "timestamp" not in unit:
+        return []
+    value = unit["timestamp"]
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_SECOND:
+        return []
+    return [
+        Problem(f"a Unix time in whole seconds, 0 to {_LAST_SECOND}", field=f"{where}.timestamp")
+    ]
+
+
+def _attribute_problems(unit: dict[str, Any], where: str) -> list[Problem]:
+    """What PyMISP would store wrongly or drop without a word: MISP itself refuses these."""
+    found: list[Problem] = []
+    value = unit.get("value")
+    if value is None or value == "" or value == []:
+        found.append(Problem("an attribute needs a value", field=f"{where}.value"))
+    elif isinstance(value, dict | bool):  # a list is PyMISP's: one attribute per value
+        found.append(Problem("an attribute's value is text", field=f"{where}.value"))
+    kind = unit.get("type")
+    if not isinstance(kind, str) or kind not in _attribute_types():
+        found.append(Problem(f"no MISP attribute type {str(kind)[:64]!r}", field=f"{where}.type"))
+    for key in ("category", "comment"):
+        if unit.get(key) is not None and not isinstance(unit[key], str):
+            found.append(Problem("text", field=f"{where}.{key}"))
+    to_ids = unit.get("to_ids", False)
+    if not isinstance(to_ids, bool) and to_ids not in (0, 1, "0", "1"):
+        found.append(Problem("true or false (or 1 or 0)", field=f"{where}.to_ids"))
+    for key in ("first_seen", "last_seen"):
+        if unit.get(key) is not None and not _is_time(unit[key]):
+            found.append(
+                Problem("a date and time (ISO 8601) or a Unix time", field=f"{where}.{key}")
+            )
+    return found
+
+
+@functools.cache
+def _attribute_types() -> frozenset[str]:
+    from pymisp import MISPAttribute
+
+    types: list[str] = MISPAttribute().describe_types["types"]
+    return frozenset(types)
+
+
+def _is_time(value: Any) -> bool:
+    """Whether PyMISP reads ``value`` as a time (it drops one it cannot, with a warning):
+    a number is a Unix time, a text a date and time (a text of digits is neither)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return 0 <= value <= _LAST_SECOND
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        from dateutil.parser import parse
+
+        try:
+            parse(value)
+        except (ValueError, OverflowError):
+            return False
+    return True
 
 
 def _tag_problems(unit: dict[str, Any], where: str) -> list[Problem]:
