@@ -306,6 +306,27 @@ def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> Non
         assert store.count_versions() == 0
 
 
+def test_a_uuid_carried_by_two_events_of_one_import_is_refused_before_storing(
+    node: Node,
+) -> None:
+    """The same event twice, or an attribute of one event in another, is refused while
+    checking, naming both events: stored, the second would clash with the first or pass
+    for its copy with the first's audience."""
+    admin, _ = _setup(node)
+    store = SQLObjectStore(node.engine)
+    first = _event(distribution=0, attributes=[("domain", "a.example", 0, None)])
+    again = orjson.loads(orjson.dumps(first))
+    again["Event"]["info"] = "changed"
+    borrower = _event(distribution=3, attributes=[("domain", "a.example", 3, None)])
+    borrower["Event"]["Attribute"][0]["uuid"] = first["Event"]["Attribute"][0]["uuid"].upper()
+    for second, where in ((again, "Event.uuid"), (borrower, "Event.Attribute[0].uuid")):
+        with pytest.raises(InvalidInput) as caught:
+            node.misp.import_events(admin, [first, _event(), second], names=["a", "b", "c"])
+        assert caught.value.detail.startswith(f"c: {where}: "), caught.value.detail
+        assert "is also in a" in caught.value.detail
+        assert store.count_versions() == 0
+
+
 def test_a_clash_in_a_group_of_events_keeps_the_events_before_it(node: Node) -> None:
     """Events are stored several to a transaction; when one clashes with what is stored,
     the events before it are kept, it and those after are not, and the error names it."""
@@ -445,7 +466,13 @@ def test_a_feed_that_lies_is_refused_naming_the_file(sqlite_node: Node, tmp_path
     assert SQLObjectStore(node.engine).count_versions() == 0
     assert node.misp.repo.feed("lying").cursor == {}  # type: ignore[union-attr]
 
-    node.misp.add_feed(admin, "unparsable", "http://[::1/")
+    for unusable in ("http://[::1/", "https://", "http://:80/feed"):
+        with pytest.raises(InvalidInput, match="not a feed URL"):
+            node.misp.add_feed(admin, "unparsable", unusable)
+    assert node.misp.repo.feed("unparsable") is None
+    # One stored before URLs were checked on adding fails its pull the same way.
+    assert admin.org is not None
+    node.misp.repo.add_feed("unparsable", "http://[::1/", admin.org, 0, "TLP:AMBER")
     with pytest.raises(InvalidInput, match="not a feed URL"):
         pull_feed(node.misp, node.misp.repo.feed("unparsable"))  # type: ignore[arg-type]
 

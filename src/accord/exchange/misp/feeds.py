@@ -46,6 +46,22 @@ class PullResult:
     up_to_date: int = 0
 
 
+def check_url(location: str) -> str:
+    """The base URL of the feed at http(s) ``location``, or InvalidInput naming the field."""
+    base = location if location.endswith("/") else location + "/"
+    try:
+        host = httpx.URL(base).host
+    except httpx.InvalidURL as exc:
+        host, why = "", str(exc)
+    else:
+        why = "it names no host"
+    if not host:
+        raise InvalidInput(
+            f"not a feed URL: {location[:200]!r} ({why})", [Problem(why, field="url")]
+        )
+    return base
+
+
 def source(
     location: str,
     client: httpx.Client | None = None,
@@ -54,17 +70,7 @@ def source(
 ) -> Fetch:
     """How to read files of the feed at ``location`` (a directory, or an http(s) URL)."""
     if location.startswith(("http://", "https://")):
-        base = location if location.endswith("/") else location + "/"
-        try:
-            host = httpx.URL(base).host
-        except httpx.InvalidURL as exc:
-            host, why = "", str(exc)
-        else:
-            why = "it names no host"
-        if not host:
-            raise InvalidInput(
-                f"not a feed URL: {location[:200]!r} ({why})", [Problem(why, field="url")]
-            )
+        base = check_url(location)
         http = client or httpx.Client(timeout=30, follow_redirects=False)
 
         def fetch_url(name: str) -> bytes | None:

@@ -86,6 +86,28 @@ def bulk() -> Iterator[None]:
             gc.enable()
 
 
+def _carried_once(
+    event: dict[str, Any], index: int, seen: dict[str, int], labels: Sequence[str]
+) -> None:
+    """Refuse an event, attribute or object whose UUID an earlier event of the import
+    carried: stored after the first, it would clash with it, or pass for the first's copy
+    (with the first's audience). One event's own repeats are ``read_event``'s to refuse."""
+    carried = [("Event.uuid", event["uuid"])]
+    for i, a in enumerate(event.get("Attribute") or []):
+        carried.append((f"Event.Attribute[{i}].uuid", a.get("uuid")))
+    for i, o in enumerate(event.get("Object") or []):
+        carried.append((f"Event.Object[{i}].uuid", o.get("uuid")))
+        for j, a in enumerate(o.get("Attribute") or []):
+            carried.append((f"Event.Object[{i}].Attribute[{j}].uuid", a.get("uuid")))
+    for where, value in carried:
+        if not isinstance(value, str):
+            continue
+        first = seen.setdefault(value if value.islower() else value.lower(), index)
+        if first != index:
+            why = f"{value} is also in {labels[first]}: an import carries each UUID once"
+            raise InvalidInput(f"{where}: {why}", [Problem(why, field=where)])
+
+
 class Checked:
     """Every event of an import, checked, in order; iterating yields each prepared, to store.
 
@@ -208,11 +230,15 @@ class Misp:
         ).decode()
         owner = principal.org
 
+        seen: dict[str, int] = {}  # UUID -> the event of this import that carried it first
+
         def prepared(
-            payload: bytes | dict[str, Any], label: str, into: ImportReport
+            payload: bytes | dict[str, Any], label: str, into: ImportReport, index: int = -1
         ) -> PreparedEvent:
             try:
                 event = read_event(payload)
+                if index >= 0:
+                    _carried_once(event, index, seen, labels)
                 mapped = event_to_stix(event, audience, into, now)
                 return self._stamped(owner, event, mapped, provenance)
             except InvalidInput as exc:
@@ -222,8 +248,8 @@ class Misp:
         labels = names or [f"event {i}" for i in range(len(payloads))]
         kept: list[PreparedEvent] = []
         held = 0
-        for payload, label in zip(payloads, labels, strict=True):
-            event = prepared(payload, label, report)
+        for index, (payload, label) in enumerate(zip(payloads, labels, strict=True)):
+            event = prepared(payload, label, report, index)
             report.events.append(event.uuid)
             on_checked()
             if held < self._hold_bytes:  # once past it, nothing more is kept: kept is a prefix
@@ -430,6 +456,10 @@ class Misp:
             raise InvalidInput(why, [Problem(why, field="url")])
         if not url or unstorable(url):
             raise InvalidInput("the feed URL is not storable text", [Problem("bad", field="url")])
+        if remote:
+            from accord.exchange.misp.feeds import check_url  # feeds pulls through this module
+
+            check_url(url)
         if not name or len(name) > 80 or not name.replace("-", "").replace("_", "").isalnum():
             raise InvalidInput(
                 "a feed name is 1-80 letters, digits, '-' or '_'",
