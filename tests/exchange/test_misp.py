@@ -298,6 +298,11 @@ def test_malformed_events_are_refused_naming_the_field(sqlite_node: Node) -> Non
         (bad(lambda e: first(e).update(category=5)), "Event.Attribute[0].category"),
         (bad(lambda e: first(e).update(type="no-such-type")), "Event.Attribute[0].type"),
         (bad(lambda e: first(e).update(to_ids="maybe")), "Event.Attribute[0].to_ids"),
+        (bad(lambda e: e.update(Attribute={"a": 1})), "Event.Attribute"),
+        (bad(lambda e: e.update(Galaxy=[{"GalaxyCluster": "x"}])), "Event.Galaxy[0].GalaxyCluster"),
+        (bad(lambda e: e.update(Object=[{"name": "domain-ip", "Attribute": "x"}])), "Object[0]"),
+        (bad(lambda e: e.update(Orgc="x")), "Event.Orgc"),
+        (bad(lambda e: e["Orgc"].update(uuid="bad")), "Event.Orgc.uuid"),
     ]
     for event, where in cases:
         with pytest.raises(InvalidInput) as caught:

@@ -246,6 +246,7 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
             )
         )
     problems += _tag_problems(event, "Event") + _timestamp_problems(event, "Event")
+    problems += _container_problems(event)
     # Every UUID names one STIX object's id: one repeated would give an attribute the
     # stamp (and so the audience) of the event or of another attribute.
     seen: dict[str, str] = {}
@@ -314,6 +315,40 @@ def _timestamp_problems(unit: dict[str, Any], where: str) -> list[Problem]:
     return [
         Problem(f"a Unix time in whole seconds, 0 to {_LAST_SECOND}", field=f"{where}.timestamp")
     ]
+
+
+def _container_problems(event: dict[str, Any]) -> list[Problem]:
+    """Lists of objects where MISP writes them, and objects where it writes one."""
+    found: list[Problem] = []
+    lists = [(f"Event.{key}", event.get(key)) for key in _LISTS]
+    for i, o in enumerate(_list(event, "Object")):
+        if isinstance(o, dict):
+            lists.append((f"Event.Object[{i}].Attribute", o.get("Attribute")))
+    for i, g in enumerate(_list(event, "Galaxy")):
+        if isinstance(g, dict):
+            lists.append((f"Event.Galaxy[{i}].GalaxyCluster", g.get("GalaxyCluster")))
+    for where, value in lists:
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            found.append(Problem("a list of objects", field=where))
+            continue
+        found += [
+            Problem("must be a JSON object", field=f"{where}[{i}]")
+            for i, item in enumerate(value)
+            if not isinstance(item, dict) and where not in ("Event.Attribute", "Event.Object")
+        ]  # an attribute or object that is none is named with its other checks
+    for key in ("Orgc", "Org"):
+        org = event.get(key)
+        if org is not None and not isinstance(org, dict):
+            why = "an object (the organisation's name and uuid)"
+            found.append(Problem(why, field=f"Event.{key}"))
+        elif org and "uuid" in org and not (isinstance(org["uuid"], str) and _is_uuid(org["uuid"])):
+            found.append(Problem("not a UUID", field=f"Event.{key}.uuid"))
+    return found
+
+
+_LISTS = ("Attribute", "Object", "Galaxy", "EventReport")
 
 
 def _attribute_problems(unit: dict[str, Any], where: str) -> list[Problem]:
