@@ -495,6 +495,51 @@ def test_a_feed_that_lies_is_refused_naming_the_file(sqlite_node: Node, tmp_path
             fetch_events(source(base, client, max_seconds=1), {})
 
 
+def test_api_imports_exports_and_refuses_naming_the_field(sqlite_node: Node) -> None:
+    """POST /api/v1/misp/events stores events and answers the import report; bad events
+    and feeds are problem+json naming the field, with nothing stored."""
+    node = sqlite_node
+    admin, _ = _setup(node)
+    token = node.accounts.create_token(None, "SingCERT", "admin", "t", None).plaintext
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    good, mixed = _event(distribution=4), _event(attributes=[("domain", "a.example", 0, None)])
+    bad = _event()
+    bad["Event"]["Attribute"][0]["distribution"] = 7
+    store = SQLObjectStore(node.engine)
+    with Client(create_app(node=node)) as client:
+        refused = client.post(
+            "/api/v1/misp/events", content=orjson.dumps({"events": [good, bad]}), headers=auth
+        )
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "Attribute[0].distribution" in refused.text
+        assert store.count_versions() == 0
+        for body in (b'{"Event": {"uuid": ', b"[1, 2]"):
+            answer = client.post("/api/v1/misp/events", content=body, headers=auth)
+            assert answer.status_code in (400, 422), answer.text
+        created = client.post(
+            "/api/v1/misp/events", content=orjson.dumps({"events": [good, mixed]}), headers=auth
+        )
+        assert created.status_code == 201, created.text
+        report = created.json()
+        assert report["events"] == [good["Event"]["uuid"], mixed["Event"]["uuid"]]
+        assert {
+            "misp": "distribution 4 (sharing group); tlp:green",
+            "accord": "TLP:GREEN; group",
+            "count": 1,
+        } in report["mapped"]
+        one = client.get(f"/api/v1/misp/events/{mixed['Event']['uuid']}", headers=auth).json()
+        assert _normal(one) == _normal(mixed)
+        listed = client.get("/api/v1/misp/events", headers=auth).json()["response"]
+        assert {e["Event"]["uuid"] for e in listed} == {
+            good["Event"]["uuid"],
+            mixed["Event"]["uuid"],
+        }
+        feed = {"name": "broken", "url": "https://"}
+        answer = client.post("/api/v1/misp/feeds", content=orjson.dumps(feed), headers=auth)
+        assert answer.status_code in (400, 422) and "url" in answer.text, answer.text
+
+
 def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
     sqlite_node: Node, tmp_path: Path
 ) -> None:
