@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     )
     page_size_max: int = Field(default=10_000, ge=1, description="Largest page a list returns.")
     misp_import_hold_mb: int = Field(
-        default=1024,
+        default=2048,
         ge=1,
         description="MiB of prepared documents a MISP import holds between checking and storing.",
     )
