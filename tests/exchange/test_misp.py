@@ -581,12 +581,19 @@ def test_served_feed_is_read_by_pymisp_and_pulled_over_http(
         other.close()
 
 
-def test_cli_import_export_and_bad_file(
+def _cli_node(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A node for the CLI in ``tmp_path``, with the SingCERT organisation."""
     monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     code, _, _ = run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
     assert code == 0
+
+
+def test_cli_import_export_and_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _cli_node(tmp_path, monkeypatch, capsys)
     event = _event(distribution=1, tlp="tlp:green")
     good = tmp_path / "event.json"
     good.write_bytes(orjson.dumps(event))
@@ -608,9 +615,7 @@ def test_cli_import_export_and_bad_file(
 def test_cli_refuses_bad_options_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    code, _, _ = run(capsys, "org", "add", "SingCERT", "--kind", "national-cert", "--state", "SG")
-    assert code == 0
+    _cli_node(tmp_path, monkeypatch, capsys)
     good = tmp_path / "event.json"
     good.write_bytes(orjson.dumps(_event()))
     for argv, why in [
