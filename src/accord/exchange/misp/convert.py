@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,7 @@ from accord.exchange.misp.mapping import (
     parse_distribution,
     scope_of,
     tlp_of_tags,
+    whole_number,
 )
 
 EVENT_KEY = "x_misp_event"
@@ -252,14 +253,7 @@ def _check_shape(event: dict[str, Any], texts_storable: bool) -> None:
     seen: dict[str, str] = {}
     if isinstance(raw, str) and _is_uuid(raw):
         seen[raw.lower()] = "Event.uuid"
-    units: list[tuple[str, Any, bool]] = []  # where, unit, whether an attribute
-    for i, a in enumerate(_list(event, "Attribute")):
-        units.append((f"Event.Attribute[{i}]", a, True))
-    for i, o in enumerate(_list(event, "Object")):
-        units.append((f"Event.Object[{i}]", o, False))
-        for j, a in enumerate(_list(o, "Attribute")):
-            units.append((f"Event.Object[{i}].Attribute[{j}]", a, True))
-    for where, unit, attribute in units:
+    for where, unit, attribute in _units(event):
         if not isinstance(unit, dict):
             problems.append(Problem("must be a JSON object", field=where))
             continue
@@ -299,6 +293,28 @@ def _unstorable_texts(value: Any, path: str) -> Iterable[tuple[str, str]]:
             yield from _unstorable_texts(v, f"{path}[{i}]")
 
 
+def _units(event: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+    """Each attribute and object of ``event``, with where it is and whether it is an
+    attribute (objects' own attributes included); not yet known to be JSON objects."""
+    units: list[tuple[str, Any, bool]] = []
+    for i, a in enumerate(_list(event, "Attribute")):
+        units.append((f"Event.Attribute[{i}]", a, True))
+    for i, o in enumerate(_list(event, "Object")):
+        units.append((f"Event.Object[{i}]", o, False))
+        for j, a in enumerate(_list(o, "Attribute")):
+            units.append((f"Event.Object[{i}].Attribute[{j}]", a, True))
+    return units
+
+
+def carried_uuids(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, UUID) of ``event`` and of each of its attributes and objects given one."""
+    if isinstance(event.get("uuid"), str):
+        yield "Event.uuid", event["uuid"]
+    for where, unit, _ in _units(event):
+        if isinstance(unit, dict) and isinstance(unit.get("uuid"), str):
+            yield f"{where}.uuid", unit["uuid"]
+
+
 # The last second a STIX timestamp can name (9999-12-31T23:59:59Z).
 _LAST_SECOND = 253_402_300_799
 
@@ -307,10 +323,8 @@ def _timestamp_problems(unit: dict[str, Any], where: str) -> list[Problem]:
     """MISP's timestamps are Unix times in whole seconds, as numbers or digit strings."""
     if "timestamp" not in unit:
         return []
-    value = unit["timestamp"]
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_SECOND:
+    seconds = whole_number(unit["timestamp"])
+    if seconds is not None and seconds <= _LAST_SECOND:
         return []
     return [
         Problem(f"a Unix time in whole seconds, 0 to {_LAST_SECOND}", field=f"{where}.timestamp")
@@ -318,26 +332,32 @@ def _timestamp_problems(unit: dict[str, Any], where: str) -> list[Problem]:
 
 
 def _container_problems(event: dict[str, Any]) -> list[Problem]:
-    """Lists of objects where MISP writes them, and objects where it writes one."""
-    found: list[Problem] = []
-    lists = [(f"Event.{key}", event.get(key)) for key in _LISTS]
+    """Lists of objects where MISP writes them, and objects where it writes one. The
+    items of attribute and object lists are the units' checks to name."""
+    lists: list[tuple[str, Any, bool]] = [  # where, value, whether its items are checked here
+        ("Event.Attribute", event.get("Attribute"), False),
+        ("Event.Object", event.get("Object"), False),
+        ("Event.Galaxy", event.get("Galaxy"), True),
+        ("Event.EventReport", event.get("EventReport"), True),
+    ]
     for i, o in enumerate(_list(event, "Object")):
         if isinstance(o, dict):
-            lists.append((f"Event.Object[{i}].Attribute", o.get("Attribute")))
+            lists.append((f"Event.Object[{i}].Attribute", o.get("Attribute"), False))
     for i, g in enumerate(_list(event, "Galaxy")):
         if isinstance(g, dict):
-            lists.append((f"Event.Galaxy[{i}].GalaxyCluster", g.get("GalaxyCluster")))
-    for where, value in lists:
+            lists.append((f"Event.Galaxy[{i}].GalaxyCluster", g.get("GalaxyCluster"), True))
+    found: list[Problem] = []
+    for where, value, items in lists:
         if value is None:
             continue
         if not isinstance(value, list):
             found.append(Problem("a list of objects", field=where))
-            continue
-        found += [
-            Problem("must be a JSON object", field=f"{where}[{i}]")
-            for i, item in enumerate(value)
-            if not isinstance(item, dict) and where not in ("Event.Attribute", "Event.Object")
-        ]  # an attribute or object that is none is named with its other checks
+        elif items:
+            found += [
+                Problem("must be a JSON object", field=f"{where}[{i}]")
+                for i, item in enumerate(value)
+                if not isinstance(item, dict)
+            ]
     for key in ("Orgc", "Org"):
         org = event.get(key)
         if org is not None and not isinstance(org, dict):
@@ -346,9 +366,6 @@ def _container_problems(event: dict[str, Any]) -> list[Problem]:
         elif org and "uuid" in org and not (isinstance(org["uuid"], str) and _is_uuid(org["uuid"])):
             found.append(Problem("not a UUID", field=f"Event.{key}.uuid"))
     return found
-
-
-_LISTS = ("Attribute", "Object", "Galaxy", "EventReport")
 
 
 def _attribute_problems(unit: dict[str, Any], where: str) -> list[Problem]:
@@ -608,11 +625,8 @@ class _Stamper:
 
 
 def _timestamp(value: Any) -> str | None:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return format_timestamp(datetime.fromtimestamp(value, UTC))
-    return None
+    seconds = whole_number(value)
+    return None if seconds is None else format_timestamp(datetime.fromtimestamp(seconds, UTC))
 
 
 def _fill_timestamps(event: dict[str, Any], now: int, report: ImportReport) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from accord.exchange.misp.mapping import TLP_TAGS
+from accord.exchange.misp.mapping import TLP_TAGS, whole_number
 
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -75,11 +75,8 @@ def _plain_tags(
 
 
 def _when(stamp: Any) -> tuple[str, str] | None:
-    if isinstance(stamp, str) and stamp.isdigit():
-        stamp = int(stamp)
-    if not isinstance(stamp, int) or isinstance(stamp, bool):
-        return None
-    return _moment(stamp)
+    seconds = whole_number(stamp)
+    return None if seconds is None else _moment(seconds)
 
 
 @functools.lru_cache(maxsize=1024)

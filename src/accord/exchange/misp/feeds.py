@@ -25,8 +25,8 @@ from accord.domain.model import Principal, Role
 from accord.domain.tlp import TLP
 from accord.errors import AccordError, InvalidInput, NotFound, PeerUnavailable, Problem
 from accord.exchange.misp.convert import ImportReport, read_event
-from accord.exchange.misp.mapping import MispDistribution
-from accord.exchange.misp.service import Misp, PreparedEvent, bulk, md5_of_values
+from accord.exchange.misp.mapping import MispDistribution, whole_number
+from accord.exchange.misp.service import Misp, PreparedEvent, bulk, feed_url, md5_of_values
 from accord.store.misp import Feed
 
 log = logging.getLogger("accord.misp")
@@ -46,22 +46,6 @@ class PullResult:
     up_to_date: int = 0
 
 
-def check_url(location: str) -> str:
-    """The base URL of the feed at http(s) ``location``, or InvalidInput naming the field."""
-    base = location if location.endswith("/") else location + "/"
-    try:
-        host = httpx.URL(base).host
-    except httpx.InvalidURL as exc:
-        host, why = "", str(exc)
-    else:
-        why = "it names no host"
-    if not host:
-        raise InvalidInput(
-            f"not a feed URL: {location[:200]!r} ({why})", [Problem(why, field="url")]
-        )
-    return base
-
-
 def source(
     location: str,
     client: httpx.Client | None = None,
@@ -70,7 +54,7 @@ def source(
 ) -> Fetch:
     """How to read files of the feed at ``location`` (a directory, or an http(s) URL)."""
     if location.startswith(("http://", "https://")):
-        base = check_url(location)
+        base = feed_url(location)
         http = client or httpx.Client(timeout=30, follow_redirects=False)
 
         def fetch_url(name: str) -> bytes | None:
@@ -119,15 +103,8 @@ def _manifest(fetch: Fetch) -> dict[str, int]:
         raise InvalidInput("manifest.json must map event UUIDs to their summaries")
     found: dict[str, int] = {}
     for key, entry in data.items():
-        stamp = entry.get("timestamp") if isinstance(entry, dict) else None
-        if isinstance(stamp, str) and stamp.isascii() and stamp.isdigit():
-            stamp = int(stamp)
-        if (
-            not isinstance(stamp, int)
-            or isinstance(stamp, bool)
-            or stamp < 0  # below any cursor: never fetched
-            or not _UUID.fullmatch(key.lower())
-        ):
+        stamp = whole_number(entry.get("timestamp")) if isinstance(entry, dict) else None
+        if stamp is None or not _UUID.fullmatch(key.lower()):  # never negative: below any cursor
             raise InvalidInput(
                 f"manifest.json: entry {key[:40]!r} needs a UUID and a timestamp",
                 [Problem("bad manifest entry", field=f"manifest.{key[:40]}")],

@@ -110,13 +110,20 @@ def tlp_of_tags(names: list[str]) -> TlpReading:
 
 def parse_distribution(value: object, *, inherit: bool) -> MispDistribution | None:
     """The distribution ``value`` names, or None when it is no MISP distribution here."""
-    if isinstance(value, bool):
+    number = whole_number(value.strip() if isinstance(value, str) else value)
+    if number is None or not 0 <= number <= (5 if inherit else 4):
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())  # ASCII: "²" is a digit to isdigit(), not to int()
-    if not isinstance(value, int) or not 0 <= value <= (5 if inherit else 4):
-        return None
-    return MispDistribution(value)
+    return MispDistribution(number)
+
+
+def whole_number(value: object) -> int | None:
+    """``value`` as MISP writes a whole number (an int of 0 or more, or a text of ASCII
+    digits), else None. ASCII: "²" is a digit to ``str.isdigit`` but not to ``int``."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def scope_of(distribution: MispDistribution, public: bool = False) -> Scope:

@@ -40,6 +40,7 @@ from accord.exchange.misp.convert import (
     Audience,
     ImportReport,
     Mapped,
+    carried_uuids,
     event_to_stix,
     member_ids,
     read_event,
@@ -92,16 +93,7 @@ def _carried_once(
     """Refuse an event, attribute or object whose UUID an earlier event of the import
     carried: stored after the first, it would clash with it, or pass for the first's copy
     (with the first's audience). One event's own repeats are ``read_event``'s to refuse."""
-    carried = [("Event.uuid", event["uuid"])]
-    for i, a in enumerate(event.get("Attribute") or []):
-        carried.append((f"Event.Attribute[{i}].uuid", a.get("uuid")))
-    for i, o in enumerate(event.get("Object") or []):
-        carried.append((f"Event.Object[{i}].uuid", o.get("uuid")))
-        for j, a in enumerate(o.get("Attribute") or []):
-            carried.append((f"Event.Object[{i}].Attribute[{j}].uuid", a.get("uuid")))
-    for where, value in carried:
-        if not isinstance(value, str):
-            continue
+    for where, value in carried_uuids(event):
         first = seen.setdefault(value if value.islower() else value.lower(), index)
         if first != index:
             why = f"{value} is also in {labels[first]}: an import carries each UUID once"
@@ -229,7 +221,7 @@ class Misp:
             }
         ).decode()
         owner = principal.org
-
+        labels = names or [f"event {i}" for i in range(len(payloads))]
         seen: dict[str, int] = {}  # UUID -> the event of this import that carried it first
 
         def prepared(
@@ -245,7 +237,6 @@ class Misp:
                 exc.detail = f"{label}: {exc.detail}"
                 raise
 
-        labels = names or [f"event {i}" for i in range(len(payloads))]
         kept: list[PreparedEvent] = []
         held = 0
         for index, (payload, label) in enumerate(zip(payloads, labels, strict=True)):
@@ -457,9 +448,7 @@ class Misp:
         if not url or unstorable(url):
             raise InvalidInput("the feed URL is not storable text", [Problem("bad", field="url")])
         if remote:
-            from accord.exchange.misp.feeds import check_url  # feeds pulls through this module
-
-            check_url(url)
+            feed_url(url)
         if not name or len(name) > 80 or not name.replace("-", "").replace("_", "").isalnum():
             raise InvalidInput(
                 "a feed name is 1-80 letters, digits, '-' or '_'",
@@ -475,6 +464,24 @@ class Misp:
         return self.repo.add_feed(
             name, url, principal.org, distribution, (tlp or self._default_tlp).value
         )
+
+
+def feed_url(location: str) -> str:
+    """The base URL of the feed at http(s) ``location``, or InvalidInput naming the field."""
+    import httpx  # loaded where feeds are
+
+    base = location if location.endswith("/") else location + "/"
+    try:
+        host = httpx.URL(base).host
+    except httpx.InvalidURL as exc:
+        host, why = "", str(exc)
+    else:
+        why = "it names no host"
+    if not host:
+        raise InvalidInput(
+            f"not a feed URL: {location[:200]!r} ({why})", [Problem(why, field="url")]
+        )
+    return base
 
 
 def md5_of_values(event: dict[str, Any]) -> set[str]:
